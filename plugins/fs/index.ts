@@ -1,0 +1,209 @@
+// Built-in destination `fs`: a plain directory, the embedded default that needs no external tool.
+// Writes through temp file + fsync + rename, never deletes, reads every transfer back (BLAKE3).
+
+import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerContext, type ManifestEntry, type PluginApi } from "../../src/kernel/plugin.ts";
+import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync, existsSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
+import { randomUUID } from "node:crypto";
+import { loadReceipts, saveReceipts, type Receipt } from "./receipts.ts";
+
+export const DEST_MARKER = ".hoard-destination";
+
+interface FsOptions {
+  path: string;
+}
+
+function fsyncPath(p: string, dir = false) {
+  const fd = openSync(p, dir ? "r" : "r+");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function safeRel(rel: string): string {
+  const parts = rel.split("/");
+  if (rel.startsWith("/") || parts.some((p) => p === "" || p === "." || p === ".."))
+    throw new Error(`unsafe manifest path ${JSON.stringify(rel)}`);
+  return parts.join(sep);
+}
+
+export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationHandler {
+  const root = o.path;
+  const { failure } = api.util.errors;
+  const volDir = (volume: string) => join(root, volume);
+  const okDirs = new Set<string>();
+
+  /** Make sure a directory under the volume exists and resolves inside it (no symlinked parents). */
+  function ensureDir(volume: string, dir: string) {
+    if (okDirs.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    const base = realpathSync(volDir(volume));
+    const real = realpathSync(dir);
+    if (real !== base && !real.startsWith(base + sep)) throw new Error(`destination directory ${dir} resolves outside the destination (symlink?)`);
+    okDirs.add(dir);
+  }
+
+  const statOf = (p: string) => {
+    try {
+      const s = lstatSync(p, { bigint: true });
+      return s.isFile() ? { size: Number(s.size), mtimeNs: s.mtimeNs } : "not-a-file";
+    } catch (e: any) {
+      if (e.code === "ENOENT" || e.code === "ENOTDIR") return undefined;
+      throw e;
+    }
+  };
+
+  async function readBack(p: string): Promise<string> {
+    return api.util.blake3File(p);
+  }
+
+  async function checkOne(e: ManifestEntry, ctx: HandlerContext, receipts: Map<string, Receipt>, useReceipt: boolean): Promise<FileOutcome> {
+    const p = join(volDir(ctx.volume), safeRel(e.path));
+    const st = statOf(p);
+    if (st === undefined) return { path: e.path, ok: false, missing: true, reason: `missing at ${name}` };
+    if (st === "not-a-file") return { path: e.path, ok: false, reason: `not a regular file at ${name}` };
+    if (st.size !== e.size) return { path: e.path, ok: false, reason: `size at ${name} is ${st.size}, expected ${e.size}` };
+    const rc = receipts.get(e.path);
+    if (useReceipt && rc && rc.blake3 === e.blake3 && rc.size === st.size && rc.mtime_ns === String(st.mtimeNs))
+      return { path: e.path, ok: true, method: "blake3", verifiedAt: BigInt(rc.checked_at) };
+    const digest = await readBack(p);
+    const now = api.util.nowNs();
+    receipts.set(e.path, { blake3: digest, size: st.size, mtime_ns: String(st.mtimeNs), checked_at: String(now) });
+    if (digest !== e.blake3) return { path: e.path, ok: false, reason: `content at ${name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` };
+    return { path: e.path, ok: true, method: "blake3", verifiedAt: now };
+  }
+
+  async function transfer(e: ManifestEntry, ctx: HandlerContext, receipts: Map<string, Receipt>): Promise<FileOutcome> {
+    const rel = safeRel(e.path);
+    const src = join(ctx.volumeRoot, rel);
+    const dst = join(volDir(ctx.volume), rel);
+    ensureDir(ctx.volume, dirname(dst));
+    const existing = statOf(dst);
+    if (existing !== undefined) {
+      // keep the older version: never delete at the destination
+      const hist = join(volDir(ctx.volume), ".hoard", "history", `run-${ctx.runId}`, rel);
+      mkdirSync(dirname(hist), { recursive: true });
+      renameSync(dst, hist);
+    }
+    const tmp = join(dirname(dst), `.hoard-tmp-${randomUUID()}`);
+    try {
+      copyFileSync(src, tmp);
+      fsyncPath(tmp);
+      renameSync(tmp, dst);
+      fsyncPath(dirname(dst), true);
+    } catch (err: any) {
+      try {
+        if (existsSync(tmp)) renameSync(tmp, join(volDir(ctx.volume), ".hoard", `failed-${randomUUID()}`));
+      } catch {}
+      return { path: e.path, ok: false, reason: `copy failed: ${err.code ?? err.message}` };
+    }
+    const out = await checkOne(e, ctx, receipts, false);
+    if (!out.ok) return { ...out, reason: `${out.reason}; the local file probably changed since it was indexed (index again)` };
+    return { ...out, transferred: true };
+  }
+
+  return {
+    async capabilities() {
+      const warnings: string[] = [];
+      if (!existsSync(root)) warnings.push(`directory ${root} does not exist yet (hoard dest init creates it)`);
+      return { methods: ["blake3"], warnings, facts: { path: root } };
+    },
+    async init() {
+      mkdirSync(root, { recursive: true });
+      const p = join(root, DEST_MARKER);
+      if (existsSync(p)) throw failure("dest_marker_exists", `${p} already exists: this directory is already a hoard destination`, `if it is yours and you want a new identity, run \`hoard dest reset ${name} --yes\``);
+      const id = randomUUID();
+      const tmp = `${p}.tmp-${process.pid}`;
+      writeFileSync(tmp, JSON.stringify({ id, type: "fs", created_at: new Date().toISOString() }) + "\n");
+      fsyncPath(tmp);
+      renameSync(tmp, p);
+      fsyncPath(root, true);
+      return { id };
+    },
+    async identify() {
+      let st;
+      try {
+        st = lstatSync(root);
+      } catch (e: any) {
+        throw failure("dest_missing", `destination directory ${root} does not exist (${e.code}); is it mounted?`, `mount it, or fix destinations.${name}.path`);
+      }
+      if (!st.isDirectory()) throw failure("dest_not_dir", `destination path ${root} is not a directory`);
+      try {
+        const m = JSON.parse(readFileSync(join(root, DEST_MARKER), "utf8"));
+        if (typeof m?.id !== "string") throw new Error("no id");
+        return { id: m.id };
+      } catch (e: any) {
+        if (e.code === "ENOENT") return "uninitialised";
+        throw failure("dest_marker_unreadable", `cannot read ${join(root, DEST_MARKER)}: ${e.message}`);
+      }
+    },
+    async push(manifest, ctx) {
+      ensureDir(ctx.volume, volDir(ctx.volume));
+      const receipts = loadReceipts(volDir(ctx.volume));
+      const out: FileOutcome[] = [];
+      let done = 0;
+      try {
+        for (const e of manifest) {
+          if (ctx.signal.aborted) break;
+          let o: FileOutcome;
+          try {
+            const first = await checkOne(e, ctx, receipts, true);
+            o = first.ok || e.status === "offloaded" ? first : await transfer(e, ctx, receipts);
+          } catch (err: any) {
+            o = { path: e.path, ok: false, reason: err.message };
+          }
+          out.push(o);
+          ctx.progress({ phase: "push", done: ++done, total: manifest.length, current: e.path });
+        }
+      } finally {
+        saveReceipts(volDir(ctx.volume), receipts);
+      }
+      return out;
+    },
+    async verify(manifest, ctx) {
+      const receipts = loadReceipts(volDir(ctx.volume));
+      const out: FileOutcome[] = [];
+      let done = 0;
+      try {
+        for (const e of manifest) {
+          if (ctx.signal.aborted) break;
+          try {
+            out.push(await checkOne(e, ctx, receipts, false));
+          } catch (err: any) {
+            out.push({ path: e.path, ok: false, reason: err.message });
+          }
+          ctx.progress({ phase: "verify", done: ++done, total: manifest.length, current: e.path });
+        }
+      } finally {
+        saveReceipts(volDir(ctx.volume), receipts);
+      }
+      return out;
+    },
+    async fetch(entry, target, ctx) {
+      const src = join(volDir(ctx.volume), safeRel(entry.path));
+      await new Promise<void>((resolve, reject) => {
+        const rs = createReadStream(src);
+        const ws = createWriteStream(target, { flags: "wx" });
+        rs.on("error", reject);
+        ws.on("error", reject);
+        ws.on("finish", () => resolve());
+        rs.pipe(ws);
+      });
+    },
+  };
+}
+
+export default definePlugin({
+  name: "fs",
+  apiVersion: 1,
+  setup(api) {
+    const v = api.v;
+    api.destination<FsOptions>({
+      name: "fs",
+      schema: v.strictObject({ path: v.pipe(v.string(), v.check((p) => p.startsWith("/"), "must be an absolute path")) }),
+      open: (o, octx) => openFs(api, o, octx.name),
+    });
+  },
+});

@@ -1,0 +1,80 @@
+// Content and file rows: content is append-only with its origin fixed at first insert; a file
+// row follows present → missing/offloaded/superseded, and a changed file supersedes its old row.
+
+import type { Db } from "./db.ts";
+import { nowNs } from "./runtime.ts";
+
+export type FileStatus = "present" | "missing" | "offloaded" | "superseded";
+
+export interface FileRow {
+  id: bigint;
+  volume: string;
+  path: string;
+  content_id: bigint;
+  status: FileStatus;
+  size: bigint;
+  mtime_ns: bigint;
+  ino: bigint | null;
+  first_seen_run: bigint;
+  last_seen_run: bigint;
+  status_changed_run: bigint;
+}
+
+export interface LiveFile extends FileRow {
+  blake3: string;
+  origin_node: string;
+  origin_run: bigint;
+}
+
+const LIVE_SELECT = `SELECT f.*, c.blake3, c.origin_node, c.origin_run FROM files f JOIN content c ON c.id = f.content_id`;
+
+export function liveFiles(db: Db, volume: string): LiveFile[] {
+  return db.all<LiveFile>(`${LIVE_SELECT} WHERE f.volume = ? AND f.status <> 'superseded' ORDER BY f.path`, volume);
+}
+export function liveFile(db: Db, volume: string, path: string): LiveFile | undefined {
+  return db.get<LiveFile>(`${LIVE_SELECT} WHERE f.volume = ? AND f.path = ? AND f.status <> 'superseded'`, volume, path);
+}
+
+/** The content id for a digest, inserting it with origin (node, run) if it is new. */
+export function ensureContent(db: Db, blake3: string, size: number, node: string, run: bigint): { id: bigint; isNew: boolean } {
+  const ins = db.run("INSERT INTO content(blake3, size, origin_node, origin_run, created_at) VALUES (?,?,?,?,?) ON CONFLICT(blake3) DO NOTHING", blake3, size, node, run, nowNs());
+  if (ins.changes === 1) return { id: ins.lastInsertRowid, isNew: true };
+  return { id: db.get<{ id: bigint }>("SELECT id FROM content WHERE blake3 = ?", blake3)!.id, isNew: false };
+}
+
+export function insertFile(db: Db, f: { volume: string; path: string; contentId: bigint; size: number; mtimeNs: bigint; ino: bigint | null; run: bigint }): bigint {
+  return db.run(
+    "INSERT INTO files(volume, path, content_id, status, size, mtime_ns, ino, first_seen_run, last_seen_run, status_changed_run) VALUES (?,?,?,'present',?,?,?,?,?,?)",
+    f.volume, f.path, f.contentId, f.size, f.mtimeNs, f.ino, f.run, f.run, f.run,
+  ).lastInsertRowid;
+}
+
+/** Flip a row's status, guarded by its expected current status; returns whether it changed. */
+export function setFileStatus(db: Db, id: bigint, from: FileStatus, to: FileStatus, run: bigint): boolean {
+  return db.run("UPDATE files SET status = ?, status_changed_run = ? WHERE id = ? AND status = ?", to, run, id, from).changes === 1;
+}
+
+export function touchFile(db: Db, id: bigint, f: { size: number; mtimeNs: bigint; ino: bigint | null; run: bigint }): void {
+  db.run("UPDATE files SET size = ?, mtime_ns = ?, ino = ?, last_seen_run = ? WHERE id = ?", f.size, f.mtimeNs, f.ino, f.run, id);
+}
+
+/** Was this content ever recorded at this path before (a revert to an earlier version)? */
+export function pathHadContent(db: Db, volume: string, path: string, contentId: bigint): boolean {
+  return db.get("SELECT 1 AS x FROM files WHERE volume = ? AND path = ? AND content_id = ? AND status = 'superseded' LIMIT 1", volume, path, contentId) !== undefined;
+}
+
+export interface StatusCount {
+  status: FileStatus;
+  files: bigint;
+  bytes: bigint;
+}
+export function countByStatus(db: Db, volume: string): StatusCount[] {
+  return db.all<StatusCount>("SELECT status, count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ? GROUP BY status ORDER BY status", volume);
+}
+
+export function cachedDigest(db: Db, contentId: bigint, algo: string): string | undefined {
+  return db.get<{ digest: string }>("SELECT digest FROM content_digests WHERE content_id = ? AND algo = ?", contentId, algo)?.digest;
+}
+export function storeDigest(db: Db, contentId: bigint, algo: string, digest: string): void {
+  db.run("INSERT INTO content_digests(content_id, algo, digest) VALUES (?,?,?) ON CONFLICT DO NOTHING", contentId, algo, digest);
+}

@@ -1,0 +1,175 @@
+// The runtime adapter: everything that differs between Bun and Deno (SQLite driver, fast
+// hashing backend, process facts) sits here, so the rest of hoard uses web and node: APIs only.
+
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { createRequire } from "node:module";
+
+export const runtimeName: "bun" | "deno" | "node" =
+  typeof (globalThis as any).Bun !== "undefined" ? "bun" : typeof (globalThis as any).Deno !== "undefined" ? "deno" : "node";
+
+// ---------- SQLite ----------
+
+export type SqlValue = string | bigint | number | null | Uint8Array;
+export interface RawStatement {
+  all(...params: SqlValue[]): Record<string, unknown>[];
+  get(...params: SqlValue[]): Record<string, unknown> | undefined;
+  run(...params: SqlValue[]): { changes: number; lastInsertRowid: bigint };
+}
+export interface RawDatabase {
+  exec(sql: string): void;
+  prepare(sql: string): RawStatement;
+  close(): void;
+}
+
+/** Open a SQLite database whose integers always come back as bigint (no rounding past 2^53). */
+export function openSqlite(path: string): RawDatabase {
+  const req = createRequire(import.meta.url);
+  if (runtimeName === "bun") {
+    const { Database } = req("bun:sqlite");
+    const db = new Database(path, { create: true, strict: true, safeIntegers: true });
+    const cache = new Map<string, any>();
+    return {
+      exec: (sql) => db.exec(sql),
+      prepare(sql) {
+        let st = cache.get(sql);
+        if (!st) {
+          st = db.prepare(sql);
+          cache.set(sql, st);
+        }
+        return {
+          all: (...p) => st.all(...p),
+          get: (...p) => st.get(...p) ?? undefined,
+          run: (...p) => {
+            const r = st.run(...p);
+            return { changes: Number(r.changes), lastInsertRowid: BigInt(r.lastInsertRowid) };
+          },
+        };
+      },
+      close: () => db.close(false),
+    };
+  }
+  const { DatabaseSync } = req("node:sqlite");
+  const db = new DatabaseSync(path);
+  const cache = new Map<string, any>();
+  return {
+    exec: (sql) => db.exec(sql),
+    prepare(sql) {
+      let st = cache.get(sql);
+      if (!st) {
+        st = db.prepare(sql);
+        st.setReadBigInts(true);
+        cache.set(sql, st);
+      }
+      return {
+        all: (...p) => st.all(...p),
+        get: (...p) => st.get(...p) ?? undefined,
+        run: (...p) => {
+          const r = st.run(...p);
+          return { changes: Number(r.changes), lastInsertRowid: BigInt(r.lastInsertRowid) };
+        },
+      };
+    },
+    close: () => db.close(),
+  };
+}
+
+// ---------- BLAKE3 ----------
+
+export interface Blake3State {
+  update(chunk: Uint8Array): void;
+  digestHex(): string;
+}
+export interface Blake3Backend {
+  name: string;
+  create(): Blake3State;
+  /** One-shot hex digest of a whole buffer (one native call; the fast path for small files). */
+  hashHex?(data: Uint8Array): string;
+}
+
+function nobleBackend(): Blake3Backend {
+  const req = createRequire(import.meta.url);
+  const { blake3 } = req("@noble/hashes/blake3.js");
+  const { bytesToHex } = req("@noble/hashes/utils.js");
+  return {
+    name: "noble",
+    create() {
+      const h = blake3.create();
+      return { update: (c) => void h.update(c), digestHex: () => bytesToHex(h.digest()) };
+    },
+    hashHex: (data) => bytesToHex(blake3(data)),
+  };
+}
+
+function nativeBackend(): Blake3Backend | undefined {
+  try {
+    const req = createRequire(import.meta.url);
+    const mod = req("@napi-rs/blake-hash");
+    const Hasher = mod.Blake3Hasher;
+    const oneShot: (input: Uint8Array) => Buffer = mod.blake3;
+    new Hasher().update(Buffer.alloc(1)).digest("hex");
+    oneShot(Buffer.alloc(1));
+    return {
+      name: "native",
+      create() {
+        const h = new Hasher();
+        return {
+          update: (c) => void h.update(Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength)),
+          digestHex: () => h.digest("hex"),
+        };
+      },
+      hashHex: (data) => oneShot(data).toString("hex"),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+let chosen: Blake3Backend | undefined;
+/** The fastest BLAKE3 available: native (@napi-rs/blake-hash), else pure JS (@noble/hashes). */
+export function blake3Backend(): Blake3Backend {
+  if (!chosen) chosen = (process.env.HOARD_BLAKE3 === "noble" ? undefined : nativeBackend()) ?? nobleBackend();
+  return chosen;
+}
+export const referenceBlake3 = nobleBackend;
+export const nativeBlake3 = nativeBackend;
+
+// ---------- process facts ----------
+
+/** Start time of a process (clock ticks since boot, from /proc), or undefined if it does not exist. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // comm may contain spaces and parens: fields resume after the last ')'
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return rest[19]; // field 22 overall
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when a process with this pid exists (possibly owned by someone else). */
+export function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e: any) {
+    return e?.code === "EPERM";
+  }
+}
+
+/** This machine's host name, sanitised for use as a node name. */
+export function sanitisedHostname(): string {
+  const s = hostname().toLowerCase().replace(/[^a-z0-9._-]+/g, "-").replace(/^-+|-+$/g, "");
+  return s || "node";
+}
+
+// ---------- time ----------
+
+const anchorNs = BigInt(Date.now()) * 1_000_000n;
+const anchorHr = process.hrtime.bigint();
+/** Wall-clock nanoseconds since the epoch, strictly as bigint (exact past 2^53). */
+export function nowNs(): bigint {
+  return anchorNs + (process.hrtime.bigint() - anchorHr);
+}
+export const nsToIso = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();

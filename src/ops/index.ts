@@ -1,0 +1,197 @@
+// The index workflow: walk a volume, hash what changed (BLAKE3), and apply the file-row state
+// machine in batched transactions; rows go `missing` only after a complete walk with no errors.
+
+import { checkVolumeIdentity } from "../kernel/volumes.ts";
+import { hashFile } from "../kernel/hash.ts";
+import { ensureContent, insertFile, liveFiles, pathHadContent, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
+import { walk, type WalkFile, type WalkProblem } from "./walk.ts";
+import { runInfo, withRun, type OpContext } from "./context.ts";
+
+export interface IndexCounts {
+  files: number;
+  bytes: number;
+  hashed_bytes: number;
+  new: number;
+  changed: number;
+  reverted: number;
+  unchanged: number;
+  reappeared: number;
+  missing: number;
+  skipped: number;
+  errors: number;
+  offloaded_conflicts: number;
+}
+export interface IndexProblem {
+  path: string;
+  kind: string;
+  message: string;
+}
+export interface IndexResult {
+  run_id: bigint | null;
+  volume: string;
+  status: "success" | "partial";
+  dry_run: boolean;
+  shallow: boolean;
+  counts: IndexCounts;
+  problems: IndexProblem[];
+  changed: boolean;
+}
+
+type Hashed = { f: WalkFile; blake3: string; size: number; mtimeNs: bigint; ino: bigint };
+
+const BATCH = 4000;
+const CONCURRENCY = 4;
+
+export async function indexVolume(ctx: OpContext, volume: string, opts: { shallow?: boolean; dryRun?: boolean; trigger?: string } = {}): Promise<IndexResult> {
+  let root = "";
+  const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0 };
+  const problems: IndexProblem[] = [];
+  const problem = (p: IndexProblem, error: boolean) => {
+    problems.push(p);
+    if (error) counts.errors++;
+    else counts.skipped++;
+  };
+
+  const work = async (runId: bigint | null) => {
+    const live = new Map<string, LiveFile>();
+    for (const r of liveFiles(ctx.db, volume)) live.set(r.path, r);
+    const seen = new Set<string>();
+    const toHash: WalkFile[] = [];
+    const unchangedShallow: { row: LiveFile; f: WalkFile }[] = [];
+
+    ctx.progress({ phase: "walk", done: 0 });
+    walk(
+      root,
+      (f) => {
+        counts.files++;
+        counts.bytes += f.size;
+        seen.add(f.rel);
+        const row = live.get(f.rel);
+        if (row?.status === "offloaded") {
+          problem({ path: f.rel, kind: "offloaded_conflict", message: "this path is offloaded but a file exists there now; it is not indexed (run `hoard restore` to bring the recorded version back, or move the new file away)" }, false);
+          counts.offloaded_conflicts++;
+          counts.skipped--;
+          return;
+        }
+        if (opts.shallow && row && row.status === "present" && Number(row.size) === f.size && row.mtime_ns === f.mtimeNs) unchangedShallow.push({ row, f });
+        else toHash.push(f);
+      },
+      (p: WalkProblem) => problem({ path: p.rel, kind: p.kind, message: p.message }, p.error),
+    );
+
+    // hash with a few reads in flight; apply in batches
+    const totalBytes = toHash.reduce((s, f) => s + f.size, 0);
+    let pending: Hashed[] = [];
+    let done = 0;
+    const apply = (batch: Hashed[]) => {
+      if (opts.dryRun || runId === null) {
+        for (const h of batch) classify(h, null);
+        return;
+      }
+      ctx.db.tx(() => {
+        for (const h of batch) classify(h, runId);
+      });
+    };
+    const classify = (h: Hashed, run: bigint | null) => {
+      const row = live.get(h.f.rel);
+      if (row && row.blake3 === h.blake3) {
+        if (row.status === "missing") {
+          counts.reappeared++;
+          if (run !== null) setFileStatus(ctx.db, row.id, "missing", "present", run);
+        } else counts.unchanged++;
+        if (run !== null) touchFile(ctx.db, row.id, { size: h.size, mtimeNs: h.mtimeNs, ino: h.ino, run });
+        return;
+      }
+      if (run === null) {
+        if (row) counts.changed++;
+        else counts.new++;
+        return;
+      }
+      const content = ensureContent(ctx.db, h.blake3, h.size, ctx.node, run);
+      if (row) {
+        setFileStatus(ctx.db, row.id, row.status, "superseded", run);
+        if (!content.isNew && pathHadContent(ctx.db, volume, h.f.rel, content.id)) counts.reverted++;
+        else counts.changed++;
+      } else counts.new++;
+      insertFile(ctx.db, { volume, path: h.f.rel, contentId: content.id, size: h.size, mtimeNs: h.mtimeNs, ino: h.ino, run });
+    };
+
+    let next = 0;
+    const worker = async () => {
+      while (next < toHash.length) {
+        const f = toHash[next++]!;
+        try {
+          const h = await hashFile(f.abs);
+          if (h.changed) {
+            problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
+            seen.delete(f.rel);
+            continue;
+          }
+          counts.hashed_bytes += h.size;
+          pending.push({ f, blake3: h.blake3, size: h.size, mtimeNs: h.mtimeNs, ino: h.ino });
+        } catch (e: any) {
+          problem({ path: f.rel, kind: "unreadable", message: `cannot read: ${e.code ?? e.message}` }, true);
+        }
+        done++;
+        if (pending.length >= BATCH) {
+          const b = pending;
+          pending = [];
+          apply(b);
+          ctx.progress({ phase: "hash", done, total: toHash.length, bytes: counts.hashed_bytes, totalBytes });
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, Math.max(1, toHash.length)) }, worker));
+    apply(pending);
+    counts.unchanged += unchangedShallow.length;
+
+    if (runId !== null && !opts.dryRun) {
+      ctx.db.tx(() => {
+        // after a clean walk every present row was seen (or is about to go missing): one bulk update
+        const bulk = counts.errors === 0;
+        for (const { row, f } of unchangedShallow)
+          if (!bulk || row.ino !== f.ino) touchFile(ctx.db, row.id, { size: f.size, mtimeNs: f.mtimeNs, ino: f.ino, run: runId });
+        if (bulk && unchangedShallow.length) ctx.db.run("UPDATE files SET last_seen_run = ? WHERE volume = ? AND status = 'present' AND last_seen_run < ?", runId, volume, runId);
+      });
+    }
+    // missing: only after a complete walk with no errors; offloaded rows are never touched
+    const clean = counts.errors === 0;
+    if (clean) {
+      const gone = [...live.values()].filter((r) => r.status === "present" && !seen.has(r.path));
+      counts.missing = gone.length;
+      if (runId !== null && !opts.dryRun && gone.length)
+        ctx.db.tx(() => {
+          for (const r of gone) setFileStatus(ctx.db, r.id, "present", "missing", runId);
+        });
+    }
+    return clean ? "success" : "partial";
+  };
+
+  const finish = (runId: bigint | null, status: "success" | "partial"): IndexResult => ({
+    run_id: runId,
+    volume,
+    status,
+    dry_run: !!opts.dryRun,
+    shallow: !!opts.shallow,
+    counts,
+    problems,
+    changed: counts.new + counts.changed + counts.reverted + counts.reappeared + counts.missing > 0,
+  });
+
+  if (opts.dryRun) {
+    root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
+    return finish(null, await work(null));
+  }
+  const out = await withRun(
+    ctx,
+    { kind: "index", volume },
+    () => void (root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume)),
+    async (run) => {
+      const status = await work(run.id);
+      return { status, counts: { ...counts }, result: null, error: status === "partial" ? `${counts.errors} entries could not be indexed` : undefined };
+    },
+  );
+  const result = finish(out.run.id, out.status as "success" | "partial");
+  await ctx.registry.emit("index:finish", { run: runInfo(out.run), volume, path: root, changed: result.changed, counts: { ...counts } });
+  return result;
+}

@@ -1,0 +1,90 @@
+// Walking a volume tree: yields regular files with their lstat facts and reports everything
+// else (symlinks, devices, unreadable directories, names that are not valid UTF-8), never silently.
+
+import { readdirSync, lstatSync, type Stats } from "node:fs";
+import { join } from "node:path";
+import { RESERVED_DIR, VOLUME_MARKER } from "../kernel/volumes.ts";
+
+export interface WalkFile {
+  rel: string; // "/"-separated, relative to the root
+  abs: string;
+  size: number;
+  mtimeNs: bigint;
+  ino: bigint;
+}
+export interface WalkProblem {
+  rel: string;
+  kind: "symlink" | "special" | "unreadable" | "bad_name";
+  message: string;
+  /** errors make the index partial; skips (symlinks, devices) are reported but expected. */
+  error: boolean;
+}
+
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Names in a directory that are not valid UTF-8 (Node shows them with U+FFFD). */
+function badNames(dir: string): Set<string> {
+  const out = new Set<string>();
+  for (const raw of readdirSync(dir, { encoding: "buffer" }) as unknown as Buffer[]) {
+    try {
+      fatalUtf8.decode(raw);
+    } catch {
+      out.add(raw.toString("utf8"));
+    }
+  }
+  return out;
+}
+
+const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
+
+export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void): void {
+  const stack: string[] = [""];
+  while (stack.length) {
+    const relDir = stack.pop()!;
+    const absDir = relDir ? join(root, relDir) : root;
+    let names: { name: string; isDir: boolean; isFile: boolean; isLink: boolean }[];
+    try {
+      names = readdirSync(absDir, { withFileTypes: true }).map((d) => ({ name: d.name, isDir: d.isDirectory(), isFile: d.isFile(), isLink: d.isSymbolicLink() }));
+    } catch (e: any) {
+      onProblem({ rel: relDir || ".", kind: "unreadable", message: `cannot read directory: ${e.code ?? e.message}`, error: true });
+      continue;
+    }
+    const bad = names.some((n) => n.name.includes("\uFFFD")) ? badNames(absDir) : undefined;
+    names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const n of names) {
+      const rel = relDir ? `${relDir}/${n.name}` : n.name;
+      if (!relDir && (n.name === VOLUME_MARKER || n.name === RESERVED_DIR)) continue;
+      if (bad?.has(n.name)) {
+        onProblem({ rel, kind: "bad_name", message: `name is not valid UTF-8 (${escapeName(rel)}); rename it to index it`, error: true });
+        continue;
+      }
+      if (n.name.includes("\n") || n.name.includes("\r")) {
+        onProblem({ rel, kind: "bad_name", message: `name contains a line break (${escapeName(rel)}); rename it to index it`, error: true });
+        continue;
+      }
+      if (n.isLink) {
+        onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
+        continue;
+      }
+      if (n.isDir) {
+        stack.push(rel);
+        continue;
+      }
+      const abs = join(absDir, n.name);
+      let st: Stats & { ino: any; mtimeNs?: bigint };
+      try {
+        st = lstatSync(abs, { bigint: true }) as any;
+      } catch (e: any) {
+        onProblem({ rel, kind: "unreadable", message: `cannot stat: ${e.code ?? e.message}`, error: true });
+        continue;
+      }
+      if (!n.isFile && !st.isFile()) {
+        if (st.isDirectory()) stack.push(rel);
+        else onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
+        continue;
+      }
+      const big = st as unknown as { size: bigint; mtimeNs: bigint; ino: bigint };
+      onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino });
+    }
+  }
+}
