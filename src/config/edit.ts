@@ -1,0 +1,138 @@
+// Editing config text without reformatting it (appending a [volumes.NAME] table, every existing
+// byte kept), TOML string/key quoting, and atomic file replacement (temp + fsync + rename).
+
+import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { parse as parseToml, TomlError } from "smol-toml";
+import { configError } from "../kernel/errors.ts";
+import { isTable, NAME_RE } from "./schema.ts";
+
+const LONE_SURROGATE = /\p{Surrogate}/u;
+
+/** A TOML basic string ("…") for any well-formed string: quotes, backslashes and control characters escaped. */
+export function tomlString(s: string): string {
+  if (LONE_SURROGATE.test(s)) throw new Error("string is not well-formed Unicode (lone surrogate); it cannot be written to TOML");
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === "\\") out += "\\\\";
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\b") out += "\\b";
+    else if (ch === "\f") out += "\\f";
+    else if (c < 0x20 || c === 0x7f) out += `\\u${c.toString(16).padStart(4, "0").toUpperCase()}`;
+    else out += ch;
+  }
+  return out + '"';
+}
+
+/** A TOML key: bare when it can be (A-Z a-z 0-9 _ -), otherwise quoted (e.g. names containing "."). */
+export function tomlKey(k: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(k) ? k : tomlString(k);
+}
+
+function parseOrThrow(text: string, what: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const why = e.message.replace(/^Invalid TOML document:\s*/, "").split("\n")[0]!.trim();
+      throw configError("config_syntax", `${what}: TOML syntax error at line ${e.line}, column ${e.column}: ${why}`, "fix the config file's syntax first", {
+        line: e.line,
+        column: e.column,
+      });
+    }
+    throw e;
+  }
+}
+
+/**
+ * Append `[volumes.NAME]` with `path = "…"` to config text. Every existing byte is kept (comments,
+ * order, blank lines); a line break is added if the text does not end with one, and a blank line
+ * before the new table unless the text already ends with one. Throws a config error if the volume
+ * already exists, the name or path is invalid, or the text cannot take the table (e.g. `volumes`
+ * is an inline table).
+ */
+export function addVolumeToConfigText(text: string, name: string, path: string): string {
+  if (!NAME_RE.test(name))
+    throw configError("volume_name_invalid", `invalid volume name ${JSON.stringify(name)}`, "use 1-64 characters from a-z 0-9 . _ -, starting with a letter or digit");
+  if (!isAbsolute(path)) throw configError("volume_path_relative", `volume path ${JSON.stringify(path)} must be an absolute path`);
+  if (LONE_SURROGATE.test(path)) throw configError("volume_path_invalid", "volume path is not well-formed Unicode and cannot be written to TOML");
+
+  const before = parseOrThrow(text.startsWith("\uFEFF") ? text.slice(1) : text, "the config file");
+  if (isTable(before.volumes) && Object.hasOwn(before.volumes, name))
+    throw configError("volume_exists", `volume ${JSON.stringify(name)} already exists in the config`, "pick another name, or edit the existing [volumes] table by hand");
+
+  const eol = /\r?\n/.exec(text)?.[0] ?? "\n";
+  let sep = "";
+  if (text !== "") {
+    if (!text.endsWith("\n")) sep += eol;
+    const body = (text + sep).replace(/\r?\n$/, "");
+    const lastLine = body.slice(body.lastIndexOf("\n") + 1);
+    if (lastLine.trim() !== "") sep += eol;
+  }
+  const out = `${text}${sep}[volumes.${tomlKey(name)}]${eol}path = ${tomlString(path)}${eol}`;
+
+  let after: Record<string, unknown> | undefined;
+  try {
+    after = parseToml(out.startsWith("\uFEFF") ? out.slice(1) : out) as Record<string, unknown>;
+  } catch {
+    after = undefined;
+  }
+  const added = after && isTable(after.volumes) ? after.volumes[name] : undefined;
+  if (!isTable(added) || added.path !== path)
+    throw configError(
+      "config_edit_failed",
+      `cannot append [volumes.${tomlKey(name)}] to the config automatically (the file defines volumes in a form a new table cannot extend)`,
+      `add the volume by hand: [volumes.${tomlKey(name)}] with path = ${tomlString(path)}`,
+    );
+  return out;
+}
+
+/**
+ * Replace a file atomically: write a temp file beside it, fsync, rename over it, fsync the
+ * directory. An existing file's permission bits are kept; a symlink is followed (its target is replaced).
+ */
+export function writeFileAtomic(path: string, text: string): void {
+  let target = path;
+  let mode: number | undefined;
+  try {
+    target = realpathSync(path);
+    mode = statSync(target).mode & 0o7777;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException)?.code !== "ENOENT") throw e;
+  }
+  const dir = dirname(target);
+  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
+  const fd = openSync(tmp, "wx", mode ?? 0o666);
+  try {
+    try {
+      if (mode !== undefined) fchmodSync(fd, mode);
+      writeFileSync(fd, text, "utf8");
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, target);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // already gone
+    }
+    throw e;
+  }
+  try {
+    const dfd = openSync(dir, "r");
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch {
+    // some filesystems cannot fsync a directory; the rename itself is still atomic
+  }
+}

@@ -1,0 +1,373 @@
+// Config schemas: the valibot schemas of every config.toml table (strict: unknown keys are
+// errors), secrets resolved from the environment, and valibot issues turned into "key.path: problem".
+
+import * as v from "valibot";
+import { isAbsolute, normalize, sep } from "node:path";
+import { parseDuration } from "./duration.ts";
+import { configError } from "../kernel/errors.ts";
+
+// ---------- the validated config ----------
+
+export type Secret = string; // after resolution
+export interface HookConfig {
+  command: string[];
+  timeout_ns: bigint; // default "1h"
+}
+export interface VolumeConfig {
+  name: string;
+  path: string;
+  sync_to: string[];
+  offload_requires: string[];
+  hook?: HookConfig;
+}
+export interface DestinationConfig {
+  name: string;
+  type: string;
+  /** The validated plugin-specific table (without `type` and without registered common keys). */
+  options: Record<string, unknown>;
+  /** All validated keys: `type`, registered common keys and the plugin-specific ones. */
+  table: Record<string, unknown>;
+}
+export interface HoardConfig {
+  /** Absolute path of the config file, or "" when none. */
+  file: string;
+  node: string;
+  db?: string;
+  /** Absolute, resolved relative to the config file's directory. */
+  plugins: string[];
+  volumes: Record<string, VolumeConfig>;
+  destinations: Record<string, DestinationConfig>;
+  /** Validated values of registered root keys. */
+  extra: Record<string, unknown>;
+}
+
+/** What the config module needs to know about plugins (see load.ts). */
+export interface SchemaExtensions {
+  destinationTypes: Map<string, v.GenericSchema>;
+  destinationKeys: Map<string, v.GenericSchema>;
+  rootKeys: Map<string, v.GenericSchema>;
+}
+
+/** Volume and destination names. */
+export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const BUILTIN_ROOT_KEYS = ["node", "db", "plugins", "volumes", "destinations"] as const;
+
+// ---------- describing values and issues (never echoing a value: it may be a secret) ----------
+
+/** What kind of TOML value this is, for "expected …, got …" (no value is ever echoed). */
+export function describe(x: unknown): string {
+  if (x === undefined) return "nothing";
+  if (x === null) return "null";
+  if (typeof x === "string") return "a string";
+  if (typeof x === "number") return Number.isInteger(x) ? "an integer" : "a float";
+  if (typeof x === "bigint") return "an integer";
+  if (typeof x === "boolean") return "a boolean";
+  if (Array.isArray(x)) return "an array";
+  if (x instanceof Date) return "a date-time";
+  if (typeof x === "object") return "a table";
+  return typeof x;
+}
+
+export function isTable(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Date);
+}
+
+/** Stashed on valibot's (single) unknown-key issue: every unknown key of that table. */
+const UNKNOWN_KEYS = Symbol("hoard.unknownKeys");
+
+const FRIENDLY: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  bigint: "an integer",
+  boolean: "a boolean",
+  array: "an array",
+  tuple: "an array",
+  strict_tuple: "an array",
+  loose_tuple: "an array",
+  object: "a table",
+  strict_object: "a table",
+  loose_object: "a table",
+  object_with_rest: "a table",
+  record: "a table",
+  date: "a date-time",
+};
+
+// valibot's default messages look like `Invalid type: Expected string but received 5`; the
+// received part may quote the value, so it is dropped and rebuilt from the value's kind.
+const DEFAULT_MESSAGE_RE = /^Invalid ([\w ]+): (?:Expected ([\s\S]*) but r|R)eceived /;
+
+/** The human message of one valibot issue (without its path). */
+export function issueMessage(issue: v.BaseIssue<unknown>): string {
+  const m = DEFAULT_MESSAGE_RE.exec(issue.message);
+  if (!m) return issue.message;
+  const last = issue.path?.[issue.path.length - 1];
+  if (issue.kind === "schema") {
+    if (last && last.origin === "key" && issue.expected === "never") return "unknown key";
+    if (last && last.origin === "key" && issue.input === undefined) return "missing required key";
+    const want = FRIENDLY[issue.type] ?? (issue.type === "picklist" || issue.type === "enum" ? `one of ${issue.expected}` : issue.expected ?? "something else");
+    return `expected ${want}, got ${describe(issue.input)}`;
+  }
+  return m[2] ? `invalid ${m[1]!.toLowerCase()}: expected ${m[2]}` : `invalid ${m[1]!.toLowerCase()}`;
+}
+
+/** Dotted key path as written in TOML: `volumes.photos.path`, `volumes."my.photos"`, `x.sync_to[1]`. */
+export function formatKeyPath(items: readonly v.IssuePathItem[] | undefined): string {
+  let s = "";
+  for (const it of items ?? []) {
+    const k = (it as { key: unknown }).key;
+    if (typeof k === "number") {
+      s += `[${k}]`;
+      continue;
+    }
+    const key = String(k);
+    const seg = /^[A-Za-z0-9_-]+$/.test(key) ? key : JSON.stringify(key);
+    s += s ? `.${seg}` : seg;
+  }
+  return s || "(top level)";
+}
+
+export interface FlatIssue {
+  items: v.IssuePathItem[];
+  message: string;
+}
+
+/** Flatten valibot issues into (path items, message), expanding unknown-key issues to every unknown key. */
+export function flattenIssues(issues: readonly v.BaseIssue<unknown>[]): FlatIssue[] {
+  const out: FlatIssue[] = [];
+  for (const issue of issues) {
+    const items = [...(issue.path ?? [])];
+    const unknown = (issue as unknown as Record<symbol, unknown>)[UNKNOWN_KEYS] as string[] | undefined;
+    const last = items[items.length - 1];
+    if (unknown && last && last.type === "object") {
+      const parent = items.slice(0, -1);
+      for (const key of unknown)
+        out.push({ items: [...parent, { type: "object", origin: "key", input: last.input, key, value: last.input[key] }], message: "unknown key" });
+      continue;
+    }
+    out.push({ items, message: issueMessage(issue) });
+  }
+  return out;
+}
+
+// ---------- building blocks ----------
+
+/** A TOML table check, so an array or scalar where a table belongs says so plainly. */
+const tableValue = () =>
+  v.custom<Record<string, unknown>>(isTable, (issue) => `expected a table, got ${describe(issue.input)}`);
+
+/**
+ * `v.strictObject` for a TOML table: unknown keys are errors, and every unknown key is reported
+ * (valibot itself stops at the first one per table).
+ */
+export function table<const E extends v.ObjectEntries>(entries: E) {
+  return v.pipe(
+    tableValue(),
+    v.strictObject(entries, (issue) => {
+      const last = issue.path?.[issue.path.length - 1];
+      if (issue.expected === "never" && last && last.type === "object") {
+        const obj = last.input;
+        (issue as unknown as Record<symbol, unknown>)[UNKNOWN_KEYS] = Object.keys(obj).filter((k) => !Object.hasOwn(entries, k));
+        return "unknown key";
+      }
+      if (last && last.origin === "key" && issue.input === undefined) return "missing required key";
+      return `expected a table, got ${describe(issue.input)}`;
+    }),
+  );
+}
+
+const stringOf = (what = "a string") => v.string((issue) => `expected ${what}, got ${describe(issue.input)}`);
+
+/** An absolute path (normalised, no trailing slash); relative paths are errors. */
+export const absolutePath = () =>
+  v.pipe(
+    stringOf("a string (an absolute path)"),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const p = dataset.value;
+      if (p.includes("\0")) {
+        addIssue({ message: "must not contain a NUL character" });
+        return NEVER;
+      }
+      if (!isAbsolute(p)) {
+        addIssue({ message: p.startsWith("~") ? "must be an absolute path (~ is not expanded)" : "must be an absolute path" });
+        return NEVER;
+      }
+      const n = normalize(p);
+      return n.length > 1 && n.endsWith(sep) ? n.slice(0, -1) : n;
+    }),
+  );
+
+/** A duration string ("30d", "1h30m") parsed to nanoseconds. */
+export const duration = () =>
+  v.pipe(
+    stringOf('a duration string such as "12h"'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return parseDuration(dataset.value);
+      } catch (e) {
+        addIssue({ message: (e as Error).message });
+        return NEVER;
+      }
+    }),
+  );
+
+const nameKey = (what: "volume" | "destination") =>
+  v.pipe(
+    v.string(),
+    v.regex(NAME_RE, (issue) => `invalid ${what} name ${JSON.stringify(issue.input)}: use 1-64 characters from a-z 0-9 . _ -, starting with a letter or digit`),
+  );
+
+/**
+ * A secret: a string, or `{ env = "VAR" }` read from process.env at parse time. An unset (or
+ * empty) variable is an issue at the key's path; the secret's value never appears in a message.
+ */
+export function secret(): v.GenericSchema<string | { env: string }, Secret> {
+  return v.pipe(
+    v.union(
+      [
+        v.string(),
+        v.strictObject({
+          env: v.pipe(v.string(), v.regex(ENV_RE, "must be an environment variable name (letters, digits and _)")),
+        }),
+      ],
+      (issue) => `expected a string or { env = "VAR" }, got ${describe(issue.input)}`,
+    ),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const val = dataset.value;
+      if (typeof val === "string") return val;
+      const got = process.env[val.env];
+      if (got === undefined) {
+        addIssue({ message: `environment variable ${val.env} is not set` });
+        return NEVER;
+      }
+      if (got === "") {
+        addIssue({ message: `environment variable ${val.env} is empty` });
+        return NEVER;
+      }
+      return got;
+    }),
+  );
+}
+
+// ---------- the tables ----------
+
+export const hookSchema = v.pipe(
+  table({
+    command: v.pipe(
+      v.array(stringOf(), (issue) => `expected an array of strings (program and arguments), got ${describe(issue.input)}`),
+      v.minLength(1, "must be a non-empty array of strings (program and arguments)"),
+      v.check((a) => a[0] !== "", "the program (first element) must not be empty"),
+    ),
+    timeout: v.optional(v.pipe(duration(), v.check((ns) => ns > 0n, "must be longer than zero")), "1h"),
+  }),
+  v.transform((h): HookConfig => ({ command: h.command, timeout_ns: h.timeout })),
+);
+
+const destinationList = () =>
+  v.optional(v.array(stringOf("a destination name"), (issue) => `expected an array of destination names, got ${describe(issue.input)}`), () => []);
+
+export const volumeSchema = table({
+  path: absolutePath(),
+  sync_to: destinationList(),
+  offload_requires: destinationList(),
+  hook: v.optional(hookSchema),
+});
+
+export interface ParsedDestination {
+  type: string;
+  common: Record<string, unknown>;
+  options: Record<string, unknown>;
+}
+
+/**
+ * One [destinations.NAME] table: `type` and the registered common keys are validated by a base
+ * strict table; the rest by the schema of the destination type `type` names.
+ */
+export function destinationSchema(ext: SchemaExtensions): v.GenericSchema<unknown, ParsedDestination> {
+  for (const k of ext.destinationKeys.keys())
+    if (k === "type") throw configError("config_key_conflict", `a plugin registered destination key "type", which is built in`);
+  const base = table({ type: stringOf(), ...Object.fromEntries(ext.destinationKeys) });
+  return v.pipe(
+    tableValue(),
+    v.rawTransform(({ dataset, addIssue, NEVER }): ParsedDestination => {
+      const input = dataset.value;
+      const report = (flat: FlatIssue[]) => {
+        for (const f of flat) addIssue({ message: f.message, path: [...f.items] as [v.IssuePathItem, ...v.IssuePathItem[]] });
+      };
+      const common: Record<string, unknown> = {};
+      const rest: Record<string, unknown> = {};
+      for (const k of Object.keys(input)) (k === "type" || ext.destinationKeys.has(k) ? common : rest)[k] = input[k];
+
+      const b = v.safeParse(base, common);
+      if (!b.success) report(flattenIssues(b.issues));
+
+      const type = input.type;
+      let options: Record<string, unknown> | undefined;
+      if (typeof type === "string") {
+        const schema = ext.destinationTypes.get(type);
+        if (!schema) {
+          const known = [...ext.destinationTypes.keys()].sort();
+          addIssue({
+            message: `unknown destination type ${JSON.stringify(type)} (known: ${known.length ? known.join(", ") : "none"})`,
+            path: [{ type: "object", origin: "value", input, key: "type", value: type }],
+          });
+        } else {
+          const flat: FlatIssue[] = [];
+          // valibot reports one unknown key per table, and a plain v.object strips them silently:
+          // report every key the type's schema does not declare.
+          const s = schema as unknown as { type?: string; entries?: Record<string, unknown> };
+          if (s.entries && typeof s.entries === "object" && s.type !== "loose_object" && s.type !== "object_with_rest")
+            for (const k of Object.keys(rest))
+              if (!Object.hasOwn(s.entries, k)) flat.push({ items: [{ type: "object", origin: "key", input: rest, key: k, value: rest[k] }], message: "unknown key" });
+          const p = v.safeParse(schema, rest);
+          if (p.success) options = p.output as Record<string, unknown>;
+          else flat.push(...flattenIssues(p.issues));
+          const seen = new Set<string>();
+          report(flat.filter((f) => {
+            const id = `${formatKeyPath(f.items)}\0${f.message}`;
+            return seen.has(id) ? false : (seen.add(id), true);
+          }));
+        }
+      }
+      if (dataset.issues || !b.success || options === undefined || typeof type !== "string") return NEVER;
+      return { type, common: b.output as Record<string, unknown>, options };
+    }),
+  );
+}
+
+const nodeName = () =>
+  v.pipe(
+    stringOf(),
+    v.regex(/^[^\s\/\\]{1,253}$/u, "must be 1-253 characters without spaces or slashes"),
+  );
+
+/** The whole file. Output is loosely typed: load.ts assembles the HoardConfig. */
+export function configSchema(ext: SchemaExtensions) {
+  for (const k of ext.rootKeys.keys())
+    if ((BUILTIN_ROOT_KEYS as readonly string[]).includes(k))
+      throw configError("config_key_conflict", `a plugin registered top-level key "${k}", which is built in`);
+  return table({
+    node: v.optional(nodeName()),
+    db: v.optional(absolutePath()),
+    plugins: v.optional(
+      v.array(
+        v.pipe(stringOf("a plugin path"), v.minLength(1, "must not be empty")),
+        (issue) => `expected an array of plugin paths, got ${describe(issue.input)}`,
+      ),
+      () => [],
+    ),
+    volumes: v.optional(v.pipe(tableValue(), v.record(nameKey("volume"), volumeSchema)), () => ({})),
+    destinations: v.optional(v.pipe(tableValue(), v.record(nameKey("destination"), destinationSchema(ext))), () => ({})),
+    ...Object.fromEntries(ext.rootKeys),
+  });
+}
+
+export interface ParsedRoot {
+  node?: string;
+  db?: string;
+  plugins: string[];
+  volumes: Record<string, v.InferOutput<typeof volumeSchema>>;
+  destinations: Record<string, ParsedDestination>;
+  [extra: string]: unknown;
+}
