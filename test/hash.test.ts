@@ -1,5 +1,5 @@
-// Tests for src/kernel/hash.ts and the BLAKE3 backends of the runtime adapter: official
-// vectors, native vs reference agreement, file hashing edge sizes, change detection.
+// Tests for src/kernel/hash.ts, the hash pool and the BLAKE3 backends of the runtime adapter:
+// official vectors, native vs reference agreement, file edge sizes, change detection, workers.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -12,6 +12,7 @@ import fc from "fast-check";
 import vectors from "./fixtures/blake3-vectors.json";
 import { blake3Backend, nativeBlake3, referenceBlake3, type Blake3Backend } from "../src/kernel/runtime.ts";
 import { hashBytes, hashFile, hashFileFromHandle, secondaryDigests, streamHasher } from "../src/kernel/hash.ts";
+import { createHashPool, type HashPool } from "../src/kernel/hashpool.ts";
 
 const vectorInput = (n: number): Uint8Array => {
   const b = new Uint8Array(n);
@@ -184,4 +185,82 @@ describe("secondaryDigests", () => {
       expect(await secondaryDigests(p, [])).toEqual({});
     });
   }
+});
+
+describe("hash pool", () => {
+  const M = 1024 * 1024;
+  let pool: HashPool;
+  beforeAll(() => {
+    pool = createHashPool(2);
+  });
+  afterAll(async () => {
+    await pool.close();
+  });
+
+  test("uses 1 or 2 worker threads and gives hashFile's results", async () => {
+    expect(pool.size).toBeGreaterThanOrEqual(1);
+    expect(pool.size).toBeLessThanOrEqual(2);
+    const files = [0, 1, 4096, 2 * M + 3, 70 * M].map((n, i) => {
+      const p = join(dir, `pool-${i}`);
+      writeFileSync(p, n > 10 * M ? Buffer.alloc(n, 3) : randomBytes(n));
+      return p;
+    });
+    const direct = await Promise.all(files.map((p) => hashFile(p)));
+    expect(await Promise.all(files.map((p) => pool.hashFile(p)))).toEqual(direct); // all on workers
+    expect(await Promise.all(files.map((p, i) => pool.hashFile(p, { size: direct[i]!.size })))).toEqual(direct); // small ones inline
+  });
+
+  test("errors cross the thread boundary with their codes", async () => {
+    await expect(pool.hashFile(join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
+    const sub = join(dir, "pool-dir");
+    mkdirSync(sub);
+    await expect(pool.hashFile(sub)).rejects.toMatchObject({ code: "not_regular_file", kind: "failure" });
+  });
+
+  test("abort rejects with the signal's reason", async () => {
+    const p = join(dir, "pool-abort");
+    writeFileSync(p, Buffer.alloc(70 * M, 9));
+    const ac = new AbortController();
+    const pending = pool.hashFile(p, { signal: ac.signal });
+    ac.abort(new Error("stop pool"));
+    await expect(pending).rejects.toThrow("stop pool");
+    expect((await pool.hashFile(p)).size).toBe(70 * M); // the pool still works afterwards
+  });
+
+  test("a closed pool refuses work; size 0 hashes on the calling thread", async () => {
+    const p = join(dir, "pool-small");
+    writeFileSync(p, "abc");
+    const tmp = createHashPool(1);
+    await tmp.close();
+    await expect(tmp.hashFile(p)).rejects.toThrow("closed");
+    const inline = createHashPool(0);
+    expect(inline.size).toBe(0);
+    expect((await inline.hashFile(p)).blake3).toBe(hashBytes(Buffer.from("abc")));
+    await inline.close();
+  });
+
+  test(
+    "bun build --compile embeds the worker when it is passed as an extra entrypoint",
+    async () => {
+      const root = join(import.meta.dir, "..");
+      const data = join(dir, "pool-compiled");
+      writeFileSync(data, Buffer.alloc(3 * M + 1, 5));
+      const expected = (await hashFile(data)).blake3;
+      for (const [name, extra, workers] of [
+        ["with-worker", ["src/kernel/hashworker.ts"], 2],
+        ["without-worker", [], 0],
+      ] as const) {
+        const out = join(dir, name);
+        const build = spawnSync(process.execPath, ["build", "test/fixtures/hashpool-driver.ts", ...extra, "--compile", "--outfile", out], { cwd: root, encoding: "utf8" });
+        expect(build.status, build.stderr).toBe(0);
+        const run = spawnSync(out, [data, data], { cwd: dir, encoding: "utf8" });
+        expect(run.status, run.stderr).toBe(0);
+        const got = JSON.parse(run.stdout);
+        expect(got.digests).toEqual([expected, expected]);
+        expect(got.workers).toBe(Math.min(workers, pool.size));
+        rmSync(out, { force: true });
+      }
+    },
+    60_000,
+  );
 });
