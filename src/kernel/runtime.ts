@@ -87,10 +87,14 @@ export interface Blake3Backend {
   hashHex?(data: Uint8Array): string;
 }
 
+// Literal require() calls, so `bun build --compile` sees and embeds these packages (a
+// createRequire()d name is invisible to the bundler: the compiled binary then failed with
+// "Cannot find module"); createRequire only where require is absent (Deno ESM).
+const cjs = (name: string) => createRequire(import.meta.url)(name);
+
 function nobleBackend(): Blake3Backend {
-  const req = createRequire(import.meta.url);
-  const { blake3 } = req("@noble/hashes/blake3.js");
-  const { bytesToHex } = req("@noble/hashes/utils.js");
+  const { blake3 } = typeof require === "function" ? require("@noble/hashes/blake3.js") : cjs("@noble/hashes/blake3.js");
+  const { bytesToHex } = typeof require === "function" ? require("@noble/hashes/utils.js") : cjs("@noble/hashes/utils.js");
   return {
     name: "noble",
     create() {
@@ -103,8 +107,7 @@ function nobleBackend(): Blake3Backend {
 
 function nativeBackend(): Blake3Backend | undefined {
   try {
-    const req = createRequire(import.meta.url);
-    const mod = req("@napi-rs/blake-hash");
+    const mod = typeof require === "function" ? require("@napi-rs/blake-hash") : cjs("@napi-rs/blake-hash");
     const Hasher = mod.Blake3Hasher;
     const oneShot: (input: Uint8Array) => Buffer = mod.blake3;
     new Hasher().update(Buffer.alloc(1)).digest("hex");
