@@ -36,7 +36,8 @@ export interface GateInput {
   file: GateFile;
   required: readonly string[];
   destinations: ReadonlyMap<string, GateDestination>;
-  accepted(method: Method): boolean;
+  /** Policy: may this method count as proof at this destination? */
+  accepted(destination: string, method: Method): boolean;
 }
 
 /** Returns the per-destination refusals; empty means the file may be offloaded. */
@@ -58,11 +59,11 @@ export function gate(i: GateInput): Refusal[] {
       continue;
     }
     if (!c || c.epoch !== d.epoch) {
-      if (ck?.ok && ck.method && !i.accepted(ck.method)) r("method_not_accepted", `${name} only checked this file by ${ck.method}, which cannot prove its content`, `configure ${name} to compare content hashes (e.g. verify = "download"), then ${sync(name)}`);
+      if (ck?.ok && ck.method && !i.accepted(name, ck.method)) r("method_not_accepted", `${name} only checked this file by ${ck.method}, which cannot prove its content`, `configure ${name} to compare content hashes (e.g. verify = "download"), then ${sync(name)}`);
       else r("no_evidence", `no verified evidence at ${name} for content from ${i.file.originNode}`, sync(name));
       continue;
     }
-    const bad = methodSet(c.method).filter((m) => !i.accepted(m));
+    const bad = methodSet(c.method).filter((m) => !i.accepted(name, m));
     if (c.method === "" || bad.length) {
       r("method_not_accepted", `${name}'s evidence was verified by ${c.method || "nothing"}, which policy does not accept as proof of content`, `configure ${name} to compare content hashes, then ${sync(name)}`);
       continue;

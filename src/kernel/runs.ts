@@ -62,7 +62,7 @@ export function beginRun(db: Db, o: BeginOptions): Run {
   const pid = process.pid;
   const pidStart = processStartTime(pid) ?? null;
   const now = nowNs();
-  const outcome = db.tx(() => {
+  const outcome = db.tx((): { blocker: RunRow } | { id: bigint } => {
     const running = db.all<RunRow>("SELECT * FROM runs WHERE status = 'running' ORDER BY id");
     const live: RunRow[] = [];
     for (const r of running) {
@@ -79,7 +79,7 @@ export function beginRun(db: Db, o: BeginOptions): Run {
     return { id: ins.lastInsertRowid };
   });
   if ("blocker" in outcome) {
-    const b = outcome.blocker;
+    const b: RunRow = outcome.blocker;
     throw refused(
       "run_conflict",
       `refused: ${o.kind}${o.volume ? ` of volume ${o.volume}` : ""}${o.destination ? ` to ${o.destination}` : ""} conflicts with running run ${b.id} (${b.kind}${b.volume ? ` of ${b.volume}` : ""}${b.destination ? `, destination ${b.destination}` : ""}, started ${nsToIso(b.started_at)}, pid ${b.pid} on ${b.node})`,

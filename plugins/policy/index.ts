@@ -1,0 +1,18 @@
+// Built-in policy `content-hash`: only methods that compare content end to end count as evidence
+// (BLAKE3 read back; sha256/sha1/md5 listed by the destination; kopia's verified snapshots).
+
+import { definePlugin } from "../../src/kernel/plugin.ts";
+
+/** Methods that prove content. Size- or mtime-only methods never satisfy the gate. */
+export const CONTENT_METHODS = new Set(["blake3", "sha256", "sha1", "md5", "kopia-verified"]);
+
+export default definePlugin({
+  name: "content-hash",
+  apiVersion: 1,
+  setup(api) {
+    api.policy({ name: "content-hash", description: `evidence must compare content: ${[...CONTENT_METHODS].join(", ")}` });
+    api.on("evidence:advance", (p) => {
+      if (!CONTENT_METHODS.has(p.method)) p.reject(`method ${p.method} does not compare content`);
+    });
+  },
+});

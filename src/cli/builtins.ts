@@ -1,0 +1,6 @@
+// The built-in plugins beyond fs and the content-hash policy (rclone, kopia, staleness), listed in
+// one place so they register in a fixed order, exactly like third-party plugins.
+
+import type { Plugin } from "../kernel/plugin.ts";
+
+export const extraBuiltins: Plugin[] = [];

@@ -1,0 +1,491 @@
+// The command tree: each command parses its arguments, calls one workflow from src/ops, and turns
+// the result into a JSON document and a human rendering. No SQL and no decisions live here.
+
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { defineCommand } from "citty";
+import type { Command, CmdResult } from "./dispatch.ts";
+import { openApp, type App, type GlobalArgs } from "./app.ts";
+import { age, bytes, table, when } from "./output.ts";
+import { configError, refused, usageError } from "../kernel/errors.ts";
+import { checkDb, openDb, SCHEMA_VERSION } from "../kernel/db.ts";
+import { abortRun, getRun, listRuns } from "../kernel/runs.ts";
+import { getVolume, listVolumes, readMarker, recordVolume, writeMarker } from "../kernel/volumes.ts";
+import { resolveConfigPath, resolveDbPath, readConfigText } from "../config/load.ts";
+import { addVolumeToConfigText, writeFileAtomic } from "../config/edit.ts";
+import { starterConfig } from "../config/starter.ts";
+import { sanitisedHostname } from "../kernel/runtime.ts";
+import { indexVolume } from "../ops/index.ts";
+import { checkVolume, syncTargets, volumesFor } from "../ops/sync.ts";
+import { offload } from "../ops/offload.ts";
+import { restore } from "../ops/restore.ts";
+import { destInit, destList, destReset, requireDestination } from "../ops/dests.ts";
+import { evidenceReport, evidenceRewind, volumeStatus } from "../ops/status.ts";
+import { openDestination } from "../ops/destination.ts";
+import { extraCommands } from "./extra.ts";
+
+type Args = GlobalArgs & Record<string, any>;
+
+/** Open the app for a command, run fn, always close the DB. */
+async function withApp(args: Args, fn: (app: App) => Promise<CmdResult>, opts: { requireConfig?: boolean } = {}): Promise<CmdResult> {
+  const app = await openApp(args, process.argv.slice(2), opts);
+  try {
+    return await fn(app);
+  } finally {
+    app.close();
+  }
+}
+
+// ---------- init ----------
+const init = defineCommand({
+  meta: { name: "init", description: "write a commented starter config and create the database (refuses to overwrite either)" },
+  args: { node: { type: "string", description: "this machine's node name (default: the sanitised host name)" } },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    const file = resolveConfigPath(args.config);
+    const dbPath = resolveDbPath(args.db, undefined);
+    if (existsSync(file)) throw refused("config_exists", `refused: ${file} already exists; hoard init never overwrites a config`, "edit it, or pass --config to write a new one elsewhere");
+    if (existsSync(dbPath)) throw refused("db_exists", `refused: database ${dbPath} already exists; hoard init never overwrites it`, "pass --db to create a new one elsewhere");
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, starterConfig({ node: args.node ?? sanitisedHostname(), db: dbPath }), { flag: "wx" });
+    openDb(dbPath).close();
+    return { data: { config: file, db: dbPath, schema_version: SCHEMA_VERSION }, human: `wrote ${file}\ncreated ${dbPath}\nnext: hoard volume add NAME PATH`, status: "success" };
+  },
+});
+
+// ---------- volumes ----------
+const volumeAdd = defineCommand({
+  meta: { name: "add", description: "declare a volume: write .hoard-volume, record its path, add it to the config (comments kept)" },
+  args: {
+    name: { type: "positional", description: "volume name", required: true },
+    path: { type: "positional", description: "absolute path of the volume's root directory", required: true },
+    relocate: { type: "boolean", description: "the volume really moved: update the recorded path" },
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    const name: string = args.name;
+    const path = resolve(args.path);
+    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw usageError("bad_volume_name", `bad volume name ${JSON.stringify(name)}`, "use lower-case letters, digits, . _ - (up to 64)");
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw usageError("volume_path_missing", `${path} does not exist`, "create the directory first");
+    }
+    if (!st.isDirectory()) throw usageError("volume_not_dir", `${path} is not a directory`);
+    const file = resolveConfigPath(args.config);
+    const text = readConfigText(file);
+    if (text === undefined) throw configError("config_missing", `config ${file} does not exist`, "run `hoard init` first (or pass --config)");
+    return withApp(args, async (app) => {
+      const declared = app.config.volumes[name];
+      const actions: string[] = [];
+      if (declared && resolve(declared.path) !== path)
+        throw refused("volume_path_mismatch", `refused: volume ${name} is declared in the config with path ${declared.path}, not ${path}`, `fix volumes.${name}.path in ${file}, or use another name`);
+      const marker = readMarker(path);
+      if (marker === "unreadable") throw refused("volume_marker_unreadable", `refused: ${path}/.hoard-volume exists but cannot be read`, "inspect or remove it");
+      if (marker && marker.volume !== name) throw refused("volume_marker_other", `refused: ${path} is already volume ${marker.volume}`, `use \`hoard volume add ${marker.volume} ${path}\``);
+      for (const [other, v] of Object.entries(app.config.volumes))
+        if (other !== name && resolve(v.path) === path) throw refused("volume_path_taken", `refused: ${path} is already volume ${other} in the config`);
+      const row = getVolume(app.ctx.db, name);
+      if (row && resolve(row.path) !== path && !args.relocate)
+        throw refused("volume_path_mismatch", `refused: the database recorded volume ${name} at ${row.path}`, `if it really moved, run \`hoard volume add ${name} ${path} --relocate\``);
+      if (!declared) {
+        writeFileAtomic(file, addVolumeToConfigText(text, name, path));
+        actions.push(`added [volumes.${name}] to ${file}`);
+      }
+      if (!marker) {
+        writeMarker(path, name);
+        actions.push(`wrote ${path}/.hoard-volume`);
+      }
+      if (!row || row.path !== path) {
+        recordVolume(app.ctx.db, name, path);
+        actions.push(row ? `recorded new path (was ${row.path})` : "recorded in the database");
+      }
+      if (!actions.length) actions.push("already added; nothing to do");
+      return { data: { volume: name, path, actions }, human: actions.map((a) => `${name}: ${a}`).join("\n"), status: "success" };
+    });
+  },
+});
+const volumeList = defineCommand({
+  meta: { name: "volumes", description: "list volumes: config path, recorded path, marker" },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const rows = listVolumes(app.ctx.db);
+      const names = [...new Set([...Object.keys(app.config.volumes), ...rows.map((r) => r.name)])].sort();
+      const data = names.map((n) => {
+        const c = app.config.volumes[n];
+        const r = rows.find((x) => x.name === n);
+        const m = c ? readMarker(c.path) : undefined;
+        return {
+          name: n,
+          config_path: c?.path ?? null,
+          db_path: r?.path ?? null,
+          marker: m === undefined ? "missing" : m === "unreadable" ? "unreadable" : m.volume === n ? "ok" : `names ${m.volume}`,
+          sync_to: c?.sync_to ?? [],
+          offload_requires: c?.offload_requires ?? [],
+        };
+      });
+      return { data: { volumes: data }, human: data.length ? table(["name", "path", "recorded", "marker", "sync_to", "offload_requires"], data.map((d) => [d.name, d.config_path, d.db_path === d.config_path ? "yes" : d.db_path ?? "no", d.marker, d.sync_to.join(","), d.offload_requires.join(",")])) : "no volumes (hoard volume add NAME PATH)" };
+    });
+  },
+});
+
+// ---------- index ----------
+const indexCmd = defineCommand({
+  meta: { name: "index", description: "walk a volume and record every file's BLAKE3" },
+  args: {
+    volume: { type: "positional", description: "volume name", required: true },
+    shallow: { type: "boolean", description: "trust size+mtime: hash only new or changed files" },
+    dryRun: { type: "boolean", description: "report what would change; write nothing" },
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const r = await indexVolume(app.ctx, args.volume, { shallow: args.shallow, dryRun: args.dryRun, trigger: "cli" });
+      const c = r.counts;
+      const lines = [
+        `${r.dry_run ? "[dry run] " : ""}index ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
+        `  ${c.files} files, ${bytes(c.bytes)} (hashed ${bytes(c.hashed_bytes)})`,
+        `  new ${c.new}, changed ${c.changed}, reverted ${c.reverted}, unchanged ${c.unchanged}, reappeared ${c.reappeared}, missing ${c.missing}`,
+        `  skipped ${c.skipped}, errors ${c.errors}${c.offloaded_conflicts ? `, offloaded paths with a file ${c.offloaded_conflicts}` : ""}`,
+        ...r.problems.slice(0, 50).map((p) => `  ! ${p.path}: ${p.message}`),
+        ...(r.problems.length > 50 ? [`  … and ${r.problems.length - 50} more (see --json)`] : []),
+      ];
+      if (r.status === "partial") app.ctx.log.warn(`${c.errors} entries could not be indexed; files were not marked missing`);
+      return { data: r, human: lines.join("\n"), status: r.dry_run ? "success" : r.status };
+    });
+  },
+});
+
+// ---------- runs ----------
+const runsList = defineCommand({
+  meta: { name: "runs", description: "list runs (newest first); `runs show ID`, `runs abort ID`" },
+  args: {
+    volume: { type: "string", description: "only runs of this volume" },
+    kind: { type: "string", description: "only runs of this kind (index, sync, verify, offload, restore, …)" },
+    limit: { type: "string", description: "how many (default 20)" },
+  },
+  subCommands: {
+    show: defineCommand({
+      meta: { name: "show", description: "show one run" },
+      args: { id: { type: "positional", required: true, description: "run id" } },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          const r = getRun(app.ctx.db, parseId(args.id));
+          if (!r) throw usageError("no_such_run", `run ${args.id} does not exist`, "list runs with `hoard runs`");
+          const data = { ...r, touches: JSON.parse(r.touches), counts: r.counts ? JSON.parse(r.counts) : null, argv: r.argv ? JSON.parse(r.argv) : null };
+          const human = Object.entries(data).map(([k, v]) => `${k.padEnd(12)} ${typeof v === "bigint" && k.endsWith("_at") ? when(v) : typeof v === "object" && v !== null ? JSON.stringify(v) : v ?? "-"}`).join("\n");
+          return { data, human };
+        });
+      },
+    }),
+    abort: defineCommand({
+      meta: { name: "abort", description: "mark a running run aborted (its process is gone); recorded with a note" },
+      args: { id: { type: "positional", required: true, description: "run id" }, note: { type: "string", description: "why" } },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          abortRun(app.ctx.db, parseId(args.id), args.note ?? "aborted by hand (hoard runs abort)");
+          return { data: { run_id: parseId(args.id), status: "aborted" }, human: `run ${args.id} aborted`, status: "success" };
+        });
+      },
+    }),
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const limit = args.limit === undefined ? 20 : Number(args.limit);
+      if (!Number.isInteger(limit) || limit <= 0) throw usageError("bad_limit", `--limit must be a positive integer`);
+      const rows = listRuns(app.ctx.db, { volume: args.volume, kind: args.kind, limit });
+      const data = rows.map((r) => ({ id: r.id, kind: r.kind, volume: r.volume, destination: r.destination, status: r.status, started_at: r.started_at, finished_at: r.finished_at, node: r.node, pid: r.pid, error: r.error, note: r.note }));
+      return { data: { runs: data }, human: table(["id", "kind", "volume", "dest", "status", "started", "error/note"], data.map((r) => [r.id, r.kind, r.volume, r.destination, r.status, when(r.started_at), (r.error ?? r.note ?? "").slice(0, 60)])) };
+    });
+  },
+});
+const parseId = (s: string): bigint => {
+  if (!/^\d+$/.test(String(s))) throw usageError("bad_id", `${JSON.stringify(s)} is not a run id`);
+  return BigInt(s);
+};
+
+// ---------- db ----------
+const dbCmd = defineCommand({
+  meta: { name: "db", description: "database maintenance" },
+  subCommands: {
+    check: defineCommand({
+      meta: { name: "check", description: "run SQLite integrity_check and foreign_key_check" },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          const problems = checkDb(app.ctx.db);
+          return { data: { db: app.dbPath, ok: problems.length === 0, problems, schema_version: SCHEMA_VERSION }, human: problems.length ? problems.join("\n") : `${app.dbPath}: ok (schema ${SCHEMA_VERSION})`, status: problems.length ? "failed" : "success" };
+        });
+      },
+    }),
+  },
+});
+
+// ---------- plugins ----------
+const pluginsCmd = defineCommand({
+  meta: { name: "plugins", description: "list loaded plugins and what each registered" },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const data = app.ctx.registry.plugins.map((p) => ({ name: p.name, source: p.source, destination_types: p.destinations, policies: p.policies.map((x) => x.name), hooks: p.hooks, config_keys: p.configKeys }));
+      return { data: { plugins: data }, human: table(["plugin", "source", "destinations", "policies", "hooks", "config keys"], data.map((p) => [p.name, p.source, p.destination_types.join(","), p.policies.join(","), p.hooks.join(","), p.config_keys.join(",")])) };
+    });
+  },
+});
+
+// ---------- destinations ----------
+const destCmd = defineCommand({
+  meta: { name: "dest", description: "destination identity: init, reset" },
+  subCommands: {
+    init: defineCommand({
+      meta: { name: "init", description: "create the destination's identity and pin it (the only command that creates destination state)" },
+      args: { name: { type: "positional", required: true, description: "destination name" } },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          requireDestination(app.ctx, args.name);
+          const r = await destInit(app.ctx, args.name);
+          return { data: r, human: `${r.destination}: initialised (${r.type}, identity ${r.identity}, epoch ${r.epoch})`, status: "success" };
+        });
+      },
+    }),
+    reset: defineCommand({
+      meta: { name: "reset", description: "re-pin a destination that was wiped or replaced: new epoch, its evidence zeroed (history kept)" },
+      args: { name: { type: "positional", required: true, description: "destination name" }, yes: { type: "boolean", description: "really do it (without it: say what would happen)" } },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          requireDestination(app.ctx, args.name);
+          const r: any = await destReset(app.ctx, args.name, !!args.yes);
+          return { data: r, human: r.applied ? `${args.name}: reset to identity ${r.identity}, epoch ${r.epoch}; ${r.components_zeroed} evidence components zeroed. Sync again before offloading.` : r.message, status: "success" };
+        });
+      },
+    }),
+  },
+});
+const destsCmd = defineCommand({
+  meta: { name: "dests", description: "list destinations: type, pinned identity, epoch, init time" },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const data = destList(app.ctx);
+      return { data: { destinations: data }, human: data.length ? table(["name", "type", "identity", "epoch", "initialised"], data.map((d) => [d.name, d.type, d.identity ?? "(not initialised)", d.epoch, when(d.initialized_at)])) : "no destinations in the config" };
+    });
+  },
+});
+
+// ---------- sync / verify ----------
+function checkHuman(results: Awaited<ReturnType<typeof checkVolume>>[]): string {
+  const out: string[] = [];
+  for (const r of results) {
+    const c = r.counts;
+    out.push(`${r.kind} ${r.volume} → ${r.destination}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`);
+    if (r.status === "dry-run") out.push(`  would check ${c.manifest} files (${bytes(c.bytes)})`);
+    else out.push(`  ${c.verified}/${c.manifest} verified, ${c.transferred} transferred, ${c.failed} not verified`);
+    for (const e of r.evidence) out.push(`  evidence ${e.origin_node}: ${e.result}${e.origin_run !== null ? ` up to run ${e.origin_run}` : ""}${e.method ? ` (${e.method})` : ""}${e.blocked ? `; blocked at run ${e.blocked.origin_run} by ${e.blocked.path}: ${e.blocked.reason}` : ""}`);
+    for (const f of r.failures.slice(0, 20)) out.push(`  ! ${f.path}: ${f.reason}`);
+    if (r.failures.length > 20) out.push(`  … and ${r.failures.length - 20} more`);
+    for (const a of r.alarms) out.push(`  ALARM ${a.path}: offloaded file not safe at ${r.destination}: ${a.reason}`);
+    for (const w of r.warnings) out.push(`  warning: ${w}`);
+  }
+  return out.join("\n");
+}
+const worst = (statuses: string[]) => (statuses.includes("failed") ? "failed" : statuses.includes("partial") ? "partial" : "success");
+
+const syncCmd = defineCommand({
+  meta: { name: "sync", description: "push volumes to their destinations and record verified evidence" },
+  args: {
+    volume: { type: "positional", required: false, description: "volume (default: all)" },
+    to: { type: "string", description: "only this destination" },
+    dryRun: { type: "boolean", description: "check identities and report what would be pushed" },
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const results = [];
+      for (const [v, d] of syncTargets(app.ctx, args.volume, args.to)) results.push(await checkVolume(app.ctx, "sync", v, d, { dryRun: args.dryRun }));
+      const alarms = results.reduce((s, r) => s + r.alarms.length, 0);
+      return { data: { results, alarms }, human: checkHuman(results), status: alarms ? "partial" : worst(results.map((r) => r.status)) };
+    });
+  },
+});
+const verifyCmd = defineCommand({
+  meta: { name: "verify", description: "re-check a destination without transferring; refreshes evidence honestly" },
+  args: {
+    dest: { type: "positional", required: true, description: "destination" },
+    volume: { type: "positional", required: false, description: "volume (default: every volume using the destination)" },
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      requireDestination(app.ctx, args.dest);
+      const vols = args.volume ? [args.volume] : volumesFor(app.ctx, args.dest);
+      if (!vols.length) throw usageError("nothing_to_verify", `no volume uses destination ${args.dest}`, "name a volume: hoard verify DEST VOLUME");
+      const results = [];
+      for (const v of vols) {
+        if (!app.config.volumes[v]) throw usageError("unknown_volume", `unknown volume ${v}`);
+        results.push(await checkVolume(app.ctx, "verify", v, args.dest));
+      }
+      const alarms = results.reduce((s, r) => s + r.alarms.length, 0);
+      return { data: { results, alarms }, human: checkHuman(results), status: alarms ? "partial" : worst(results.map((r) => r.status)) };
+    });
+  },
+});
+
+// ---------- offload / restore ----------
+const offloadCmd = defineCommand({
+  meta: { name: "offload", description: "delete local copies that every required destination provably holds (PATH… or . for all)" },
+  args: {
+    volume: { type: "positional", required: true, description: "volume" },
+    olderThan: { type: "string", description: "only files whose mtime is older than this (e.g. 30d)" },
+    dryRun: { type: "boolean", description: "decide from the database only; delete nothing" },
+    offline: { type: "boolean", description: "skip the online identity check of the destinations (says so)" },
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const selectors = (args._ as string[]).slice(1).map(String);
+      const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, offline: args.offline });
+      const c = r.counts;
+      const lines = [
+        `${r.dry_run ? "[dry run] " : ""}offload ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
+        r.dry_run ? `  ${c.offloadable} of ${c.selected} selected files may be offloaded` : `  offloaded ${c.offloaded} files (${bytes(c.offloaded_bytes)}) of ${c.selected} selected`,
+        ...(c.refused ? [`  kept ${c.refused} files that are not provably safe:`] : []),
+        ...r.refusals.map((g) => `    ${g.destination}: ${g.files} files: ${g.reason}\n      next: ${g.hint}${g.examples.length ? `\n      e.g. ${g.examples.slice(0, 3).join(", ")}` : ""}`),
+        ...r.problems.map((p) => `  ! ${p.path}: ${p.code}: ${p.message}`),
+        ...r.unmatched.map((u) => `  ! selector ${u} matched no present file`),
+      ];
+      return { data: r, human: lines.join("\n"), status: r.dry_run ? "success" : r.status };
+    });
+  },
+});
+(offloadCmd as any).variadic = true;
+
+const restoreCmd = defineCommand({
+  meta: { name: "restore", description: "bring offloaded files back (default: all of the volume, in place)" },
+  args: {
+    volume: { type: "positional", required: true, description: "volume" },
+    from: { type: "string", description: "restore from this destination" },
+    to: { type: "string", description: "restore into this directory instead (changes no rows)" },
+    dryRun: { type: "boolean", description: "say what would be restored" },
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const selectors = (args._ as string[]).slice(1).map(String);
+      const r = await restore(app.ctx, args.volume, selectors, { from: args.from, to: args.to, dryRun: args.dryRun });
+      const c = r.counts;
+      const lines = [
+        `${r.dry_run ? "[dry run] " : ""}restore ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""} into ${r.target}: ${r.status}`,
+        r.dry_run ? `  would restore ${r.restored.length} of ${c.selected} files` : `  restored ${c.restored} files (${bytes(c.bytes)}), ${c.failed + c.no_source} not restored${c.kept_existing ? `, ${c.kept_existing} different existing files kept under .hoard/restore-history` : ""}`,
+        ...r.failures.map((f) => `  ! ${f.path}: ${f.reason}`),
+        ...r.unmatched.map((u) => `  ! selector ${u} matched no offloaded file`),
+      ];
+      return { data: r, human: lines.join("\n"), status: r.dry_run ? "success" : r.status };
+    });
+  },
+});
+(restoreCmd as any).variadic = true;
+
+// ---------- status / evidence ----------
+const statusCmd = defineCommand({
+  meta: { name: "status", description: "files by status, per-destination coverage, evidence age, alarms, offloadable bytes" },
+  args: { volume: { type: "positional", required: false, description: "volume (default: all)" } },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const vols = args.volume ? [args.volume] : Object.keys(app.config.volumes);
+      const data = [];
+      for (const v of vols) data.push(await volumeStatus(app.ctx, v));
+      const lines: string[] = [];
+      for (const s of data) {
+        lines.push(`volume ${s.volume} (${s.path})`);
+        for (const [st, c] of Object.entries(s.files)) lines.push(`  ${st.padEnd(10)} ${String(c.files).padStart(8)} files  ${bytes(c.bytes)}`);
+        for (const d of s.destinations) {
+          lines.push(`  → ${d.name}${d.required ? " (required)" : ""}: ${d.initialised ? "" : "NOT INITIALISED, "}last sync ${d.last_sync ? `run ${d.last_sync.run_id} ${d.last_sync.status} ${when(d.last_sync.at)}` : "never"}; covers ${d.coverage.files}/${d.coverage.of} files; method ${d.methods.join(",") || "-"}; evidence age ${age(d.evidence_age_s)}`);
+          for (const a of d.alarms) lines.push(`    ALARM ${a.path}: ${a.reason}`);
+        }
+        lines.push(`  offloadable now: ${s.offloadable.files} files, ${bytes(s.offloadable.bytes)}`);
+      }
+      const alarms = data.reduce((n, s) => n + s.alarms, 0);
+      return { data: { volumes: data, alarms }, human: lines.join("\n") || "no volumes" };
+    });
+  },
+});
+
+const evidenceCmd = defineCommand({
+  meta: { name: "evidence", description: "show the evidence vector; `evidence rewind` lowers one component" },
+  args: { volume: { type: "positional", required: false, description: "volume (default: all)" } },
+  subCommands: {
+    rewind: defineCommand({
+      meta: { name: "rewind", description: "lower one evidence component (guarded by --yes; recorded in history)" },
+      args: {
+        volume: { type: "positional", required: true, description: "volume" },
+        dest: { type: "positional", required: true, description: "destination" },
+        origin: { type: "string", required: true, description: "origin node" },
+        to: { type: "string", required: true, description: "new (lower) origin run" },
+        yes: { type: "boolean", description: "really do it" },
+      },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        if (args.origin === undefined || args.to === undefined) throw usageError("missing_option", "evidence rewind needs --origin NODE and --to RUN");
+        return withApp(args, async (app) => {
+          const r: any = await evidenceRewind(app.ctx, args.volume, args.dest, args.origin, parseId(args.to), !!args.yes);
+          if (!r.applied) throw refused("needs_yes", `refused: ${r.message}`, "add --yes to lower the evidence");
+          return { data: r, human: `evidence ${r.volume}/${r.destination}/${r.origin_node}: lowered from run ${r.from} to ${r.to}`, status: "success" };
+        });
+      },
+    }),
+  },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const data = evidenceReport(app.ctx, args.volume);
+      return {
+        data: { evidence: data },
+        human: data.length ? table(["volume", "destination", "origin", "run", "method", "verified", "confirmed", "source", "epoch"], data.map((e) => [e.volume, e.destination, e.origin_node, e.origin_run, e.method || "-", e.verified_age_s === null ? "never" : `${age(e.verified_age_s)} ago`, e.confirmed_run, e.source, `${e.epoch}${e.current_epoch ? "" : " (old)"}`])) : "no evidence yet (hoard sync)",
+      };
+    });
+  },
+});
+
+// ---------- doctor ----------
+const doctorCmd = defineCommand({
+  meta: { name: "doctor", description: "check every destination: tool, capabilities, verification method, identity" },
+  async run({ args }: { args: Args }): Promise<CmdResult> {
+    return withApp(args, async (app) => {
+      const data = [];
+      for (const name of Object.keys(app.config.destinations)) {
+        const d = openDestination(app.ctx, name);
+        const row: any = { name, type: d.config.type };
+        try {
+          const caps = await d.handler.capabilities();
+          Object.assign(row, { methods: caps.methods, warnings: caps.warnings, facts: caps.facts ?? {} });
+        } catch (e) {
+          row.error = (e as Error).message;
+        }
+        try {
+          const id = await d.handler.identify();
+          row.identity = id === "uninitialised" ? null : id.id;
+        } catch (e) {
+          row.identity_error = (e as Error).message;
+        }
+        data.push(row);
+      }
+      const bad = data.some((r) => r.error || r.identity_error);
+      return { data: { destinations: data }, human: data.map((r) => `${r.name} (${r.type}): methods ${r.methods?.join(",") ?? "-"}; identity ${r.identity ?? r.identity_error ?? "(not initialised)"}${r.error ? `\n  error: ${r.error}` : ""}${(r.warnings ?? []).map((w: string) => `\n  warning: ${w}`).join("")}${r.facts ? `\n  ${JSON.stringify(r.facts)}` : ""}`).join("\n") || "no destinations", status: bad ? "failed" : "success" };
+    });
+  },
+});
+
+export function commandTree(version: string): Command {
+  return defineCommand({
+    meta: { name: "hoard", version, description: "prove a file is safe elsewhere before deleting the local copy" },
+    subCommands: {
+      init,
+      volume: defineCommand({ meta: { name: "volume", description: "manage volumes" }, subCommands: { add: volumeAdd } }),
+      volumes: volumeList,
+      index: indexCmd,
+      sync: syncCmd,
+      verify: verifyCmd,
+      offload: offloadCmd,
+      restore: restoreCmd,
+      status: statusCmd,
+      evidence: evidenceCmd,
+      dest: destCmd,
+      dests: destsCmd,
+      runs: runsList,
+      db: dbCmd,
+      plugins: pluginsCmd,
+      doctor: doctorCmd,
+      ...extraCommands(),
+    },
+  }) as Command;
+}
+

@@ -1,0 +1,10 @@
+#!/usr/bin/env bun
+// hoard's entry point: build the command tree, run it, exit with the code the run decided.
+// `bun src/cli/main.ts …` (or the compiled `hoard` binary) starts here.
+
+import { commandTree } from "./commands.ts";
+import { runCli } from "./dispatch.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+const code = await runCli(commandTree(pkg.version), process.argv.slice(2), pkg.version);
+process.exitCode = code;

@@ -1,0 +1,89 @@
+// Opening configured destinations and building the HandlerContext a handler runs with
+// (progress, warnings, cached secondary digests, BLAKE3 helpers).
+
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { DestinationHandler, HandlerContext, ManifestEntry } from "../kernel/plugin.ts";
+import { usageError } from "../kernel/errors.ts";
+import { cachedDigest, storeDigest } from "../kernel/files.ts";
+import { secondaryDigests, hashFile, streamHasher } from "../kernel/hash.ts";
+import { nowNs } from "../kernel/runtime.ts";
+import type { OpContext } from "./context.ts";
+import type { DestinationConfig } from "../config/schema.ts";
+
+export interface OpenDestination {
+  name: string;
+  config: DestinationConfig;
+  handler: DestinationHandler;
+}
+
+const cache = new WeakMap<OpContext, Map<string, OpenDestination>>();
+
+export function openDestination(ctx: OpContext, name: string): OpenDestination {
+  let m = cache.get(ctx);
+  if (!m) cache.set(ctx, (m = new Map()));
+  const hit = m.get(name);
+  if (hit) return hit;
+  const config = ctx.config.destinations[name];
+  if (!config)
+    throw usageError("unknown_destination", `unknown destination ${name}: it is not declared in the config`, `declare [destinations.${name}] in ${ctx.config.file || "the config"}` + (Object.keys(ctx.config.destinations).length ? ` (known: ${Object.keys(ctx.config.destinations).join(", ")})` : ""));
+  const type = ctx.registry.destinationType(config.type);
+  const stateDir = join(ctx.dataDir, "destinations", name);
+  mkdirSync(stateDir, { recursive: true });
+  const handler = type.open(config.options, { name, stateDir, log: ctx.log, env: process.env });
+  const od = { name, config, handler };
+  m.set(name, od);
+  return od;
+}
+
+export function handlerContext(ctx: OpContext, o: { runId: bigint; volume: string; volumeRoot: string; signal: AbortSignal; warnings: string[] }): HandlerContext {
+  return {
+    runId: o.runId,
+    volume: o.volume,
+    volumeRoot: o.volumeRoot,
+    signal: o.signal,
+    progress: ctx.progress,
+    log: ctx.log,
+    warn(msg) {
+      if (!o.warnings.includes(msg)) {
+        o.warnings.push(msg);
+        ctx.log.warn(msg);
+      }
+    },
+    async digests(entries: ManifestEntry[], algo) {
+      const out = new Map<bigint, string>();
+      const todo = new Map<bigint, ManifestEntry>();
+      for (const e of entries) {
+        if (out.has(e.contentId)) continue;
+        const c = cachedDigest(ctx.db, e.contentId, algo);
+        if (c) out.set(e.contentId, c);
+        else if (e.status === "present") todo.set(e.contentId, e);
+      }
+      const fresh: [bigint, string][] = [];
+      for (const [cid, e] of todo) {
+        const path = join(o.volumeRoot, e.path);
+        // compute the secondary digest and the BLAKE3 in one pass: a file that changed since indexing gets no digest
+        const [d, b] = await Promise.all([secondaryDigests(path, [algo]), hashFile(path)]);
+        if (b.blake3 !== e.blake3) continue;
+        const digest = d[algo];
+        if (digest) {
+          out.set(cid, digest);
+          fresh.push([cid, digest]);
+        }
+      }
+      if (fresh.length) ctx.db.tx(() => fresh.forEach(([cid, d]) => storeDigest(ctx.db, cid, algo, d)));
+      return out;
+    },
+    blake3File: async (p) => (await hashFile(p)).blake3,
+    blake3Stream: streamHasher,
+    now: nowNs,
+  };
+}
+
+/** Collect a handler's outcomes whether it returns an array or streams them. */
+export async function collect<T>(src: AsyncIterable<T> | Promise<T[]>): Promise<T[]> {
+  if (typeof (src as any)?.then === "function") return await (src as Promise<T[]>);
+  const out: T[] = [];
+  for await (const x of src as AsyncIterable<T>) out.push(x);
+  return out;
+}

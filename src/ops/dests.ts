@@ -1,0 +1,77 @@
+// Destination workflows: `dest init` (the only thing that creates destination state), `dest reset`
+// (re-pin, epoch bump, components zeroed, history kept) and the listing of pinned destinations.
+
+import { refused, usageError } from "../kernel/errors.ts";
+import { listPinned, pin, pinned, repin } from "../kernel/destinations.ts";
+import { components, resetDestinationComponents } from "../kernel/vector.ts";
+import { withRun, type OpContext } from "./context.ts";
+import { openDestination } from "./destination.ts";
+
+export async function destInit(ctx: OpContext, name: string) {
+  const d = openDestination(ctx, name);
+  const cur = pinned(ctx.db, name);
+  if (cur)
+    throw refused("dest_already_pinned", `refused: destination ${name} is already initialised (identity ${cur.identity}, epoch ${cur.epoch})`, `to start over with a new identity, run \`hoard dest reset ${name} --yes\``);
+  const out = await withRun(ctx, { kind: "dest-init", volume: null, destination: name }, () => {}, async (run) => {
+    const id = await d.handler.init();
+    const row = ctx.db.tx(() => pin(ctx.db, name, d.config.type, id, run.id));
+    return { status: "success", counts: {}, result: row };
+  });
+  return { run_id: out.run.id, destination: name, type: d.config.type, identity: out.result.identity, epoch: out.result.epoch };
+}
+
+export async function destReset(ctx: OpContext, name: string, yes: boolean) {
+  const d = openDestination(ctx, name);
+  const cur = pinned(ctx.db, name);
+  if (!cur) throw refused("dest_not_initialised", `refused: destination ${name} is not initialised; there is nothing to reset`, `run \`hoard dest init ${name}\``);
+  const comps = components(ctx.db, { destination: name }).filter((c) => c.epoch === cur.epoch);
+  let shows: string;
+  try {
+    const id = await d.handler.identify();
+    shows = id === "uninitialised" ? "nothing (no identity)" : id.id;
+  } catch (e) {
+    shows = `unreachable (${(e as Error).message})`;
+  }
+  const plan = {
+    destination: name,
+    pinned_identity: cur.identity,
+    shows_identity: shows,
+    epoch: cur.epoch,
+    new_epoch: cur.epoch + 1n,
+    components_zeroed: comps.length,
+  };
+  if (!yes) return { ...plan, applied: false, message: `would re-pin ${name} to what it shows now (${shows}), start epoch ${plan.new_epoch} and zero ${comps.length} evidence components (history kept); run again with --yes to do it` };
+  const out = await withRun(ctx, { kind: "dest-reset", volume: null, destination: name }, () => {}, async (run) => {
+    let id = await d.handler.identify();
+    if (id === "uninitialised") id = await d.handler.init();
+    const newId = id;
+    const row = ctx.db.tx(() => {
+      const r = repin(ctx.db, name, newId, run.id);
+      resetDestinationComponents(ctx.db, name, r.epoch, run.id);
+      return r;
+    });
+    return { status: "success", counts: { components_zeroed: comps.length }, result: row };
+  });
+  return { ...plan, applied: true, run_id: out.run.id, identity: out.result.identity, epoch: out.result.epoch };
+}
+
+export function destList(ctx: OpContext) {
+  const pins = new Map(listPinned(ctx.db).map((p) => [p.name, p]));
+  const names = [...new Set([...Object.keys(ctx.config.destinations), ...pins.keys()])].sort();
+  return names.map((n) => {
+    const p = pins.get(n);
+    const c = ctx.config.destinations[n];
+    return {
+      name: n,
+      type: c?.type ?? p?.type ?? "?",
+      in_config: !!c,
+      identity: p?.identity ?? null,
+      epoch: p?.epoch ?? null,
+      initialized_at: p?.initialized_at ?? null,
+    };
+  });
+}
+
+export function requireDestination(ctx: OpContext, name: string) {
+  if (!ctx.config.destinations[name]) throw usageError("unknown_destination", `unknown destination ${name}`, `known: ${Object.keys(ctx.config.destinations).join(", ") || "none"}`);
+}

@@ -1,0 +1,185 @@
+// Sync and verify: identity checks, preflight hooks, the run gate, the manifest captured before any
+// transfer, the handler's push or verify, then per-origin evidence advances and offloaded alarms.
+
+import type { FileOutcome, ManifestEntry, Method } from "../kernel/plugin.ts";
+import { HoardError, refused, usageError } from "../kernel/errors.ts";
+import { checkVolumeIdentity } from "../kernel/volumes.ts";
+import { checkDestinationIdentity, pinned } from "../kernel/destinations.ts";
+import { liveFiles } from "../kernel/files.ts";
+import { computeAdvances } from "../kernel/evidence.ts";
+import { component, recordOutcomes, touchComponent, writeAdvance } from "../kernel/vector.ts";
+import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
+import { runInfo, withRun, type OpContext } from "./context.ts";
+import { collect, handlerContext, openDestination } from "./destination.ts";
+
+export interface CheckResult {
+  run_id: bigint | null;
+  kind: "sync" | "verify";
+  volume: string;
+  destination: string;
+  status: "success" | "partial" | "failed" | "dry-run";
+  counts: { manifest: number; verified: number; failed: number; transferred: number; alarms: number; bytes: number };
+  evidence: { origin_node: string; origin_run: bigint | null; method: string; result: string; verified_at: bigint | null; blocked?: { origin_run: bigint; path: string; reason: string } }[];
+  failures: { path: string; reason: string; offloaded: boolean }[];
+  alarms: { path: string; reason: string }[];
+  warnings: string[];
+}
+
+export function manifestOf(ctx: OpContext, volume: string): ManifestEntry[] {
+  return liveFiles(ctx.db, volume)
+    .filter((r) => r.status === "present" || r.status === "offloaded")
+    .map((r) => ({
+      path: r.path,
+      size: Number(r.size),
+      mtimeNs: r.mtime_ns,
+      blake3: r.blake3,
+      contentId: r.content_id,
+      originNode: r.origin_node,
+      originRun: r.origin_run,
+      status: r.status as "present" | "offloaded",
+    }));
+}
+
+/** Ask policy plugins (evidence:advance) which (origin, method) pairs may count as evidence. */
+export async function acceptedMethods(ctx: OpContext, volume: string, destination: string, type: string, pairs: Iterable<[string, Method]>): Promise<(origin: string, m: Method) => boolean> {
+  const verdict = new Map<string, boolean>();
+  for (const [originNode, method] of pairs) {
+    const key = `${originNode}\u0000${method}`;
+    if (verdict.has(key)) continue;
+    let ok = true;
+    await ctx.registry.emit("evidence:advance", { volume, destination, type, originNode, method, reject: () => void (ok = false) });
+    verdict.set(key, ok);
+  }
+  return (o, m) => verdict.get(`${o}\u0000${m}`) ?? false;
+}
+
+/** Volumes a destination serves: those listing it in sync_to or offload_requires. */
+export function volumesFor(ctx: OpContext, destination: string): string[] {
+  return Object.values(ctx.config.volumes)
+    .filter((v) => v.sync_to.includes(destination) || v.offload_requires.includes(destination))
+    .map((v) => v.name);
+}
+
+export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volume: string, destination: string, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<CheckResult> {
+  let root = "";
+  const dest = openDestination(ctx, destination);
+  const checks = async () => {
+    root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
+    await checkDestinationIdentity(ctx.db, destination, dest.handler);
+  };
+  const result: CheckResult = {
+    run_id: null,
+    kind,
+    volume,
+    destination,
+    status: "success",
+    counts: { manifest: 0, verified: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
+    evidence: [],
+    failures: [],
+    alarms: [],
+    warnings: [],
+  };
+  if (opts.dryRun) {
+    await checks();
+    const manifest = manifestOf(ctx, volume);
+    result.status = "dry-run";
+    result.counts.manifest = manifest.length;
+    result.counts.bytes = manifest.reduce((s, e) => s + e.size, 0);
+    return result;
+  }
+  const out = await withRun(ctx, { kind, volume, destination }, checks, async (run) => {
+    result.run_id = run.id;
+    const epoch = pinned(ctx.db, destination)!.epoch;
+    let preflightRefusal: { reason: string; hint?: string } | undefined;
+    await ctx.registry.emit("sync:preflight", {
+      run: runInfo(run),
+      volume,
+      destination,
+      type: dest.config.type,
+      options: dest.config.options,
+      handler: dest.handler,
+      refuse: (reason, hint) => void (preflightRefusal ??= { reason, hint }),
+    });
+    if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.reason}`, preflightRefusal.hint);
+
+    const manifest = manifestOf(ctx, volume); // captured once, before any transfer
+    result.counts.manifest = manifest.length;
+    const caps = await dest.handler.capabilities();
+    for (const w of caps.warnings) if (!result.warnings.includes(w)) (result.warnings.push(w), ctx.log.warn(`${destination}: ${w}`));
+    const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
+    let raw: FileOutcome[];
+    let handlerError: unknown;
+    try {
+      raw = await collect(kind === "sync" ? dest.handler.push(manifest, hctx) : dest.handler.verify(manifest, hctx));
+    } catch (e) {
+      handlerError = e;
+      raw = [];
+    }
+    // only outcomes for manifest paths count; anything else a handler says is ignored
+    const byPath = new Map<string, FileOutcome>();
+    const inManifest = new Set(manifest.map((e) => e.path));
+    for (const o of raw) if (inManifest.has(o.path) && !byPath.has(o.path)) byPath.set(o.path, o);
+
+    const pairs: [string, Method][] = [];
+    for (const e of manifest) {
+      const o = byPath.get(e.path);
+      if (o?.ok) pairs.push([e.originNode, o.method]);
+    }
+    const accepted = await acceptedMethods(ctx, volume, destination, dest.config.type, pairs);
+    const advances = computeAdvances(manifest, byPath, accepted);
+
+    ctx.db.tx(() => {
+      recordOutcomes(ctx.db, destination, epoch, run.id, manifest, byPath);
+      for (const a of advances) {
+        const cur = component(ctx.db, volume, destination, a.originNode);
+        const live = cur && cur.epoch === epoch ? cur : undefined;
+        let res = "unchanged";
+        if (a.originRun !== null && a.originRun > 0n && (!live || a.originRun >= live.origin_run)) res = writeAdvance(ctx.db, volume, destination, epoch, run.id, a);
+        else if (live) touchComponent(ctx.db, volume, destination, a.originNode);
+        result.evidence.push({ origin_node: a.originNode, origin_run: a.originRun, method: a.method, result: res, verified_at: a.verifiedAt, blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
+      }
+      for (const e of manifest) {
+        const o = byPath.get(e.path);
+        if (o?.ok) {
+          result.counts.verified++;
+          if (o.transferred) result.counts.transferred++;
+          if (e.status === "offloaded") clearAlarm(ctx.db, volume, destination, e.path, run.id);
+          continue;
+        }
+        const reason = o ? (o as { reason: string }).reason : handlerError ? `not verified: ${(handlerError as Error)?.message ?? handlerError}` : "not verified (the destination reported nothing for it)";
+        result.counts.failed++;
+        result.failures.push({ path: e.path, reason, offloaded: e.status === "offloaded" });
+        if (e.status === "offloaded") {
+          raiseAlarm(ctx.db, { volume, destination, path: e.path, blake3: e.blake3, reason, run: run.id });
+          result.alarms.push({ path: e.path, reason });
+        }
+      }
+    });
+    result.counts.alarms = result.alarms.length;
+    for (const a of result.alarms) ctx.log.warn(`ALARM: offloaded file ${volume}/${a.path} is not safe at ${destination}: ${a.reason} (it may be the only copy)`);
+    if (handlerError) {
+      const msg = handlerError instanceof Error ? handlerError.message : String(handlerError);
+      if (handlerError instanceof HoardError && handlerError.kind === "refused") throw handlerError;
+      result.status = "failed";
+      return { status: "failed", counts: result.counts, result, error: msg };
+    }
+    result.status = result.counts.failed > 0 ? "partial" : "success";
+    return { status: result.status, counts: result.counts, result, error: result.counts.failed ? `${result.counts.failed} of ${manifest.length} files not verified at ${destination}` : undefined };
+  });
+  return out.result;
+}
+
+/** Which (volume, destination) pairs a `hoard sync [VOLUME] [--to DEST]` means. */
+export function syncTargets(ctx: OpContext, volume: string | undefined, to: string | undefined): [string, string][] {
+  const vols = volume ? [volume] : Object.keys(ctx.config.volumes);
+  if (volume && !ctx.config.volumes[volume]) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none (hoard volume add NAME PATH)"}`);
+  if (to && !ctx.config.destinations[to]) throw usageError("unknown_destination", `unknown destination ${to}`, `known destinations: ${Object.keys(ctx.config.destinations).join(", ") || "none"}`);
+  const out: [string, string][] = [];
+  for (const v of vols) {
+    const dests = to ? [to] : [...new Set([...ctx.config.volumes[v]!.sync_to, ...ctx.config.volumes[v]!.offload_requires])];
+    for (const d of dests) out.push([v, d]);
+  }
+  if (out.length === 0) throw usageError("nothing_to_sync", volume ? `volume ${volume} has no sync_to destinations` : "no volume has sync_to destinations", "add sync_to = [\"DEST\"] to the volume, or pass --to DEST");
+  return out;
+}
+
