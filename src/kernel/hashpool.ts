@@ -1,8 +1,8 @@
-// A small pool of worker threads hashing whole files in parallel: on large files one thread
-// reaches ~0.5× of multi-threaded b3sum here, two reach ~0.8-1×. Small files stay on the caller.
+// Parallel hashing of whole files: worker threads plus the calling thread, one file each at a
+// time. On large files one thread reaches ~0.5× of multi-threaded b3sum here, two ~0.8-1×.
 //
-// Compiled binaries: the worker must be an extra entrypoint, or the pool hashes on the calling
-// thread (same results, one core):
+// Compiled binaries: the worker must be an extra entrypoint, or only the calling thread hashes
+// (same results, one core):
 //   bun build src/cli/main.ts src/kernel/hashworker.ts --compile --outfile dist/hoard
 
 import { existsSync } from "node:fs";
@@ -24,27 +24,33 @@ export interface HashPool {
   close(): Promise<void>;
 }
 
+export interface PoolOptions {
+  /**
+   * The calling thread hashes too, one file at a time, whenever it is not already hashing one
+   * (default true): it covers the workers' start-up (~20-90 ms) and adds a core.
+   */
+  callerHashes?: boolean;
+}
+
 /**
  * Below this size a round trip to a worker costs more than hashing: measured here, 4 KiB files
  * go at ~37k/s inline and ~20-30k/s through two workers.
  */
 export const POOL_MIN_SIZE = 1 << 20;
-/** Requests in flight per worker. */
-const DEPTH = 2;
 
 type Job = {
-  id: number;
   path: string;
   signal?: AbortSignal;
   resolve(r: FileHash): void;
   reject(e: unknown): void;
   onAbort?: () => void;
+  cancel?: () => void;
 };
-type Slot = { worker: Worker; busy: Map<number, Job>; dead: boolean };
+type Slot = { worker: Worker; job?: Job; jobId: number; ready: boolean; dead: boolean };
 type WireError = { message: string; code?: string; kind?: string; hint?: string; name?: string };
 
-/** Default pool size: the machine's cores, at most 2. */
-export const defaultPoolSize = (): number => Math.max(1, Math.min(2, availableParallelism()));
+/** Worker threads to start by default: one per core beyond the calling thread's, at most 2. */
+export const defaultPoolSize = (): number => Math.max(1, Math.min(2, availableParallelism() - 1));
 
 /** Where the worker script is: beside this file from source; an embedded entrypoint when compiled. */
 function workerEntry(): string | URL | undefined {
@@ -68,13 +74,18 @@ function revive(e: WireError): Error {
   return err;
 }
 
-/** A pool of n worker threads (clamped to 1..cores; 0 hashes everything on the calling thread). */
-export function createHashPool(n: number = defaultPoolSize()): HashPool {
+/**
+ * A pool of n worker threads (clamped to 0..cores). With n = 0, or when the worker script is
+ * not available, every file is hashed on the calling thread.
+ */
+export function createHashPool(n: number = defaultPoolSize(), opts: PoolOptions = {}): HashPool {
+  const callerHashes = opts.callerHashes ?? true;
   const entry = n > 0 ? workerEntry() : undefined;
-  const want = entry ? Math.max(1, Math.min(Math.floor(n) || 1, availableParallelism())) : 0;
+  const want = entry ? Math.max(0, Math.min(Math.floor(n) || 0, availableParallelism())) : 0;
   const queue: Job[] = [];
   let nextId = 1;
   let closed = false;
+  let inlineBusy = false;
   const slots: Slot[] = [];
 
   for (let i = 0; i < want; i++) {
@@ -84,23 +95,25 @@ export function createHashPool(n: number = defaultPoolSize()): HashPool {
     } catch {
       break;
     }
-    const slot: Slot = { worker, busy: new Map(), dead: false };
-    worker.onmessage = (ev: MessageEvent<{ id: number; result?: FileHash; error?: WireError }>) => {
-      const { id, result, error } = ev.data;
-      const job = slot.busy.get(id);
-      if (!job) return;
-      slot.busy.delete(id);
-      settle(job, () => (error ? job.reject(revive(error)) : job.resolve(result!)));
+    const slot: Slot = { worker, jobId: 0, ready: false, dead: false };
+    worker.onmessage = (ev: MessageEvent<{ ready?: true; id?: number; result?: FileHash; error?: WireError }>) => {
+      const { ready, id, result, error } = ev.data;
+      if (ready) slot.ready = true;
+      else if (slot.job && id === slot.jobId) {
+        const job = slot.job;
+        slot.job = undefined;
+        settle(job, () => (error ? job.reject(revive(error)) : job.resolve(result!)));
+      }
       pump();
     };
     worker.onerror = (ev: ErrorEvent) => {
-      // The worker itself failed (not a file: hashing errors come back as messages). Its jobs
-      // go back to the queue; when no worker is left they are hashed on this thread.
+      // The worker itself failed (not a file: hashing errors come back as messages). Its job
+      // goes back to the queue for the others, or for the calling thread.
       ev.preventDefault?.();
       slot.dead = true;
       worker.terminate();
-      queue.unshift(...slot.busy.values());
-      slot.busy.clear();
+      if (slot.job) queue.unshift(slot.job);
+      slot.job = undefined;
       pump();
     };
     (worker as { unref?: () => void }).unref?.();
@@ -112,46 +125,63 @@ export function createHashPool(n: number = defaultPoolSize()): HashPool {
     f();
   }
 
-  function runInline(job: Job) {
-    hashInline(job.path, { signal: job.signal }).then(
-      (r) => settle(job, () => job.resolve(r)),
-      (e) => settle(job, () => job.reject(e)),
-    );
+  function startInline() {
+    const job = queue.shift()!;
+    inlineBusy = true;
+    job.cancel = undefined;
+    // Start on the next turn so hashFile() returns before a long synchronous read begins.
+    setImmediate(() => {
+      hashInline(job.path, { signal: job.signal })
+        .then(
+          (r) => settle(job, () => job.resolve(r)),
+          (e) => settle(job, () => job.reject(e)),
+        )
+        .finally(() => {
+          inlineBusy = false;
+          pump();
+        });
+    });
   }
 
   function pump() {
-    if (slots.every((s) => s.dead)) {
-      for (const job of queue.splice(0)) runInline(job);
-      return;
-    }
-    while (queue.length > 0) {
-      let best: Slot | undefined;
-      for (const s of slots) if (!s.dead && s.busy.size < DEPTH && (!best || s.busy.size < best.busy.size)) best = s;
-      if (!best) break;
+    if (closed) return;
+    for (const s of slots) {
+      if (queue.length === 0) break;
+      if (s.dead || !s.ready || s.job) continue;
       const job = queue.shift()!;
-      best.busy.set(job.id, job);
-      best.worker.postMessage({ id: job.id, path: job.path });
+      s.job = job;
+      s.jobId = nextId++;
+      const id = s.jobId;
+      job.cancel = () => {
+        if (s.job === job) {
+          s.job = undefined; // its reply will be ignored; the worker stops at its next yield
+          s.worker.postMessage({ cancel: id });
+        }
+      };
+      s.worker.postMessage({ id, path: job.path });
     }
+    const live = slots.some((s) => !s.dead);
+    if (queue.length > 0 && !inlineBusy && (callerHashes || !live)) startInline();
     // Idle workers must not keep the process alive; busy ones must.
     for (const s of slots) {
-      if (!s.dead) (s.worker as { ref?: () => void; unref?: () => void })[s.busy.size > 0 ? "ref" : "unref"]?.();
+      if (!s.dead) (s.worker as { ref?: () => void; unref?: () => void })[s.job ? "ref" : "unref"]?.();
     }
   }
 
   return {
     size: slots.length,
-    hashFile(path, opts = {}) {
+    hashFile(path, o = {}) {
       if (closed) return Promise.reject(new Error("hash pool is closed"));
-      const { signal, size } = opts;
+      const { signal, size } = o;
       if (slots.length === 0 || (size !== undefined && Number(size) < POOL_MIN_SIZE)) return hashInline(path, { signal });
       return new Promise<FileHash>((resolve, reject) => {
         if (signal?.aborted) return reject(signal.reason);
-        const job: Job = { id: nextId++, path, signal, resolve, reject };
+        const job: Job = { path, signal, resolve, reject };
         if (signal) {
           job.onAbort = () => {
             const qi = queue.indexOf(job);
             if (qi >= 0) queue.splice(qi, 1);
-            for (const s of slots) if (s.busy.delete(job.id)) s.worker.postMessage({ cancel: job.id });
+            job.cancel?.();
             settle(job, () => reject(signal.reason));
             pump();
           };
@@ -167,8 +197,11 @@ export function createHashPool(n: number = defaultPoolSize()): HashPool {
       const err = new Error("hash pool is closed");
       for (const job of queue.splice(0)) settle(job, () => job.reject(err));
       for (const s of slots) {
-        for (const job of s.busy.values()) settle(job, () => job.reject(err));
-        s.busy.clear();
+        if (s.job) {
+          const job = s.job;
+          settle(job, () => job.reject(err));
+        }
+        s.job = undefined;
         s.dead = true;
         s.worker.terminate();
       }

@@ -1,7 +1,7 @@
 // Worker-thread side of the hash pool (src/kernel/hashpool.ts): hashes one file per request
 // with hashFile and posts the result or the error back; a cancel message aborts a request.
 
-import { hashFile } from "./hash.ts";
+import { hashBytes, hashFile } from "./hash.ts";
 
 type Request = { id: number; path: string } | { cancel: number };
 
@@ -35,3 +35,7 @@ port.onmessage = (ev) => {
     },
   );
 };
+
+// Load the BLAKE3 backend now, then tell the pool this worker can take work.
+hashBytes(new Uint8Array(0));
+port.postMessage({ ready: true });
