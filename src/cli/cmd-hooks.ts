@@ -1,0 +1,7 @@
+// Commands of the hooks feature (registered through extra.ts).
+
+import type { Command } from "./dispatch.ts";
+
+export function hooksCommands(): Record<string, Command> {
+  return {};
+}

@@ -1,0 +1,7 @@
+// Commands of the shell feature (registered through extra.ts).
+
+import type { Command } from "./dispatch.ts";
+
+export function shellCommands(): Record<string, Command> {
+  return {};
+}
