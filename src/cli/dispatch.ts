@@ -137,11 +137,11 @@ const statusExit = (s: string | undefined): ExitCode =>
 export async function runCli(root: Command, argv: string[], version: string): Promise<number> {
   const wantsJson = argv.includes("--json");
   try {
-    if (argv.length === 1 && (argv[0] === "--version" || argv[0] === "-v")) {
+    const r = resolveCommand(root, argv);
+    if (r.path.length === 0 && (r.rest.includes("--version") || r.rest.includes("-v"))) {
       process.stdout.write(wantsJson ? toJson({ version }) + "\n" : `hoard ${version}\n`);
       return 0;
     }
-    const r = resolveCommand(root, argv);
     const name = r.path.join(" ") || "hoard";
     if (r.rest.includes("--help") || r.rest.includes("-h") || !r.cmd.run) {
       if (!r.cmd.run && !r.rest.includes("--help") && !r.rest.includes("-h") && r.path.length === 0 && r.rest.length) throw usageError("unknown_command", `unknown command ${r.rest[0]}`, "see `hoard --help`");
