@@ -140,6 +140,7 @@ export interface HookMap {
     destination: string;
     type: string;
     options: Record<string, unknown>;
+    table: Record<string, unknown>; // the destination's validated config table (incl. keys registered by plugins)
     handler: DestinationHandler;
     refuse(reason: string, hint?: string): void;
   };

@@ -97,6 +97,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
       destination,
       type: dest.config.type,
       options: dest.config.options,
+      table: ctx.config.destinations[destination]?.table ?? {},
       handler: dest.handler,
       refuse: (reason, hint) => void (preflightRefusal ??= { reason, hint }),
     });
