@@ -48,9 +48,14 @@ export async function loadRegistry(configFile: string, text: string | undefined)
     try {
       mod = await import(pathToFileURL(path).href);
     } catch (e) {
-      throw configError("plugin_load", `plugin ${path} failed to load: ${(e as Error)?.message ?? e}`, "a plugin gets everything it needs through api; it cannot import hoard's bundled packages");
+      const msg = String((e as Error)?.message ?? e);
+      const pkgMissing = /cannot find (module|package)|module not found|could not resolve/i.test(msg);
+      throw configError("plugin_load", `plugin ${path} failed to load: ${msg}`, pkgMissing ? "a plugin gets everything it needs through api (api.v is valibot, api.util the helpers); it cannot import npm packages, not even hoard's bundled ones" : "fix the error in the plugin file, or remove it from `plugins` in the config");
     }
-    if (!mod?.default) throw configError("plugin_no_default", `plugin ${path} has no default export`, "export default definePlugin({ name, apiVersion, setup(api) { … } })");
+    if (!mod?.default) {
+      const names = Object.keys(mod ?? {});
+      throw configError("plugin_no_default", `plugin ${path} has no default export${names.length ? ` (it exports ${names.join(", ")})` : ""}`, "export default { name, apiVersion: 1, setup(api) { … } } (see docs/plugins.md)");
+    }
     reg.register(mod.default, path);
   }
   return reg;

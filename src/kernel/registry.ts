@@ -55,11 +55,12 @@ export class Registry {
   register(plugin: Plugin, source = "builtin"): void {
     const where = source === "builtin" ? `built-in plugin` : `plugin ${source}`;
     if (!plugin || typeof plugin !== "object" || typeof plugin.name !== "string" || typeof plugin.setup !== "function")
-      throw configError("plugin_invalid", `${where} does not export a plugin (an object with name and setup(api))`, "export default definePlugin({ name, apiVersion, setup(api) { … } })");
+      throw configError("plugin_invalid", `${where} does not export a plugin (an object with name and setup(api))`, "export default { name, apiVersion: 1, setup(api) { … } } (see docs/plugins.md)");
     if (plugin.apiVersion !== API_VERSION)
-      throw configError("plugin_api_version", `plugin ${plugin.name} (${source}) wants plugin API version ${plugin.apiVersion}; this hoard provides ${API_VERSION}`, "update the plugin or hoard so the versions agree");
-    if (this.plugins.some((p) => p.name === plugin.name))
-      throw configError("plugin_duplicate", `plugin name ${plugin.name} (${source}) is already registered`, "give each plugin a unique name, and list each file once");
+      throw configError("plugin_api_version", `plugin ${plugin.name} (${source}) ${plugin.apiVersion === undefined ? "does not declare apiVersion" : `wants plugin API version ${plugin.apiVersion}`}; this hoard provides ${API_VERSION}`, plugin.apiVersion === undefined ? `add apiVersion: ${API_VERSION} to the plugin` : "update the plugin or hoard so the versions agree");
+    const taken = this.plugins.find((p) => p.name === plugin.name);
+    if (taken)
+      throw configError("plugin_duplicate", `plugin name ${plugin.name} (${source}) is already registered by ${taken.source === "builtin" ? "a built-in plugin" : taken.source}`, "give each plugin a unique name, and list each file once");
     const rec: PluginRecord = { name: plugin.name, source, destinations: [], policies: [], hooks: [], configKeys: [] };
     const api: PluginApi = {
       apiVersion: API_VERSION,
@@ -86,9 +87,13 @@ export class Registry {
       },
     };
     try {
-      plugin.setup(api);
+      const r: unknown = plugin.setup(api);
+      if (r && typeof (r as PromiseLike<unknown>).then === "function") {
+        (r as Promise<unknown>).then(undefined, () => {}); // reported below, not as an unhandled rejection
+        throw configError("plugin_setup_async", `plugin ${plugin.name} (${source}): setup returned a promise; it must register everything synchronously`, "make setup a plain function; do async work inside hook listeners");
+      }
     } catch (e) {
-      if (e instanceof HoardError) throw e;
+      if (e instanceof HoardError) throw source === "builtin" || e.message.includes(source) ? e : new HoardError(e.kind, e.code, `${e.message} (in setup of plugin ${plugin.name}, ${source})`, { hint: e.hint, details: e.details });
       throw configError("plugin_setup", `plugin ${plugin.name} (${source}) failed in setup: ${(e as Error)?.message ?? e}`, "fix or remove the plugin from `plugins` in the config");
     }
     this.plugins.push(rec);

@@ -1,0 +1,51 @@
+// The published plugin types (types/hoard-plugin.d.ts, generated from src/kernel/plugin.ts): up to
+// date, and enough on their own to type-check a plugin outside hoard's tree (and to reject a wrong one).
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { ROOT, tempDir } from "../helpers.ts";
+
+const TSC = join(ROOT, "node_modules/.bin/tsc");
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+const tsc = (project: string) => spawnSync(TSC, ["-p", project], { encoding: "utf8", cwd: ROOT });
+
+describe("hoard/plugin types", () => {
+  test("types/hoard-plugin.d.ts matches src/kernel/plugin.ts (else: bun scripts/plugin-types.ts)", () => {
+    const r = spawnSync(process.execPath, [join(ROOT, "scripts/plugin-types.ts"), "--check"], { encoding: "utf8" });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    const dts = readFileSync(join(ROOT, "types/hoard-plugin.d.ts"), "utf8");
+    expect(dts).toContain('declare module "hoard/plugin"');
+    expect(dts).toContain("export interface HookMap");
+    expect(dts).not.toMatch(/export declare (function|const)/); // types only: a plugin cannot import values
+  }, 30_000);
+
+  test("the example type-checks with its own tsconfig (the d.ts, no path mapping)", () => {
+    const r = tsc(join(ROOT, "examples/require-method"));
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  test("outside hoard's tree the d.ts alone type-checks a plugin, and catches a wrong hook payload", () => {
+    const d = tempDir("hoard-plugin-types-");
+    dirs.push(d);
+    cpSync(join(ROOT, "examples/require-method/index.ts"), join(d, "index.ts"));
+    cpSync(join(ROOT, "types/hoard-plugin.d.ts"), join(d, "hoard-plugin.d.ts"));
+    const cfg = JSON.parse(readFileSync(join(ROOT, "examples/require-method/tsconfig.json"), "utf8").replace(/^\s*\/\/.*$/gm, ""));
+    cfg.files = ["index.ts", "hoard-plugin.d.ts"];
+    writeFileSync(join(d, "tsconfig.json"), JSON.stringify(cfg));
+    const good = tsc(d);
+    expect(good.stdout + good.stderr).toBe("");
+    expect(good.status).toBe(0);
+    const src = readFileSync(join(d, "index.ts"), "utf8");
+    writeFileSync(join(d, "index.ts"), src.replace('api.on("gate:check", (p) => {\n    const allowed = required(p.table);', 'api.on("gate:check", (p) => {\n    const allowed = required(p.options);'));
+    expect(readFileSync(join(d, "index.ts"), "utf8")).not.toBe(src);
+    const bad = tsc(d);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stdout).toContain("Property 'options' does not exist");
+  }, 60_000);
+});

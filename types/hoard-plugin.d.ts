@@ -1,0 +1,241 @@
+// Types of hoard's plugin API, for third-party plugin authors. GENERATED from src/kernel/plugin.ts
+// by `bun scripts/plugin-types.ts`; do not edit. Use: `import type { Plugin } from "hoard/plugin"`.
+// api.v is valibot: install it as a dev dependency (`npm i -D valibot@1`) for its types; a plugin
+// must not import it (or any package) at run time — everything comes through `api`.
+
+declare module "hoard/plugin" {
+    import type { GenericSchema } from "valibot";
+    import * as v from "valibot";
+    /** The plugin API version this hoard provides: a plugin declares `apiVersion: 1`. */
+    export type ApiVersion = 1;
+    /** How a destination proved a file: a content hash compared end to end, or something weaker. */
+    export type Method = string;
+    /** One live file row of a volume, captured before any transfer. */
+    export interface ManifestEntry {
+        path: string;
+        size: number;
+        mtimeNs: bigint;
+        blake3: string;
+        contentId: bigint;
+        originNode: string;
+        originRun: bigint;
+        status: "present" | "offloaded";
+    }
+    export type FileOutcome = {
+        path: string;
+        ok: true;
+        method: Method;
+        verifiedAt: bigint;
+        transferred?: boolean;
+    } | {
+        path: string;
+        ok: false;
+        reason: string;
+        method?: Method;
+        missing?: boolean;
+    };
+    export interface Identity {
+        id: string;
+        detail?: string;
+    }
+    export interface Capabilities {
+        methods: Method[];
+        warnings: string[];
+        /** Facts for `hoard doctor` (tool version, hash types, …). */
+        facts?: Record<string, unknown>;
+    }
+    export interface Progress {
+        phase: string;
+        done: number;
+        total?: number;
+        bytes?: number;
+        totalBytes?: number;
+        current?: string;
+    }
+    export interface Logger {
+        info(msg: string): void;
+        warn(msg: string): void;
+        debug(msg: string): void;
+    }
+    export interface SpawnResult {
+        code: number | null;
+        signal: string | null;
+        stdout: string;
+        stderr: string;
+    }
+    /** Everything a handler may use during a run. */
+    export interface HandlerContext {
+        runId: bigint;
+        volume: string;
+        volumeRoot: string;
+        signal: AbortSignal;
+        progress(p: Progress): void;
+        log: Logger;
+        /** A warning that is recorded on the run and shown to the user. */
+        warn(msg: string): void;
+        /** Secondary digests (md5/sha1/sha256) of manifest contents, computed once and cached by content. */
+        digests(entries: ManifestEntry[], algo: "md5" | "sha1" | "sha256"): Promise<Map<bigint, string>>;
+        /** BLAKE3 of a local file (the native backend when available). */
+        blake3File(path: string): Promise<string>;
+        /** An incremental BLAKE3 hasher for bytes read back from a destination. */
+        blake3Stream(): {
+            update(chunk: Uint8Array): void;
+            digestHex(): string;
+        };
+        now(): bigint;
+    }
+    /** What a destination type gets when it is opened. */
+    export interface OpenContext {
+        name: string;
+        /** A private directory for this destination's local state (e.g. a tool's config file). */
+        stateDir: string;
+        log: Logger;
+        env: Record<string, string | undefined>;
+    }
+    export interface DestinationHandler {
+        capabilities(): Promise<Capabilities>;
+        /** Create destination identity; only ever called from `hoard dest init`. */
+        init(): Promise<Identity>;
+        /** Cheap identity read before every run. "uninitialised" only when provably absent; errors throw. */
+        identify(): Promise<Identity | "uninitialised">;
+        push(manifest: ManifestEntry[], ctx: HandlerContext): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
+        verify(manifest: ManifestEntry[], ctx: HandlerContext): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
+        /** Write the bytes of one file to targetPath (the kernel checks BLAKE3 afterwards). */
+        fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext): Promise<void>;
+    }
+    export interface DestinationType<O = any> {
+        name: string;
+        /** valibot schema of the plugin-specific keys of a [destinations.X] table (use v.strictObject). */
+        schema: GenericSchema<any, O>;
+        open(options: O, ctx: OpenContext): DestinationHandler;
+    }
+    export interface RunInfo {
+        id: bigint;
+        kind: string;
+        volume: string | null;
+        destination: string | null;
+    }
+    export interface ComponentView {
+        volume: string;
+        destination: string;
+        originNode: string;
+        originRun: bigint;
+        method: Method;
+        verifiedAt: bigint | null;
+        confirmedRun: bigint | null;
+        epoch: bigint;
+    }
+    /** Every hook name and its payload. A listener with the wrong payload does not compile. */
+    export interface HookMap {
+        "run:begin": {
+            run: RunInfo;
+        };
+        "run:finish": {
+            run: RunInfo;
+            status: string;
+            counts: Record<string, unknown>;
+        };
+        "index:finish": {
+            run: RunInfo;
+            volume: string;
+            path: string;
+            changed: boolean;
+            counts: Record<string, number>;
+        };
+        /** Before any transfer; call refuse() to refuse the run (exit 3). */
+        "sync:preflight": {
+            run: RunInfo;
+            volume: string;
+            destination: string;
+            type: string;
+            options: Record<string, unknown>;
+            table: Record<string, unknown>;
+            handler: DestinationHandler;
+            refuse(reason: string, hint?: string): void;
+        };
+        /** A proposed evidence advance; a policy may reject the method. */
+        "evidence:advance": {
+            volume: string;
+            destination: string;
+            type: string;
+            originNode: string;
+            method: Method;
+            reject(reason: string): void;
+        };
+        /** Gate evaluation of one evidence component; a policy adds refusals for that destination. */
+        "gate:check": {
+            volume: string;
+            destination: string;
+            table: Record<string, unknown>;
+            config: Record<string, unknown>;
+            component: ComponentView;
+            now: bigint;
+            refuse(reason: string, hint?: string): void;
+        };
+        /** When a current-epoch component stops being fresh; a policy calls expire(at, why) (earliest wins; null = already expired, e.g. never verified). */
+        "evidence:expiry": {
+            volume: string;
+            destination: string;
+            table: Record<string, unknown>;
+            config: Record<string, unknown>;
+            component: ComponentView;
+            now: bigint;
+            expire(at: bigint | null, why: string): void;
+        };
+    }
+    export type HookName = keyof HookMap;
+    export type Listener<K extends HookName> = (payload: HookMap[K]) => void | Promise<void>;
+    export interface PolicyInfo {
+        name: string;
+        description: string;
+    }
+    export interface PluginApi {
+        readonly apiVersion: number;
+        /** Register a destination type (`type = "NAME"` in config). */
+        destination<O>(type: DestinationType<O>): void;
+        /** Register a policy (for listing); its behaviour comes from its hook listeners. */
+        policy(info: PolicyInfo): void;
+        /** Listen to a hook. Listeners run in plugin order. */
+        on<K extends HookName>(hook: K, listener: Listener<K>): void;
+        /** Allow an extra key on every [destinations.X] table, or at the top level of the config. */
+        configKey(scope: "destination" | "root", key: string, schema: GenericSchema): void;
+        /** valibot, so plugins loaded from disk need no bundled packages of their own. */
+        readonly v: typeof v;
+        /** Helpers plugins commonly need. */
+        readonly util: PluginUtil;
+    }
+    export interface PluginUtil {
+        /** A valibot schema for a secret: a string, or { env = "VAR" } resolved from the environment. */
+        secret(): GenericSchema<unknown, string>;
+        /** Parse "30d", "12h", "1h30m" into nanoseconds. */
+        parseDuration(s: string): bigint;
+        formatDuration(ns: bigint): string;
+        /** Spawn a tool without a shell; never put secrets in args (pass them in env). */
+        spawn(cmd: string, args: string[], opts?: {
+            env?: Record<string, string | undefined>;
+            cwd?: string;
+            signal?: AbortSignal;
+            stdin?: string;
+            onStderrLine?(line: string): void;
+            onStdoutLine?(line: string): void;
+        }): Promise<SpawnResult>;
+        /** BLAKE3 hex of a local file. */
+        blake3File(path: string): Promise<string>;
+        blake3Stream(): {
+            update(chunk: Uint8Array): void;
+            digestHex(): string;
+        };
+        nowNs(): bigint;
+        /** Typed errors that map to exit codes: refused (3), failure (1), config (2). */
+        errors: {
+            refused(code: string, msg: string, hint?: string): Error;
+            failure(code: string, msg: string, hint?: string): Error;
+            config(code: string, msg: string, hint?: string): Error;
+        };
+    }
+    export interface Plugin {
+        name: string;
+        apiVersion: number;
+        setup(api: PluginApi): void;
+    }
+}
