@@ -1,0 +1,88 @@
+// Built-in destination `rclone`: any rclone remote (SFTP, S3, B2, WebDAV, crypt, a local path).
+// Evidence comes only from a listing compared with cached digests, or BLAKE3 of bytes read back.
+
+import { definePlugin, type Capabilities, type DestinationHandler, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
+import { preflight, type Preflight } from "./features.ts";
+import { identify, init } from "./identity.ts";
+import { standardLocalPath, standardPath } from "./names.ts";
+import { joinRemote, optionsSchema, type RcloneOptions } from "./options.ts";
+import { push, receiptsFor } from "./push.ts";
+import { Rclone } from "./run.ts";
+import { verifyEntries, type Target } from "./verify.ts";
+
+export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContext): DestinationHandler {
+  const { failure } = api.util.errors;
+  const rc = new Rclone(api, opts, octx.env);
+  const dest = octx.name;
+  const remote = opts.remote;
+  const verifyMode = opts.verify ?? "hash";
+  let pre: Promise<Preflight> | undefined;
+  const plan = () => {
+    // one preflight per handler; a failed one is retried next time
+    pre ??= preflight(rc, remote, dest, verifyMode, failure).catch((e) => {
+      pre = undefined;
+      throw e;
+    });
+    return pre;
+  };
+  const target = (ctx: HandlerContext): Target => ({
+    rc,
+    dest,
+    volumeDir: joinRemote(remote, standardPath(ctx.volume)),
+    checkers: opts.checkers,
+    stateDir: octx.stateDir,
+  });
+
+  return {
+    async capabilities(): Promise<Capabilities> {
+      const p = await plan();
+      return {
+        methods: [p.plan.method],
+        warnings: [...p.warnings],
+        facts: { rclone_version: p.version, hashes: p.hashes, chosen: p.plan.method, verify: p.plan.mode, remote },
+      };
+    },
+    init: () => init(api, rc, remote, dest),
+    identify: () => identify(api, rc, remote, dest),
+    async push(manifest: ManifestEntry[], ctx: HandlerContext) {
+      const p = await plan();
+      return push(target(ctx), p, remote, manifest, ctx);
+    },
+    async verify(manifest: ManifestEntry[], ctx: HandlerContext) {
+      const p = await plan();
+      if (p.plan.mode === "size") ctx.warn(p.warnings[0]!);
+      const t = target(ctx);
+      // verify never accepts a receipt: it checks everything again and refreshes them
+      const receipts = await receiptsFor(t, p, remote, ctx);
+      const { outcomes } = await verifyEntries(t, p.plan, manifest, ctx, { receipts });
+      if (!ctx.signal.aborted) await receipts?.save(new Set(manifest.map((e) => standardPath(e.path))));
+      return manifest.map((e) => outcomes.get(e.path) ?? { path: e.path, ok: false as const, reason: "not verified" });
+    },
+    async fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext) {
+      const src = joinRemote(target(ctx).volumeDir, standardPath(entry.path));
+      const local = targetPath.startsWith("/") ? standardLocalPath(targetPath) : `./${standardLocalPath(targetPath)}`;
+      const r = await rc.run(["copyto", src, local, "--no-traverse"], { signal: ctx.signal });
+      if (ctx.signal.aborted) throw failure("aborted", `${dest}: fetching ${entry.path} was aborted`);
+      if (r.code !== 0) {
+        const notFound = r.code === 3 || r.code === 4;
+        throw failure(
+          notFound ? "dest_file_missing" : "rclone_fetch_failed",
+          `${dest}: cannot fetch ${entry.path}: ${notFound ? "it is missing at the destination; " : ""}${rc.describeFailure("copyto", r)}`,
+          notFound ? `verify ${dest} to see what else is missing, and restore from another destination` : "check that the remote is reachable and try again",
+        );
+      }
+    },
+  };
+}
+
+export default definePlugin({
+  name: "rclone",
+  apiVersion: 1,
+  setup(api) {
+    api.destination<RcloneOptions>({
+      name: "rclone",
+      schema: optionsSchema(api),
+      open: (options, octx) => openRclone(api, options, octx),
+    });
+  },
+});

@@ -1,0 +1,147 @@
+// push(): `rclone copy` of exactly the manifest's present files (--files-from-raw on stdin, old
+// versions kept under --backup-dir), streamed log parsing, then verification by listing or download.
+
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { FileOutcome, HandlerContext, ManifestEntry } from "../../src/kernel/plugin.ts";
+import { sizeOnlyWarning, useReceipts, type Preflight } from "./features.ts";
+import { CopyLog, type RcloneStats } from "./log.ts";
+import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
+import { joinRemote } from "./options.ts";
+import { Receipts } from "./receipts.ts";
+import { checkerArgs, filesFromRaw, verifyEntries, type Target } from "./verify.ts";
+
+interface CopyResult {
+  log: CopyLog;
+  code: number | null;
+  /** Why the copy did not finish cleanly (redacted), or undefined. */
+  failure?: string;
+}
+
+async function copy(t: Target, entries: ManifestEntry[], ctx: HandlerContext, extra: string[]): Promise<CopyResult> {
+  const backupDir = joinRemote(t.volumeDir, `.hoard/history/run-${ctx.runId}`);
+  const totalFiles = entries.length;
+  const log = new CopyLog({
+    progress: (s: RcloneStats) =>
+      ctx.progress({
+        phase: "push",
+        done: (s.transfers ?? 0) + (s.checks ?? 0),
+        total: Math.max(totalFiles, (s.totalTransfers ?? 0) + (s.totalChecks ?? 0)),
+        bytes: s.bytes,
+        totalBytes: s.totalBytes,
+      }),
+    warn: (m) => ctx.warn(t.rc.redact(m)),
+    debug: (m) => ctx.log.debug(t.rc.redact(m)),
+  });
+  const args = [
+    "copy",
+    standardLocalPath(ctx.volumeRoot),
+    t.volumeDir,
+    // exactly the manifest's present files: nothing added after indexing, no reserved names
+    "--files-from-raw",
+    "-",
+    // nothing is ever deleted or overwritten in place at the destination
+    "--backup-dir",
+    backupDir,
+    "--use-json-log",
+    "-v",
+    "--stats",
+    "1s",
+    ...checkerArgs(t),
+    ...extra,
+  ];
+  const r = await t.rc.run(args, { stdin: filesFromRaw(entries), signal: ctx.signal, onStderrLine: (l) => log.line(l) });
+  const failure = r.code === 0 ? undefined : t.rc.describeFailure("copy", r);
+  return { log, code: r.code, failure };
+}
+
+/** Local files whose size or mtime no longer match the manifest (changed after indexing). */
+async function changedLocally(root: string, e: ManifestEntry): Promise<boolean> {
+  try {
+    const st = await stat(join(root, ...e.path.split("/")), { bigint: true });
+    return Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs;
+  } catch {
+    return true;
+  }
+}
+
+/** Receipts for this volume when the plan benefits from them (see useReceipts). */
+export const receiptsFor = (t: Target, pre: Preflight, remote: string, ctx: HandlerContext): Promise<Receipts | undefined> =>
+  useReceipts(pre) ? Receipts.load(t.stateDir, remote, ctx.volume) : Promise.resolve(undefined);
+
+export async function push(t: Target, pre: Preflight, remote: string, manifest: ManifestEntry[], ctx: HandlerContext): Promise<FileOutcome[]> {
+  const plan = pre.plan;
+  if (plan.mode === "size") ctx.warn(sizeOnlyWarning(t.dest));
+  const receipts = await receiptsFor(t, pre, remote, ctx);
+  const present = manifest.filter((e) => e.status === "present");
+  const transferred = new Set<string>();
+  const copyErrors = new Map<string, string>();
+  let copyFailed = false;
+
+  // names rclone cannot open would only fail (and make rclone retry the whole copy): leave them
+  // out; verification reports them as missing, with the reason
+  const toCopy = present.filter((e) => rcloneCanAddress(e.path));
+  if (toCopy.length && !ctx.signal.aborted) {
+    const c = await copy(t, toCopy, ctx, []);
+    for (const o of c.log.transferred) transferred.add(o);
+    for (const [o, m] of c.log.objectErrors(c.code)) copyErrors.set(o, t.rc.redact(m));
+    if (c.failure) {
+      copyFailed = true;
+      if (!ctx.signal.aborted) ctx.warn(`${t.dest}: ${c.failure}; only files the verification proves are counted`);
+    }
+  }
+  if (ctx.signal.aborted) return manifest.map((e) => ({ path: e.path, ok: false, reason: "aborted before verification" }));
+
+  // the listing (or read-back) is the evidence, never the copy's exit code
+  const { outcomes, contentMismatch } = await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred });
+
+  // a copy error stands against its file even if an older copy there happens to match
+  for (const e of present) {
+    const err = copyErrors.get(standardPath(e.path));
+    const o = outcomes.get(e.path);
+    if (err === undefined || !o) continue;
+    const missing = !o.ok && o.missing === true;
+    outcomes.set(e.path, { path: e.path, ok: false, reason: `rclone reported an error copying it: ${err}`, ...(missing ? { missing } : {}) });
+  }
+
+  // repair: after a clean copy, a destination file with the right size but different content was
+  // skipped by rclone's size/mtime check; copy it again with --ignore-times (the old one goes to
+  // --backup-dir) and verify it again
+  if (!copyFailed && !ctx.signal.aborted) {
+    const repair: ManifestEntry[] = [];
+    for (const e of present) {
+      const o = outcomes.get(e.path);
+      if (!o || o.ok || !contentMismatch.has(e.path)) continue;
+      if (await changedLocally(ctx.volumeRoot, e)) {
+        outcomes.set(e.path, { ...o, reason: `${o.reason}; the local file changed after it was indexed (index again)` });
+        continue;
+      }
+      repair.push(e);
+    }
+    if (repair.length) {
+      ctx.log.info(`${t.dest}: ${repair.length} file(s) differ at the destination; copying them again`);
+      const c = await copy(t, repair, ctx, ["--ignore-times"]);
+      for (const o of c.log.transferred) transferred.add(o);
+      const errs = c.log.objectErrors(c.code);
+      if (c.failure && !ctx.signal.aborted) ctx.warn(`${t.dest}: ${c.failure}`);
+      const again = await verifyEntries(t, plan, repair, ctx, { only: true, receipts });
+      for (const e of repair) {
+        const err = errs.get(standardPath(e.path));
+        outcomes.set(e.path, err !== undefined ? { path: e.path, ok: false, reason: `rclone reported an error copying it: ${t.rc.redact(err)}` } : again.outcomes.get(e.path)!);
+      }
+    }
+  }
+  // size mismatches are usually a local file that changed after indexing: say so
+  for (const e of present) {
+    const o = outcomes.get(e.path);
+    if (o && !o.ok && !o.missing && !contentMismatch.has(e.path) && /^size at /.test(o.reason) && (await changedLocally(ctx.volumeRoot, e)))
+      outcomes.set(e.path, { ...o, reason: `${o.reason}; the local file changed after it was indexed (index again)` });
+  }
+
+  for (const e of manifest) if (!outcomes.get(e.path)?.ok) receipts?.delete(standardPath(e.path));
+  if (!ctx.signal.aborted) await receipts?.save(new Set(manifest.map((e) => standardPath(e.path))));
+  return manifest.map((e) => {
+    const o = outcomes.get(e.path) ?? { path: e.path, ok: false as const, reason: "not verified" };
+    return o.ok && transferred.has(standardPath(e.path)) ? { ...o, transferred: true } : o;
+  });
+}

@@ -1,0 +1,70 @@
+// Verification receipts kept in the destination's local state dir: for each object, the size and
+// modtime it had when its content was last proven equal to a BLAKE3, how, and when.
+
+// A push may reuse a receipt instead of re-hashing (or re-downloading) an object whose size and
+// modtime in a fresh listing are unchanged; the outcome then carries the receipt's time, so the
+// evidence never looks fresher than the check behind it. verify() never reuses receipts; it
+// re-checks everything and refreshes them.
+
+import { createHash } from "node:crypto";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export interface Receipt {
+  size: number;
+  modtime: string;
+  blake3: string;
+  method: string;
+  at: bigint;
+}
+
+export class Receipts {
+  private map = new Map<string, Receipt>();
+  private constructor(private readonly file: string) {}
+
+  /** The receipts of one volume at one remote (keyed by both, so a changed remote starts afresh). */
+  static async load(stateDir: string, remote: string, volume: string): Promise<Receipts> {
+    const key = createHash("sha256").update(`${remote}\0${volume}`).digest("hex").slice(0, 24);
+    const r = new Receipts(join(stateDir, "receipts", `${key}.ndjson`));
+    let text = "";
+    try {
+      text = await readFile(r.file, "utf8");
+    } catch {
+      return r;
+    }
+    for (const line of text.split("\n")) {
+      if (!line) continue;
+      try {
+        const o = JSON.parse(line);
+        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string")
+          r.map.set(o.p, { size: o.s, modtime: o.t, blake3: o.b, method: o.h, at: BigInt(o.a) });
+      } catch {
+        /* a torn line only means that object is checked again */
+      }
+    }
+    return r;
+  }
+
+  get(path: string): Receipt | undefined {
+    return this.map.get(path);
+  }
+  set(path: string, r: Receipt): void {
+    this.map.set(path, r);
+  }
+  delete(path: string): void {
+    this.map.delete(path);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Write atomically, keeping only the given paths (the manifest's). */
+  async save(keep: Set<string>): Promise<void> {
+    const lines: string[] = [];
+    for (const [p, r] of this.map) if (keep.has(p)) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), m: "v1" }));
+    await mkdir(join(this.file, ".."), { recursive: true });
+    const tmp = `${this.file}.tmp-${process.pid}`;
+    await writeFile(tmp, lines.join("\n") + (lines.length ? "\n" : ""));
+    await rename(tmp, this.file);
+  }
+}

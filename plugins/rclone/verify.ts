@@ -1,0 +1,299 @@
+// Verification shared by push() and verify(): `rclone lsjson` listings compared with the manifest
+// (stored hash vs cached digest, or size), or BLAKE3 of bytes read back in bounded download batches.
+
+import { mkdir, mkdtemp, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { FileOutcome, HandlerContext, ManifestEntry } from "../../src/kernel/plugin.ts";
+import type { HashAlgo, Plan } from "./features.ts";
+import { CopyLog } from "./log.ts";
+import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
+import type { Receipts } from "./receipts.ts";
+import type { Rclone } from "./run.ts";
+
+export interface Target {
+  rc: Rclone;
+  /** Destination name from config (for messages). */
+  dest: string;
+  /** The rclone path of the volume at the destination: <remote>/<volume>. */
+  volumeDir: string;
+  checkers?: number;
+  /** A private local directory (download batches are written under it). */
+  stateDir: string;
+}
+
+interface Listed {
+  size: number;
+  hash?: string;
+  modtime?: string;
+}
+
+type Listing = { ok: true; files: Map<string, Listed>; at: bigint } | { ok: false; reason: string; missing: boolean };
+
+/** hoard's reserved names at a volume root are never part of a listing. */
+const RESERVED_FILTERS = ["--exclude", "/.hoard-volume", "--exclude", "/.hoard/**"];
+
+export const checkerArgs = (t: Target): string[] => (t.checkers ? ["--checkers", String(t.checkers)] : []);
+
+/** A --files-from-raw list: rclone standard names, which never contain "\n" or "\r". */
+export const filesFromRaw = (entries: ManifestEntry[]): string => entries.map((e) => standardPath(e.path)).join("\n") + "\n";
+
+/**
+ * One recursive listing of the volume directory. With `only`, only those paths are looked up
+ * (--files-from-raw); otherwise the whole tree minus hoard's reserved names. The exit code is
+ * checked before stdout is trusted: rclone may print "[" and then fail.
+ */
+export async function listVolume(t: Target, ctx: HandlerContext, o: { hash?: HashAlgo; modtime: boolean; only?: ManifestEntry[] }): Promise<Listing> {
+  const args = ["lsjson", "-R", "--files-only", "--no-mimetype", "--fast-list", ...checkerArgs(t)];
+  if (!o.modtime) args.push("--no-modtime");
+  if (o.hash) args.push("--hash", "--hash-type", o.hash);
+  if (o.only) args.push("--files-from-raw", "-");
+  else args.push(...RESERVED_FILTERS);
+  args.push(t.volumeDir);
+  const at = ctx.now();
+  const r = await t.rc.run(args, { signal: ctx.signal, stdin: o.only ? filesFromRaw(o.only) : undefined });
+  if (ctx.signal.aborted) return { ok: false, reason: "aborted before the destination listing finished", missing: false };
+  if (r.code !== 0) {
+    // 3 = directory not found: the volume directory provably does not exist at the destination
+    const missing = r.code === 3;
+    return { ok: false, missing, reason: missing ? `missing at ${t.dest} (the volume directory does not exist there)` : `${t.dest}: ${t.rc.describeFailure("lsjson", r)}` };
+  }
+  const files = new Map<string, Listed>();
+  for (const raw of r.stdout.split("\n")) {
+    let line = raw.trim();
+    if (line === "" || line === "[" || line === "]") continue;
+    if (line.endsWith(",")) line = line.slice(0, -1);
+    let j: any;
+    try {
+      j = JSON.parse(line);
+    } catch {
+      return { ok: false, missing: false, reason: `${t.dest}: rclone lsjson printed a line that is not JSON: ${t.rc.redact(line.slice(0, 120))}` };
+    }
+    if (!j || typeof j.Path !== "string" || j.IsDir) continue;
+    const h = o.hash && j.Hashes && typeof j.Hashes[o.hash] === "string" && j.Hashes[o.hash] !== "" ? String(j.Hashes[o.hash]).toLowerCase() : undefined;
+    const modtime = typeof j.ModTime === "string" && j.ModTime !== "" ? j.ModTime : undefined;
+    files.set(j.Path, { size: typeof j.Size === "number" ? j.Size : -1, hash: h, modtime });
+  }
+  return { ok: true, files, at };
+}
+
+const notAddressable = (t: Target) =>
+  `rclone cannot address this file name (it contains the character U+201B "‛", which rclone's local backend cannot open), so it cannot be stored at ${t.dest} through rclone; rename the file`;
+
+/** Existence and size against a listing: an outcome for entries that fail, undefined for candidates. */
+function presence(t: Target, e: ManifestEntry, f: Listed | undefined): FileOutcome | undefined {
+  if (!f) {
+    const reason = rcloneCanAddress(e.path) ? `missing at ${t.dest}` : `missing at ${t.dest}: ${notAddressable(t)}`;
+    return { path: e.path, ok: false, missing: true, reason };
+  }
+  if (f.size !== e.size) return { path: e.path, ok: false, reason: `size at ${t.dest} is ${f.size < 0 ? "unknown" : f.size}, expected ${e.size}` };
+  return undefined;
+}
+
+export interface Verified {
+  /** Exactly one outcome per entry, keyed by path. */
+  outcomes: Map<string, FileOutcome>;
+  /** Paths present at the destination with the right size but different content. */
+  contentMismatch: Set<string>;
+}
+
+export interface VerifyOptions {
+  /** Look up only these entries (--files-from-raw) instead of listing the whole volume. */
+  only?: boolean;
+  /** Receipts to refresh from this verification (and, with reuse, to accept). */
+  receipts?: Receipts;
+  /** Accept an unchanged object's receipt instead of checking it again (push only). */
+  reuse?: boolean;
+  /** Standard names the copy just wrote: never accepted on a receipt. */
+  transferred?: Set<string>;
+}
+
+/** Verify entries by the plan. */
+export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntry[], ctx: HandlerContext, opts: VerifyOptions = {}): Promise<Verified> {
+  const out = new Map<string, FileOutcome>();
+  const mismatch = new Set<string>();
+  const result = { outcomes: out, contentMismatch: mismatch };
+  if (entries.length === 0) return result;
+  if (ctx.signal.aborted) {
+    for (const e of entries) out.set(e.path, { path: e.path, ok: false, reason: "aborted before verification" });
+    return result;
+  }
+  ctx.progress({ phase: "verify", done: 0, total: entries.length });
+  const receipts = opts.receipts;
+  const reuse = !!(receipts && opts.reuse && receipts.size > 0);
+  // with receipts to reuse, list cheaply first and hash only what no receipt covers
+  const hashNow = plan.mode === "hash" && !reuse ? plan.hash : undefined;
+  const listing = await listVolume(t, ctx, { hash: hashNow, modtime: !!receipts, only: opts.only ? entries : undefined });
+  if (!listing.ok) {
+    for (const e of entries) {
+      out.set(e.path, { path: e.path, ok: false, reason: listing.reason, ...(listing.missing ? { missing: true } : {}) });
+      receipts?.delete(standardPath(e.path));
+    }
+    return result;
+  }
+  let candidates: ManifestEntry[] = [];
+  let listed = new Map<string, Listed>();
+  for (const e of entries) {
+    const f = listing.files.get(standardPath(e.path));
+    const bad = presence(t, e, f);
+    if (bad) out.set(e.path, bad);
+    else {
+      candidates.push(e);
+      listed.set(e.path, f!);
+    }
+  }
+  if (reuse) {
+    const rest: ManifestEntry[] = [];
+    for (const e of candidates) {
+      const std = standardPath(e.path);
+      const f = listed.get(e.path)!;
+      const r = receipts!.get(std);
+      if (r && f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && r.blake3 === e.blake3 && r.method === plan.method && !opts.transferred?.has(std))
+        out.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
+      else rest.push(e);
+    }
+    candidates = rest;
+  }
+  let at = listing.at;
+  if (plan.mode === "size") {
+    for (const e of candidates) out.set(e.path, { path: e.path, ok: true, method: "size", verifiedAt: at });
+  } else if (plan.mode === "hash") {
+    if (!hashNow && candidates.length) {
+      const second = await listVolume(t, ctx, { hash: plan.hash, modtime: true, only: candidates });
+      if (!second.ok) {
+        for (const e of candidates) out.set(e.path, { path: e.path, ok: false, reason: second.reason });
+        candidates = [];
+      } else {
+        at = second.at;
+        listed = new Map();
+        const rest: ManifestEntry[] = [];
+        for (const e of candidates) {
+          const f = second.files.get(standardPath(e.path));
+          const bad = presence(t, e, f);
+          if (bad) out.set(e.path, bad);
+          else {
+            rest.push(e);
+            listed.set(e.path, f!);
+          }
+        }
+        candidates = rest;
+      }
+    }
+    await compareHashes(t, plan.hash, candidates, listed, at, ctx, out, mismatch);
+  } else {
+    await downloadAndHash(t, candidates, ctx, out, mismatch);
+  }
+  if (receipts) {
+    for (const e of candidates) {
+      const std = standardPath(e.path);
+      const o = out.get(e.path);
+      const f = listed.get(e.path);
+      if (o?.ok && f?.modtime !== undefined) receipts.set(std, { size: f.size, modtime: f.modtime, blake3: e.blake3, method: o.method, at: o.verifiedAt });
+      else receipts.delete(std);
+    }
+    for (const e of entries) if (!out.get(e.path)?.ok) receipts.delete(standardPath(e.path));
+  }
+  ctx.progress({ phase: "verify", done: entries.length, total: entries.length });
+  return result;
+}
+
+async function compareHashes(t: Target, algo: HashAlgo, cands: ManifestEntry[], listed: Map<string, Listed>, at: bigint, ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+  const withHash = cands.filter((e) => {
+    if (listed.get(e.path)!.hash !== undefined) return true;
+    out.set(e.path, { path: e.path, ok: false, reason: `${t.dest} gave no ${algo} for this object (some backends do not store one, e.g. for multipart uploads); set verify = "download" to check it by reading it back` });
+    return false;
+  });
+  let local: Map<bigint, string>;
+  if (algo === "blake3") local = new Map(withHash.map((e) => [e.contentId, e.blake3.toLowerCase()]));
+  else {
+    try {
+      local = withHash.length ? await ctx.digests(withHash, algo) : new Map();
+    } catch (err: any) {
+      const why = t.rc.redact(String(err?.message ?? err));
+      for (const e of withHash) out.set(e.path, { path: e.path, ok: false, reason: `could not compute the local ${algo} to compare with: ${why}` });
+      return;
+    }
+  }
+  for (const e of withHash) {
+    const want = local.get(e.contentId)?.toLowerCase();
+    const got = listed.get(e.path)!.hash!;
+    if (want === undefined)
+      out.set(e.path, {
+        path: e.path,
+        ok: false,
+        reason: e.status === "offloaded" ? `no ${algo} of this content is cached and its local copy is offloaded, so the ${algo} at ${t.dest} cannot be compared` : `no ${algo} of this content could be computed (the local file changed since it was indexed?)`,
+      });
+    else if (want !== got) {
+      out.set(e.path, { path: e.path, ok: false, reason: `content at ${t.dest} differs (${algo} ${got.slice(0, 16)}…, expected ${want.slice(0, 16)}…)` });
+      mismatch.add(e.path);
+    } else out.set(e.path, { path: e.path, ok: true, method: algo, verifiedAt: at });
+  }
+}
+
+/** Bytes per download batch (a single larger file is its own batch) and files per batch. */
+const BATCH_BYTES = 256 * 1024 * 1024;
+const BATCH_FILES = 2000;
+
+/**
+ * Read files back: copy a batch into a private temp directory with `rclone copy --files-from-raw`,
+ * BLAKE3 each file, delete it. Disk use stays bounded by one batch.
+ */
+async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+  if (cands.length === 0) return;
+  const batches: ManifestEntry[][] = [];
+  let cur: ManifestEntry[] = [];
+  let bytes = 0;
+  for (const e of cands) {
+    if (cur.length && (bytes + e.size > BATCH_BYTES || cur.length >= BATCH_FILES)) {
+      batches.push(cur);
+      cur = [];
+      bytes = 0;
+    }
+    cur.push(e);
+    bytes += e.size;
+  }
+  if (cur.length) batches.push(cur);
+  const total = cands.length;
+  const totalBytes = cands.reduce((s, e) => s + e.size, 0);
+  let done = 0;
+  let doneBytes = 0;
+  await mkdir(t.stateDir, { recursive: true });
+  for (const batch of batches) {
+    if (ctx.signal.aborted) {
+      for (const e of batch) out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
+      continue;
+    }
+    const dir = await mkdtemp(join(t.stateDir, "download-"));
+    try {
+      const at = ctx.now();
+      const log = new CopyLog({ debug: (m) => ctx.log.debug(t.rc.redact(m)) });
+      const r = await t.rc.run(
+        ["copy", t.volumeDir, standardLocalPath(dir), "--files-from-raw", "-", "--no-traverse", "--use-json-log", "-v", ...checkerArgs(t)],
+        { stdin: filesFromRaw(batch), signal: ctx.signal, onStderrLine: (l) => log.line(l) },
+      );
+      const errors = log.objectErrors(r.code);
+      const failed = r.code !== 0 ? t.rc.describeFailure("copy (read back)", r) : "";
+      for (const e of batch) {
+        const p = join(dir, ...e.path.split("/"));
+        const st = await stat(p).catch(() => undefined);
+        if (ctx.signal.aborted) out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
+        else if (!st || !st.isFile()) {
+          const err = errors.get(standardPath(e.path));
+          out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.redact(err ?? (failed || "rclone did not download it"))}` });
+        } else if (st.size !== e.size) out.set(e.path, { path: e.path, ok: false, reason: `read back ${st.size} bytes from ${t.dest}, expected ${e.size}` });
+        else {
+          const got = await ctx.blake3File(p);
+          if (got !== e.blake3.toLowerCase()) {
+            out.set(e.path, { path: e.path, ok: false, reason: `content read back from ${t.dest} differs (BLAKE3 ${got.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` });
+            mismatch.add(e.path);
+          } else out.set(e.path, { path: e.path, ok: true, method: "blake3", verifiedAt: at });
+        }
+        await rm(p, { force: true });
+        done++;
+        doneBytes += e.size;
+        ctx.progress({ phase: "download", done, total, bytes: doneBytes, totalBytes, current: e.path });
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
