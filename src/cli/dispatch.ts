@@ -150,7 +150,14 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
     }
     const def: ArgsDef = { ...(resolveSync<ArgsDef>(r.cmd.args) ?? {}), ...GLOBAL_ARGS };
     checkFlags(r.rest, def, name);
-    const args = parseArgs(r.rest, def);
+    let args: ReturnType<typeof parseArgs>;
+    try {
+      args = parseArgs(r.rest, def);
+    } catch (e: any) {
+      // citty's own argument errors (e.g. a missing positional) are usage errors: exit 2
+      if (e?.code === "EARG") throw usageError("missing_argument", `${e.message} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);
+      throw e;
+    }
     for (const [k, a] of Object.entries(def))
       if (a.type === "positional" && a.required !== false && (args as any)[k] === undefined && !(a as any).default)
         throw usageError("missing_argument", `missing argument ${k.toUpperCase()} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);

@@ -73,6 +73,8 @@ export function openDb(path: string, opts: { create?: boolean } = {}): Db {
   }
   const db = new Db(path, raw);
   db.exec("PRAGMA busy_timeout = 10000");
+  // refuse a DB from a newer hoard before anything writes to it (switching to WAL rewrites its header)
+  if (db.get("SELECT 1 AS x FROM sqlite_master WHERE name = 'schema_version'") && currentVersion(db) > SCHEMA_VERSION) migrate(db);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA synchronous = NORMAL");
@@ -108,7 +110,12 @@ export function migrate(db: Db): void {
 
 /** PRAGMA integrity_check and foreign_key_check; returns the problems found (empty = healthy). */
 export function checkDb(db: Db): string[] {
-  const rows = db.all<{ integrity_check: string }>("PRAGMA integrity_check");
+  let rows: { integrity_check: string }[];
+  try {
+    rows = db.all<{ integrity_check: string }>("PRAGMA integrity_check");
+  } catch (e) {
+    return [`integrity_check could not complete: ${(e as Error).message}`]; // badly corrupted: SQLite aborts the check itself
+  }
   const problems = rows.map((r) => String(r.integrity_check)).filter((s) => s !== "ok");
   for (const fk of db.all<Row>("PRAGMA foreign_key_check")) problems.push(`foreign key violation: ${JSON.stringify(fk, (_, x) => (typeof x === "bigint" ? String(x) : x))}`);
   return problems;

@@ -41,7 +41,13 @@ export async function withRun<T>(ctx: OpContext, o: Omit<BeginOptions, "node" | 
     if (e instanceof HoardError && e.kind === "refused") recordRefusal(ctx.db, begin, e.message);
     throw e;
   }
-  const run = beginRun(ctx.db, begin); // throws a refusal naming the blocker
+  let run: Run;
+  try {
+    run = beginRun(ctx.db, begin); // throws a refusal naming the blocker
+  } catch (e) {
+    if (e instanceof HoardError && e.kind === "refused") recordRefusal(ctx.db, begin, e.message); // every invocation leaves a row
+    throw e;
+  }
   try {
     await ctx.registry.emit("run:begin", { run: runInfo(run) });
     const out = await body(run);
