@@ -2,5 +2,6 @@
 // one place so they register in a fixed order, exactly like third-party plugins.
 
 import type { Plugin } from "../kernel/plugin.ts";
+import stalenessPlugin from "../../plugins/staleness/index.ts";
 
-export const extraBuiltins: Plugin[] = [];
+export const extraBuiltins: Plugin[] = [stalenessPlugin];

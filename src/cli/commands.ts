@@ -23,6 +23,8 @@ import { destInit, destList, destReset, requireDestination } from "../ops/dests.
 import { evidenceReport, evidenceRewind, volumeStatus } from "../ops/status.ts";
 import { openDestination } from "../ops/destination.ts";
 import { extraCommands } from "./extra.ts";
+import { evidenceExpireCmd } from "./cmd-expire.ts";
+import { protectionProblems } from "../ops/expire.ts";
 
 type Args = GlobalArgs & Record<string, any>;
 
@@ -379,7 +381,10 @@ const restoreCmd = defineCommand({
 // ---------- status / evidence ----------
 const statusCmd = defineCommand({
   meta: { name: "status", description: "files by status, per-destination coverage, evidence age, alarms, offloadable bytes" },
-  args: { volume: { type: "positional", required: false, description: "volume (default: all)" } },
+  args: {
+    volume: { type: "positional", required: false, description: "volume (default: all)" },
+    check: { type: "boolean", description: "for cron/monitoring: exit 4 when a required destination is not initialised, has stale evidence or a last sync that failed, was partial or was refused, or an alarm stands; 0 otherwise" },
+  },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
       const vols = args.volume ? [args.volume] : Object.keys(app.config.volumes);
@@ -396,15 +401,18 @@ const statusCmd = defineCommand({
         lines.push(`  offloadable now: ${s.offloadable.files} files, ${bytes(s.offloadable.bytes)}`);
       }
       const alarms = data.reduce((n, s) => n + s.alarms, 0);
-      return { data: { volumes: data, alarms }, human: lines.join("\n") || "no volumes" };
+      const problems = await protectionProblems(app.ctx, vols);
+      if (args.check) lines.push(problems.length ? problems.map((p) => `PROBLEM ${p.volume}${p.destination ? ` → ${p.destination}` : ""}: ${p.message}\n  next: ${p.hint}`).join("\n") : "check: ok");
+      return { data: { volumes: data, alarms, problems }, human: lines.join("\n") || "no volumes", status: args.check ? (problems.length ? "partial" : "success") : undefined };
     });
   },
 });
 
 const evidenceCmd = defineCommand({
-  meta: { name: "evidence", description: "show the evidence vector; `evidence rewind` lowers one component" },
+  meta: { name: "evidence", description: "show the evidence vector and when each component expires; `evidence expire` records lapses, `evidence rewind` lowers one component" },
   args: { volume: { type: "positional", required: false, description: "volume (default: all)" } },
   subCommands: {
+    expire: evidenceExpireCmd,
     rewind: defineCommand({
       meta: { name: "rewind", description: "lower one evidence component (guarded by --yes; recorded in history)" },
       args: {
@@ -426,10 +434,10 @@ const evidenceCmd = defineCommand({
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
-      const data = evidenceReport(app.ctx, args.volume);
+      const data = await evidenceReport(app.ctx, args.volume);
       return {
         data: { evidence: data },
-        human: data.length ? table(["volume", "destination", "origin", "run", "method", "verified", "confirmed", "source", "epoch"], data.map((e) => [e.volume, e.destination, e.origin_node, e.origin_run, e.method || "-", e.verified_age_s === null ? "never" : `${age(e.verified_age_s)} ago`, e.confirmed_run, e.source, `${e.epoch}${e.current_epoch ? "" : " (old)"}`])) : "no evidence yet (hoard sync)",
+        human: data.length ? table(["volume", "destination", "origin", "run", "method", "verified", "expires", "confirmed", "source", "epoch"], data.map((e) => [e.volume, e.destination, e.origin_node, e.origin_run, e.method || "-", e.verified_age_s === null ? "never" : `${age(e.verified_age_s)} ago`, e.stale ? (e.expires_in_s === null ? "EXPIRED" : `EXPIRED ${age(-e.expires_in_s)} ago`) : e.expires_in_s === null ? "-" : `in ${age(e.expires_in_s)}`, e.confirmed_run, e.source, `${e.epoch}${e.current_epoch ? "" : " (old)"}`])) : "no evidence yet (hoard sync)",
       };
     });
   },

@@ -163,6 +163,16 @@ export interface HookMap {
     now: bigint;
     refuse(reason: string, hint?: string): void;
   };
+  /** When a current-epoch component stops being fresh; a policy calls expire(at, why) (earliest wins; null = already expired, e.g. never verified). */
+  "evidence:expiry": {
+    volume: string;
+    destination: string;
+    table: Record<string, unknown>;
+    config: Record<string, unknown>;
+    component: ComponentView;
+    now: bigint;
+    expire(at: bigint | null, why: string): void;
+  };
 }
 export type HookName = keyof HookMap;
 export type Listener<K extends HookName> = (payload: HookMap[K]) => void | Promise<void>;

@@ -164,4 +164,10 @@ CREATE TABLE alarms (
 ) STRICT;
 CREATE INDEX alarms_open ON alarms(volume, destination) WHERE cleared_at IS NULL;
 `,
+  /* 2: hook runs: who runs the hook (liveness of a running row), the hook's process start time */ `
+ALTER TABLE hook_runs ADD COLUMN runner_pid INTEGER;
+ALTER TABLE hook_runs ADD COLUMN runner_start TEXT;
+ALTER TABLE hook_runs ADD COLUMN pid_start TEXT;
+CREATE INDEX hook_runs_running ON hook_runs(volume) WHERE status = 'running';
+`,
 ];

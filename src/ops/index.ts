@@ -6,6 +6,7 @@ import { hashFile } from "../kernel/hash.ts";
 import { ensureContent, insertFile, liveFiles, pathHadContent, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
 import { walk, type WalkFile, type WalkProblem } from "./walk.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
+import { runVolumeHook, type HookOutcome } from "./hooks.ts";
 
 export interface IndexCounts {
   files: number;
@@ -35,6 +36,8 @@ export interface IndexResult {
   counts: IndexCounts;
   problems: IndexProblem[];
   changed: boolean;
+  /** The volume hook fired after the run (null: none configured). */
+  hook?: HookOutcome | null;
 }
 
 type Hashed = { f: WalkFile; blake3: string; size: number; mtimeNs: bigint; ino: bigint };
@@ -193,5 +196,6 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
   );
   const result = finish(out.run.id, out.status as "success" | "partial");
   await ctx.registry.emit("index:finish", { run: runInfo(out.run), volume, path: root, changed: result.changed, counts: { ...counts } });
+  result.hook = await runVolumeHook(ctx, { volume, path: root, runId: out.run.id, changed: result.changed, trigger: opts.trigger ?? "cli", status: result.status });
   return result;
 }

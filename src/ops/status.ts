@@ -9,6 +9,7 @@ import { pinned } from "../kernel/destinations.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { gateFor } from "./gatecheck.ts";
+import { expiryOf } from "./expire.ts";
 
 export async function volumeStatus(ctx: OpContext, volume: string) {
   const vol = ctx.config.volumes[volume];
@@ -47,12 +48,14 @@ export async function volumeStatus(ctx: OpContext, volume: string) {
   return { volume, path: vol.path, files: byStatus, destinations, offloadable, alarms: alarms.length };
 }
 
-export function evidenceReport(ctx: OpContext, volume?: string) {
+export async function evidenceReport(ctx: OpContext, volume?: string) {
   if (volume && !ctx.config.volumes[volume]) throw usageError("unknown_volume", `unknown volume ${volume}`);
   const now = nowNs();
-  return components(ctx.db, { volume }).map((c) => {
+  const out = [];
+  for (const c of components(ctx.db, { volume })) {
     const pin = pinned(ctx.db, c.destination);
-    return {
+    const exp = await expiryOf(ctx, c, now); // policy plugins (staleness) say when it stops being fresh
+    out.push({
       volume: c.volume,
       destination: c.destination,
       origin_node: c.origin_node,
@@ -64,8 +67,12 @@ export function evidenceReport(ctx: OpContext, volume?: string) {
       source: c.source,
       epoch: c.epoch,
       current_epoch: pin ? c.epoch === pin.epoch : false,
-    };
-  });
+      expires_at: exp.expires_at,
+      expires_in_s: exp.expires_at === null ? null : Number(exp.expires_at - now) / 1e9,
+      stale: exp.stale,
+    });
+  }
+  return out;
 }
 
 export async function evidenceRewind(ctx: OpContext, volume: string, destination: string, origin: string, to: bigint, yes: boolean) {

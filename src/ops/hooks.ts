@@ -1,0 +1,188 @@
+// Volume hooks: after a finished index run, exec the volume's `[volumes.X.hook]` command (no shell)
+// in its own process group, kill the whole group on timeout, keep stderr's tail, record in hook_runs.
+
+import { spawn } from "node:child_process";
+import type { HookConfig } from "../config/schema.ts";
+import { AlreadyFinished } from "../kernel/errors.ts";
+import { beginHookRun, finishHookRun, getHookRun, groupAlive, setHookPid, type HookStatus } from "../kernel/hookruns.ts";
+import { formatDuration } from "../config/duration.ts";
+import type { OpContext } from "./context.ts";
+
+/** How long a timed-out hook's process group gets between SIGTERM and SIGKILL. */
+export const KILL_GRACE_MS = 2000;
+/** How much of the hook's stderr is kept (the last bytes). */
+export const STDERR_TAIL_BYTES = 4096;
+
+export interface HookTrigger {
+  volume: string;
+  path: string;
+  runId: bigint;
+  changed: boolean;
+  trigger: string;
+  /** Terminal status of the index run that fired the hook. */
+  status: string;
+}
+
+export interface HookOutcome {
+  id: bigint;
+  status: Exclude<HookStatus, "running">;
+  exit_code: number | null;
+  signal: string | null;
+  note: string | null;
+}
+
+interface Exec {
+  status: "success" | "failed" | "timeout";
+  exit_code: number | null;
+  signal: string | null;
+  stderr_tail: string | null;
+  note: string | null;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function killGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Keeps the last `max` bytes written to it. */
+class Tail {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private max: number) {}
+  push(b: Buffer) {
+    this.chunks.push(b);
+    this.size += b.length;
+    while (this.size - this.chunks[0]!.length >= this.max) this.size -= this.chunks.shift()!.length;
+  }
+  text(): string | null {
+    if (this.size === 0) return null;
+    const all = Buffer.concat(this.chunks);
+    return all.subarray(Math.max(0, all.length - this.max)).toString("utf8");
+  }
+}
+
+/** Run argv without a shell in a new process group; resolves when it ended (never rejects). */
+export function execHook(argv: readonly string[], env: Record<string, string>, timeoutNs: bigint, onPid: (pid: number) => void): Promise<Exec> {
+  return new Promise((resolve) => {
+    const tail = new Tail(STDERR_TAIL_BYTES);
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    } catch (e: any) {
+      resolve({ status: "failed", exit_code: null, signal: null, stderr_tail: null, note: `cannot start ${argv[0]}: ${e?.code ?? e?.message ?? e}` });
+      return;
+    }
+    child.stdout!.on("data", () => {}); // drained; a hook's stdout is not hoard's output
+    child.stderr!.on("data", (b: Buffer) => tail.push(b));
+    let started = false;
+    let done = false;
+    const finish = (x: Exec) => {
+      if (done) return;
+      done = true;
+      resolve(x);
+    };
+    child.on("error", (e: any) => {
+      if (started) return;
+      const msg = String(e?.message ?? e);
+      finish({ status: "failed", exit_code: null, signal: null, stderr_tail: null, note: `cannot start ${argv[0]}: ${e?.code && !msg.includes(e.code) ? `${e.code}: ` : ""}${msg}` });
+    });
+    if (child.pid === undefined) return; // the 'error' event follows
+    started = true;
+    const pid = child.pid;
+    try {
+      onPid(pid);
+    } catch {
+      /* recording the pid is best effort; the run is recorded at the end */
+    }
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once("exit", (code, signal) => r({ code, signal })));
+    const closed = new Promise<void>((r) => child.once("close", () => r()));
+
+    (async () => {
+      let timedOut = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timeout = new Promise<"timeout">((r) => {
+        let left = Number(timeoutNs / 1_000_000n);
+        const arm = () => {
+          const step = Math.min(left, MAX_TIMER_MS);
+          left -= step;
+          timer = setTimeout(() => (left > 0 ? arm() : r("timeout")), step);
+        };
+        arm();
+      });
+      const first = await Promise.race([exited, timeout]);
+      clearTimeout(timer);
+      if (first === "timeout") {
+        timedOut = true;
+        killGroup(pid, "SIGTERM");
+        const deadline = Date.now() + KILL_GRACE_MS;
+        while (Date.now() < deadline && groupAlive(pid)) await sleep(25);
+        if (groupAlive(pid)) killGroup(pid, "SIGKILL");
+        for (let i = 0; i < 200 && groupAlive(pid); i++) await sleep(25);
+      }
+      const ex = await exited;
+      // stderr may still be held open by a background grandchild: take what arrived, then let go
+      await Promise.race([closed, sleep(200)]);
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      const stderr_tail = tail.text();
+      if (timedOut)
+        finish({ status: "timeout", exit_code: ex.code, signal: ex.signal, stderr_tail, note: `timed out after ${formatDuration(timeoutNs)}; process group ${pid} killed` });
+      else if (ex.code === 0) finish({ status: "success", exit_code: 0, signal: null, stderr_tail, note: null });
+      else finish({ status: "failed", exit_code: ex.code, signal: ex.signal, stderr_tail, note: ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}` });
+    })();
+  });
+}
+
+/** The environment a hook sees: hoard's own, plus what fired it. */
+export function hookEnv(t: HookTrigger, hookId: bigint): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, val] of Object.entries(process.env)) if (val !== undefined) env[k] = val;
+  Object.assign(env, {
+    HOARD_VOLUME: t.volume,
+    HOARD_PATH: t.path,
+    HOARD_RUN_ID: String(t.runId),
+    HOARD_CHANGED: t.changed ? "true" : "false",
+    HOARD_TRIGGER: t.trigger,
+    HOARD_STATUS: t.status,
+    HOARD_HOOK_ID: String(hookId),
+  });
+  return env;
+}
+
+/**
+ * Fire the volume's hook, if it has one, after a finished index run. Never throws: a hook's
+ * failure (or hoard's failure to record it) is reported and recorded, never the index run's.
+ */
+export async function runVolumeHook(ctx: OpContext, t: HookTrigger, hook: HookConfig | undefined = ctx.config.volumes[t.volume]?.hook): Promise<HookOutcome | null> {
+  if (!hook) return null;
+  try {
+    const b = beginHookRun(ctx.db, { volume: t.volume, triggerRun: t.runId, trigger: t.trigger, command: hook.command, node: ctx.node });
+    if (b.skipped) {
+      const note = `hook ${b.blocker.id} of volume ${t.volume} is still running`;
+      ctx.log.warn(`hook for ${t.volume} skipped: ${note} (recorded as hook ${b.id})`);
+      return { id: b.id, status: "skipped", exit_code: null, signal: null, note };
+    }
+    const x = await execHook(hook.command, hookEnv(t, b.id), hook.timeout_ns, (pid) => setHookPid(ctx.db, b.id, pid));
+    try {
+      finishHookRun(ctx.db, b.id, x.status, { exit_code: x.exit_code, signal: x.signal, stderr_tail: x.stderr_tail, note: x.note });
+    } catch (e) {
+      if (!(e instanceof AlreadyFinished)) throw e;
+      const row = getHookRun(ctx.db, b.id)!;
+      ctx.log.warn(`hook ${b.id} for ${t.volume} was already recorded as ${row.status} by someone else; keeping that record (this process saw ${x.status})`);
+      return { id: b.id, status: row.status as HookOutcome["status"], exit_code: row.exit_code === null ? null : Number(row.exit_code), signal: row.signal, note: row.note };
+    }
+    const msg = `hook for ${t.volume} (hook ${b.id}): ${x.status}${x.note ? `: ${x.note}` : ""}`;
+    if (x.status === "success") ctx.log.info(msg);
+    else ctx.log.warn(`${msg}; the index run is unaffected (see \`hoard hooks --volume ${t.volume}\`)`);
+    return { id: b.id, status: x.status, exit_code: x.exit_code, signal: x.signal, note: x.note };
+  } catch (e) {
+    ctx.log.warn(`hook for ${t.volume} could not be run or recorded: ${(e as Error)?.message ?? e}; the index run is unaffected`);
+    return null;
+  }
+}
