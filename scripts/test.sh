@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 need=()
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v b3sum >/dev/null 2>&1 || need+=(b3sum)
+command -v zsh >/dev/null 2>&1 || need+=(zsh)    # test/shell: completion scripts run in their shells
+command -v fish >/dev/null 2>&1 || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need[*]} (Debian packages)" >&2

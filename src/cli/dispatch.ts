@@ -3,7 +3,7 @@
 
 import { parseArgs, renderUsage, type ArgsDef, type CommandDef } from "citty";
 import { EXIT, exitCodeOf, HoardError, usageError, type ExitCode } from "../kernel/errors.ts";
-import { toJson, style } from "./output.ts";
+import { toJson } from "./output.ts";
 
 export interface CmdResult {
   data: unknown;
@@ -78,7 +78,7 @@ export function checkFlags(tokens: string[], def: ArgsDef, cmdName: string): voi
   }
 }
 function unknownFlag(flag: string, known: Map<string, unknown>, cmdName: string): HoardError {
-  const opts = [...known.keys()].map((k) => (k.length === 1 ? `-${k}` : `--${k}`));
+  const opts = [...known.keys()].filter((k) => !/[A-Z]/.test(k)).map((k) => (k.length === 1 ? `-${k}` : `--${k}`)); // suggest --dry-run, not --dryRun
   const s = suggest(flag, opts);
   return usageError("unknown_flag", `unknown option ${flag} for \`hoard ${cmdName}\``, s ? `did you mean ${s}? (see \`hoard ${cmdName} --help\`)` : `see \`hoard ${cmdName} --help\``);
 }
@@ -174,7 +174,8 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
     const message = (e as Error)?.message ?? String(e);
     if (wantsJson)
       process.stdout.write(toJson({ ok: false, error: { code: he?.code ?? "internal", kind: he?.kind ?? "failure", message, hint: he?.hint ?? null, exit_code: code, details: he?.details ?? null } }) + "\n");
-    process.stderr.write(`${style.red("error")}: ${message}\n${he?.hint ? `  next: ${he.hint}\n` : ""}`);
+    const red = !process.env.NO_COLOR && !!process.stderr.isTTY && process.env.TERM !== "dumb"; // stderr's own terminal, not stdout's
+    process.stderr.write(`${red ? "\x1b[31merror\x1b[0m" : "error"}: ${message}\n${he?.hint ? `  next: ${he.hint}\n` : ""}`);
     if (!he && process.env.HOARD_DEBUG) process.stderr.write(String((e as Error)?.stack) + "\n");
     return code;
   }

@@ -69,7 +69,7 @@ export function makeLogger(quiet: boolean): Logger {
 }
 
 export function makeProgress(quiet: boolean): (p: Progress) => void {
-  if (quiet || !process.stderr.isTTY) return () => {};
+  if (quiet || !process.stderr.isTTY || process.env.TERM === "dumb") return () => {};
   let last = 0;
   return (p) => {
     const now = Date.now();
