@@ -5,7 +5,9 @@ import type { PluginApi, SpawnResult } from "../../src/kernel/plugin.ts";
 import type { RcloneOptions } from "./options.ts";
 
 // environment variables whose values are secrets (rclone remote options, config password, serve auth)
-const SECRET_ENV = /^RCLONE_(CONFIG_PASS|PASS|PASSWORD|CONFIG_[A-Z0-9_]+_(PASS|PASSWORD2?|[A-Z0-9_]*SECRET[A-Z0-9_]*|[A-Z0-9_]*TOKEN|[A-Z0-9_]*KEY|SALT|PASSWORD_SALT|SSE_CUSTOMER_KEY[A-Z0-9_]*))$/;
+const SECRET_ENV = /^RCLONE_(CONFIG_PASS|PASS|PASSWORD|CONFIG_[A-Z0-9_]+_[A-Z0-9_]*(PASS|SECRET|TOKEN|KEY|CREDENTIALS|SALT|SAS_URL|AUTH)[A-Z0-9_]*)$/;
+/** Values too plain to be secrets (flags such as *_KEY_USE_AGENT=true): redacting them would garble messages. */
+const PLAIN_VALUE = /^(true|false|yes|no|\d{1,5})$/i;
 
 export interface RunOptions {
   stdin?: string;
@@ -28,7 +30,7 @@ export class Rclone {
     this.globalArgs = opts.rclone_config ? ["--config", opts.rclone_config] : [];
     const secrets = new Set<string>();
     for (const src of [process.env, env])
-      for (const [k, val] of Object.entries(src)) if (val && val.length >= 4 && SECRET_ENV.test(k)) secrets.add(val);
+      for (const [k, val] of Object.entries(src)) if (val && val.length >= 4 && !PLAIN_VALUE.test(val) && SECRET_ENV.test(k)) secrets.add(val);
     // longest first, so a secret containing another is replaced whole
     this.secrets = [...secrets].sort((a, b) => b.length - a.length);
   }

@@ -120,8 +120,9 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
   ctx.progress({ phase: "verify", done: 0, total: entries.length });
   const receipts = opts.receipts;
   const reuse = !!(receipts && opts.reuse && receipts.size > 0);
-  // with receipts to reuse, list cheaply first and hash only what no receipt covers
-  const hashNow = plan.mode === "hash" && !reuse ? plan.hash : undefined;
+  // where hashing reads the data (receipts are kept exactly then), list cheaply first and hash
+  // only manifest files no receipt covers, never the destination's other files
+  const hashNow = plan.mode === "hash" && !receipts ? plan.hash : undefined;
   const listing = await listVolume(t, ctx, { hash: hashNow, modtime: !!receipts, only: opts.only ? entries : undefined });
   if (!listing.ok) {
     for (const e of entries) {

@@ -11,8 +11,10 @@ import { CopyLog, parseLogLine } from "../../plugins/rclone/log.ts";
 import { choosePlan, parseVersion } from "../../plugins/rclone/features.ts";
 import { joinRemote, secretParams } from "../../plugins/rclone/options.ts";
 import { provesAbsent } from "../../plugins/rclone/identity.ts";
-import { lastErrorLine } from "../../plugins/rclone/run.ts";
+import { lastErrorLine, Rclone } from "../../plugins/rclone/run.ts";
 import { REAL_RCLONE, rcloneType, tmp } from "./harness.ts";
+import { Registry } from "../../src/kernel/registry.ts";
+import plugin from "../../plugins/rclone/index.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
 setDefaultTimeout(30_000);
@@ -185,6 +187,20 @@ describe("options", () => {
   });
 });
 
+describe("redaction", () => {
+  test("values of secret-named RCLONE_* variables are replaced; plain flags are not", () => {
+    const { api } = rcloneType();
+    const rc = new Rclone(api, { remote: "x:", verify: "hash" }, {
+      RCLONE_CONFIG_X_SECRET_ACCESS_KEY: "abcd1234secret",
+      RCLONE_CONFIG_X_PASS: "0bscur3dPa55",
+      RCLONE_CONFIG_X_KEY_USE_AGENT: "true",
+      RCLONE_CONFIG_X_TYPE: "s3",
+      RCLONE_CONFIG_PASS: "configpassword",
+    });
+    expect(rc.redact("key abcd1234secret pass 0bscur3dPa55 cfg configpassword agent true type s3")).toBe("key *** pass *** cfg *** agent true type s3");
+  });
+});
+
 describe("marker absence", () => {
   test("only not-found verdicts prove absence", () => {
     expect(provesAbsent(3, "")).toBe(true);
@@ -195,5 +211,19 @@ describe("marker absence", () => {
     expect(provesAbsent(1, "ERROR : x: object not found\n2026/11/24 04:40:49 Failed to cat: couldn't connect SSH: handshake failed")).toBe(false);
     expect(provesAbsent(7, "object not found")).toBe(false);
     expect(provesAbsent(null, "")).toBe(false);
+  });
+});
+
+describe("through the real plugin registry", () => {
+  test("registers destination type rclone; its handler runs with the kernel's own util", async () => {
+    const reg = new Registry();
+    reg.register(plugin);
+    expect(reg.plugins.find((p) => p.name === "rclone")?.destinations).toEqual(["rclone"]);
+    const type = reg.destinationType("rclone");
+    const opts = v.parse(type.schema, { remote: tmp() });
+    const log = { info() {}, warn() {}, debug() {} };
+    const h = type.open(opts, { name: "r", stateDir: tmp(), log, env: { ...process.env, RCLONE_CONFIG: join(tmp(), "none.conf") } });
+    expect((await h.capabilities()).methods).toEqual(["sha256"]);
+    expect(await h.identify()).toBe("uninitialised");
   });
 });
