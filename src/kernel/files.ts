@@ -35,6 +35,23 @@ export function liveFile(db: Db, volume: string, path: string): LiveFile | undef
   return db.get<LiveFile>(`${LIVE_SELECT} WHERE f.volume = ? AND f.path = ? AND f.status <> 'superseded'`, volume, path);
 }
 
+/** The lean view of live rows the index walk compares against (no ordering, only what it needs). */
+export interface IndexRow {
+  id: bigint;
+  path: string;
+  status: FileStatus;
+  size: bigint;
+  mtime_ns: bigint;
+  ino: bigint | null;
+  blake3: string;
+}
+export function indexRows(db: Db, volume: string): IndexRow[] {
+  return db.all<IndexRow>(
+    "SELECT f.id, f.path, f.status, f.size, f.mtime_ns, f.ino, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = ? AND f.status <> 'superseded'",
+    volume,
+  );
+}
+
 /** The content id for a digest, inserting it with origin (node, run) if it is new. */
 export function ensureContent(db: Db, blake3: string, size: number, node: string, run: bigint): { id: bigint; isNew: boolean } {
   const ins = db.run("INSERT INTO content(blake3, size, origin_node, origin_run, created_at) VALUES (?,?,?,?,?) ON CONFLICT(blake3) DO NOTHING", blake3, size, node, run, nowNs());

@@ -3,7 +3,8 @@
 
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFile } from "../kernel/hash.ts";
-import { ensureContent, insertFile, liveFiles, pathHadContent, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
+import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
+import { ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
 import { walk, type WalkFile, type WalkProblem } from "./walk.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { runVolumeHook, type HookOutcome } from "./hooks.ts";
@@ -56,11 +57,11 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
   };
 
   const work = async (runId: bigint | null) => {
-    const live = new Map<string, LiveFile>();
-    for (const r of liveFiles(ctx.db, volume)) live.set(r.path, r);
+    const live = new Map<string, IndexRow>();
+    for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
     const seen = new Set<string>();
     const toHash: WalkFile[] = [];
-    const unchangedShallow: { row: LiveFile; f: WalkFile }[] = [];
+    const unchangedShallow: { row: IndexRow; f: WalkFile }[] = [];
 
     ctx.progress({ phase: "walk", done: 0 });
     walk(
@@ -124,7 +125,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       while (next < toHash.length) {
         const f = toHash[next++]!;
         try {
-          const h = await hashFile(f.abs);
+          const h = pool && f.size >= POOL_MIN_SIZE ? await pool.hashFile(f.abs, { size: f.size }) : await hashFile(f.abs);
           if (h.changed) {
             problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
             seen.delete(f.rel);
@@ -144,7 +145,13 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, Math.max(1, toHash.length)) }, worker));
+    // large files go to a small worker pool (BLAKE3 on two cores); small ones are hashed inline
+    const pool: HashPool | undefined = toHash.some((f) => f.size >= POOL_MIN_SIZE) ? createHashPool() : undefined;
+    try {
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, Math.max(1, toHash.length)) }, worker));
+    } finally {
+      await pool?.close();
+    }
     apply(pending);
     counts.unchanged += unchangedShallow.length;
 
