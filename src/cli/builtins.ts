@@ -3,5 +3,6 @@
 
 import type { Plugin } from "../kernel/plugin.ts";
 import stalenessPlugin from "../../plugins/staleness/index.ts";
+import kopiaPlugin from "../../plugins/kopia/index.ts";
 
-export const extraBuiltins: Plugin[] = [stalenessPlugin];
+export const extraBuiltins: Plugin[] = [stalenessPlugin, kopiaPlugin];

@@ -1,0 +1,135 @@
+// Running the kopia binary: argv without a shell, the password only as KOPIA_PASSWORD in the child's
+// environment (inherited kopia settings dropped), binary-safe stdout sinks, and secret scrubbing.
+
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+
+export interface KopiaResult {
+  code: number | null;
+  signal: string | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Inherited variables that would change where or how kopia connects; hoard sets its own. */
+const DROPPED_ENV = [
+  "KOPIA_PASSWORD",
+  "KOPIA_CONFIG_PATH",
+  "KOPIA_CACHE_DIRECTORY",
+  "KOPIA_LOG_DIR",
+  "KOPIA_PERSIST_CREDENTIALS_ON_CONNECT",
+  "KOPIA_CHECK_FOR_UPDATES",
+  "KOPIA_USE_KEYRING",
+];
+
+export interface KopiaOptions {
+  binary: string;
+  password: string;
+  stateDir: string;
+  env: Record<string, string | undefined>;
+}
+
+export class Kopia {
+  readonly configFile: string;
+  readonly cacheDir: string;
+  constructor(private o: KopiaOptions) {
+    this.configFile = join(o.stateDir, "repository.config");
+    this.cacheDir = join(o.stateDir, "cache");
+  }
+
+  get binary(): string {
+    return this.o.binary;
+  }
+
+  /** The child's environment: inherited, minus kopia's own settings, plus the password and UTC times. */
+  env(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, val] of Object.entries(this.o.env)) if (val !== undefined && !DROPPED_ENV.includes(k)) out[k] = val;
+    out.KOPIA_PASSWORD = this.o.password;
+    out.KOPIA_CHECK_FOR_UPDATES = "false";
+    out.KOPIA_PERSIST_CREDENTIALS_ON_CONNECT = "false";
+    out.KOPIA_LOG_DIR = join(this.o.stateDir, "logs");
+    out.TZ = "UTC"; // `ls -l` prints local times: make them parseable
+    return out;
+  }
+
+  /** Replace every occurrence of the password in text that may reach the user, the DB or a log. */
+  scrub(s: string): string {
+    const p = this.o.password;
+    let out = s;
+    for (const x of new Set([p, p.trim()])) if (x.length > 0) out = out.split(x).join("<password>");
+    return out;
+  }
+
+  /** Global flags every command gets (kopia accepts them everywhere). */
+  common(): string[] {
+    return ["--config-file", this.configFile, "--no-persist-credentials"];
+  }
+
+  /**
+   * Run kopia ARGS. stdout is collected (binary-safe) unless `sink` takes each chunk. Rejects only
+   * when the binary cannot be started; the message never contains the password.
+   */
+  run(args: string[], opts: { signal?: AbortSignal; sink?: (chunk: Buffer) => void; maxStdout?: number } = {}): Promise<KopiaResult> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(this.o.binary, args, { env: this.env(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let stderr = "";
+      let sinkError: unknown;
+      child.stdout!.on("data", (b: Buffer) => {
+        if (opts.sink) {
+          if (sinkError === undefined)
+            try {
+              opts.sink(b);
+            } catch (e) {
+              sinkError = e;
+              kill();
+            }
+          return;
+        }
+        if (opts.maxStdout === undefined || size < opts.maxStdout) {
+          chunks.push(b);
+          size += b.length;
+        }
+      });
+      child.stderr!.setEncoding("utf8");
+      child.stderr!.on("data", (s: string) => {
+        stderr += s;
+        if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
+      });
+      const kill = () => {
+        try {
+          process.kill(-child.pid!, "SIGKILL");
+        } catch {
+          child.kill("SIGKILL");
+        }
+      };
+      if (opts.signal) {
+        if (opts.signal.aborted) kill();
+        else opts.signal.addEventListener("abort", kill, { once: true });
+      }
+      child.on("error", (e: NodeJS.ErrnoException) => {
+        opts.signal?.removeEventListener("abort", kill);
+        reject(new Error(`cannot run kopia (${this.o.binary}): ${e.code ?? this.scrub(e.message)}`));
+      });
+      child.on("close", (code, signal) => {
+        opts.signal?.removeEventListener("abort", kill);
+        if (sinkError !== undefined) return reject(sinkError);
+        resolve({ code, signal, stdout: Buffer.concat(chunks), stderr: this.scrub(stderr) });
+      });
+    });
+  }
+}
+
+/** The last meaningful stderr lines of a failed command, for error messages (already scrubbed). */
+export function errorText(r: KopiaResult, max = 3): string {
+  const lines = r.stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  const tail = lines.slice(-max).join("; ");
+  if (tail) return tail;
+  if (r.signal) return `killed by ${r.signal}`;
+  return `exit code ${r.code}`;
+}

@@ -1,0 +1,58 @@
+// Built-in destination `kopia`: a kopia filesystem repository driven through the kopia binary, plus
+// the explicit-init policy on sync:preflight (connect without ever creating; refuse a changed id).
+
+import { definePlugin, type PluginApi } from "../../src/kernel/plugin.ts";
+import { internals, openKopia, type KopiaConfig } from "./handler.ts";
+
+function schema(api: PluginApi) {
+  const v = api.v;
+  const secret = api.util.secret();
+  // the secret, plus whether it was written literally in the config (warned about when used)
+  const password = v.pipe(
+    v.unknown(),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      const raw = dataset.value;
+      const r = v.safeParse(secret, raw);
+      if (!r.success) {
+        for (const i of r.issues) addIssue({ message: i.message });
+        return NEVER;
+      }
+      return { value: r.output, literal: typeof raw === "string" };
+    }),
+  );
+  const percent = v.pipe(
+    v.union([v.number(), v.bigint()], "must be a number"),
+    v.transform((n) => Number(n)),
+    v.check((n) => Number.isFinite(n) && n > 0 && n <= 100, "must be greater than 0 and at most 100"),
+  );
+  return v.strictObject({
+    repository: v.pipe(v.string(), v.check((p) => p.startsWith("/"), "must be an absolute path")),
+    password,
+    verify_files_percent: v.optional(percent, 10),
+    binary: v.optional(v.pipe(v.string(), v.minLength(1, "must not be empty"))),
+  });
+}
+
+export default definePlugin({
+  name: "kopia",
+  apiVersion: 1,
+  setup(api) {
+    api.destination<KopiaConfig>({
+      name: "kopia",
+      schema: schema(api) as any,
+      open: (o, octx) => openKopia(api, o, octx),
+    });
+    api.policy({ name: "kopia-explicit-init", description: "kopia repositories are created only by `hoard dest init`; every sync/verify connects without creating and refuses a repository whose unique id changed" });
+    api.on("sync:preflight", async (p) => {
+      if (p.type !== "kopia") return;
+      const h = internals.get(p.handler);
+      if (!h) return;
+      try {
+        await h.ensure();
+      } catch (e: any) {
+        if (e?.code === "kopia_identity_changed") return p.refuse(e.message.replace(/^refused: /, ""), e.hint);
+        throw e;
+      }
+    });
+  },
+});
