@@ -54,8 +54,8 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
       const t = target(ctx);
       // verify never accepts a receipt: it checks everything again and refreshes them
       const receipts = await receiptsFor(t, p, remote, ctx);
-      const { outcomes } = await verifyEntries(t, p.plan, manifest, ctx, { receipts });
-      if (!ctx.signal.aborted) await receipts?.save(new Set(manifest.map((e) => standardPath(e.path))));
+      const { outcomes, complete } = await verifyEntries(t, p.plan, manifest, ctx, { receipts });
+      if (complete && !ctx.signal.aborted) await receipts?.save(new Set(manifest.map((e) => standardPath(e.path))));
       return manifest.map((e) => outcomes.get(e.path) ?? { path: e.path, ok: false as const, reason: "not verified" });
     },
     async fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext) {

@@ -93,7 +93,9 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
   if (ctx.signal.aborted) return manifest.map((e) => ({ path: e.path, ok: false, reason: "aborted before verification" }));
 
   // the listing (or read-back) is the evidence, never the copy's exit code
-  const { outcomes, contentMismatch } = await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred });
+  const verified = await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred });
+  const { outcomes, contentMismatch } = verified;
+  let complete = verified.complete;
 
   // a copy error stands against its file even if an older copy there happens to match
   for (const e of present) {
@@ -125,6 +127,7 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
       const errs = c.log.objectErrors(c.code);
       if (c.failure && !ctx.signal.aborted) ctx.warn(`${t.dest}: ${c.failure}`);
       const again = await verifyEntries(t, plan, repair, ctx, { only: true, receipts });
+      complete &&= again.complete;
       for (const e of repair) {
         const err = errs.get(standardPath(e.path));
         outcomes.set(e.path, err !== undefined ? { path: e.path, ok: false, reason: `rclone reported an error copying it: ${t.rc.redact(err)}` } : again.outcomes.get(e.path)!);
@@ -138,8 +141,10 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
       outcomes.set(e.path, { ...o, reason: `${o.reason}; the local file changed after it was indexed (index again)` });
   }
 
-  for (const e of manifest) if (!outcomes.get(e.path)?.ok) receipts?.delete(standardPath(e.path));
-  if (!ctx.signal.aborted) await receipts?.save(new Set(manifest.map((e) => standardPath(e.path))));
+  if (receipts && complete && !ctx.signal.aborted) {
+    for (const e of manifest) if (!outcomes.get(e.path)?.ok) receipts.delete(standardPath(e.path));
+    await receipts.save(new Set(manifest.map((e) => standardPath(e.path))));
+  }
   return manifest.map((e) => {
     const o = outcomes.get(e.path) ?? { path: e.path, ok: false as const, reason: "not verified" };
     return o.ok && transferred.has(standardPath(e.path)) ? { ...o, transferred: true } : o;

@@ -94,6 +94,8 @@ export interface Verified {
   outcomes: Map<string, FileOutcome>;
   /** Paths present at the destination with the right size but different content. */
   contentMismatch: Set<string>;
+  /** False when a listing failed: nothing is known about the objects, so receipts must stay as they were. */
+  complete: boolean;
 }
 
 export interface VerifyOptions {
@@ -111,10 +113,11 @@ export interface VerifyOptions {
 export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntry[], ctx: HandlerContext, opts: VerifyOptions = {}): Promise<Verified> {
   const out = new Map<string, FileOutcome>();
   const mismatch = new Set<string>();
-  const result = { outcomes: out, contentMismatch: mismatch };
+  const result: Verified = { outcomes: out, contentMismatch: mismatch, complete: true };
   if (entries.length === 0) return result;
   if (ctx.signal.aborted) {
     for (const e of entries) out.set(e.path, { path: e.path, ok: false, reason: "aborted before verification" });
+    result.complete = false;
     return result;
   }
   ctx.progress({ phase: "verify", done: 0, total: entries.length });
@@ -125,10 +128,8 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
   const hashNow = plan.mode === "hash" && !receipts ? plan.hash : undefined;
   const listing = await listVolume(t, ctx, { hash: hashNow, modtime: !!receipts, only: opts.only ? entries : undefined });
   if (!listing.ok) {
-    for (const e of entries) {
-      out.set(e.path, { path: e.path, ok: false, reason: listing.reason, ...(listing.missing ? { missing: true } : {}) });
-      receipts?.delete(standardPath(e.path));
-    }
+    for (const e of entries) out.set(e.path, { path: e.path, ok: false, reason: listing.reason, ...(listing.missing ? { missing: true } : {}) });
+    result.complete = listing.missing;
     return result;
   }
   let candidates: ManifestEntry[] = [];
@@ -163,6 +164,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       if (!second.ok) {
         for (const e of candidates) out.set(e.path, { path: e.path, ok: false, reason: second.reason });
         candidates = [];
+        result.complete = false;
       } else {
         at = second.at;
         listed = new Map();
@@ -183,7 +185,8 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
   } else {
     await downloadAndHash(t, candidates, ctx, out, mismatch);
   }
-  if (receipts) {
+  if (ctx.signal.aborted) result.complete = false;
+  if (receipts && result.complete) {
     for (const e of candidates) {
       const std = standardPath(e.path);
       const o = out.get(e.path);
