@@ -12,10 +12,10 @@ export function isoNs(ns: bigint): string {
   return `${base.slice(0, 19)}.${frac}Z`;
 }
 
-/** JSON-safe copy: bigint → number when safe (else string); keys ending in _at holding ns → ISO. */
+/** JSON-safe copy: bigint → number when safe (else string); keys `at` or ending in _at holding ns → ISO. */
 export function jsonSafe(x: unknown, key = ""): unknown {
   if (typeof x === "bigint") {
-    if (key.endsWith("_at") && x > 1_000_000_000_000_000n) return isoNs(x);
+    if ((key.endsWith("_at") || key === "at") && x > 1_000_000_000_000_000n) return isoNs(x);
     return x <= BigInt(Number.MAX_SAFE_INTEGER) && x >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(x) : x.toString();
   }
   if (Array.isArray(x)) return x.map((v) => jsonSafe(v));
