@@ -58,7 +58,7 @@ export function gate(i: GateInput): Refusal[] {
       r("last_check_failed", `the last check of this content at ${name} failed: ${ck.reason ?? "unknown reason"}`, sync(name));
       continue;
     }
-    if (!c || c.epoch !== d.epoch) {
+    if (!c || c.epoch !== d.epoch || c.method === "") { // "" = zeroed by `dest reset`: no evidence yet, not a method problem
       if (ck?.ok && ck.method && !i.accepted(name, ck.method)) r("method_not_accepted", `${name} only checked this file by ${ck.method}, which cannot prove its content`, `configure ${name} to compare content hashes (e.g. verify = "download"), then ${sync(name)}`);
       else r("no_evidence", `no verified evidence at ${name} for content from ${i.file.originNode}`, sync(name));
       continue;

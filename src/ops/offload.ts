@@ -112,6 +112,8 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
       let done = 0;
       for (const f of ok) {
         const r = await verifiedUnlink(root, f.path, { size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3 });
+        // test hook (test/e2e crash test only): die between the unlink and the row flip, like a power cut
+        if (r.ok && process.env.HOARD_TEST_CRASH_AFTER_UNLINK === "1") process.kill(process.pid, "SIGKILL");
         if (r.ok) {
           if (!setFileStatus(ctx.db, f.id, "present", "offloaded", run.id)) throw failure("row_changed", `the index row of ${f.path} changed during offload`);
           result.counts.offloaded++;

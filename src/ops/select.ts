@@ -5,6 +5,7 @@ import { posix } from "node:path";
 import { usageError } from "../kernel/errors.ts";
 
 export function normaliseSelector(sel: string): string {
+  if (sel === "") throw usageError("selector_empty", "an empty selector is not a path (an unset variable?)", "give paths relative to the volume root, or . for the whole volume");
   if (sel.startsWith("/")) throw usageError("selector_absolute", `selector ${JSON.stringify(sel)} is absolute`, "give paths relative to the volume root, or . for the whole volume");
   const n = posix.normalize(sel.replace(/\/+$/, "") || ".");
   if (n === ".." || n.startsWith("../")) throw usageError("selector_escapes", `selector ${JSON.stringify(sel)} escapes the volume`, "give paths inside the volume, or . for the whole volume");

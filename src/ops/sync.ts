@@ -136,6 +136,9 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         const live = cur && cur.epoch === epoch ? cur : undefined;
         let res = "unchanged";
         if (a.originRun !== null && a.originRun > 0n && (!live || a.originRun >= live.origin_run)) res = writeAdvance(ctx.db, volume, destination, epoch, run.id, a);
+        // the manifest holds nothing between the advance and the current value (e.g. the newest content was
+        // superseded or went missing) and nothing blocked up to it: the whole current prefix was verified again
+        else if (live && a.originRun !== null && a.originRun > 0n && (!a.blockedAt || a.blockedAt.originRun > live.origin_run)) res = writeAdvance(ctx.db, volume, destination, epoch, run.id, Object.assign(a, { originRun: live.origin_run }));
         else if (live) touchComponent(ctx.db, volume, destination, a.originNode);
         result.evidence.push({ origin_node: a.originNode, origin_run: a.originRun, method: a.method, result: res, verified_at: a.verifiedAt, blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
