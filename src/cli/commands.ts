@@ -360,11 +360,12 @@ const restoreCmd = defineCommand({
     from: { type: "string", description: "restore from this destination" },
     to: { type: "string", description: "restore into this directory instead (changes no rows)" },
     dryRun: { type: "boolean", description: "say what would be restored" },
+    missing: { type: "boolean", description: "also restore files the index found missing (deleted locally) that a destination holds" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
       const selectors = (args._ as string[]).slice(1).map(String);
-      const r = await restore(app.ctx, args.volume, selectors, { from: args.from, to: args.to, dryRun: args.dryRun });
+      const r = await restore(app.ctx, args.volume, selectors, { from: args.from, to: args.to, dryRun: args.dryRun, missing: args.missing });
       const c = r.counts;
       const lines = [
         `${r.dry_run ? "[dry run] " : ""}restore ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""} into ${r.target}: ${r.status}`,

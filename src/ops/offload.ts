@@ -11,7 +11,7 @@ import { parseDuration } from "../config/duration.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { openDestination } from "./destination.ts";
 import { gateFor } from "./gatecheck.ts";
-import { select } from "./select.ts";
+import { normaliseSelector, select } from "./select.ts";
 import { verifiedUnlink } from "./unlink.ts";
 
 export interface OffloadResult {
@@ -33,6 +33,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
   if (vol.offload_requires.length === 0)
     throw refused("no_policy", `refused: volume ${volume} has no offload policy (offload_requires is empty)`, `add offload_requires = ["DEST", …] to [volumes.${volume}] in the config`);
   if (selectors.length === 0) throw usageError("no_selector", "offload needs a selector: paths inside the volume, or . for the whole volume", `e.g. \`hoard offload ${volume} .\` or \`hoard offload ${volume} photos/2019\``);
+  for (const sel of selectors) normaliseSelector(sel); // bad selectors are usage errors before any run starts
   let cutoff: bigint | undefined;
   if (opts.olderThan !== undefined) {
     try {

@@ -12,7 +12,7 @@ import { hashFile } from "../kernel/hash.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { handlerContext, openDestination } from "./destination.ts";
 import { gateFor } from "./gatecheck.ts";
-import { select } from "./select.ts";
+import { normaliseSelector, select } from "./select.ts";
 import type { ManifestEntry } from "../kernel/plugin.ts";
 
 export interface RestoreResult {
@@ -51,7 +51,8 @@ function ensureRealDirs(root: string, rel: string) {
   }
 }
 
-export async function restore(ctx: OpContext, volume: string, selectors: string[], opts: { from?: string; to?: string; dryRun?: boolean } = {}): Promise<RestoreResult> {
+export async function restore(ctx: OpContext, volume: string, selectors: string[], opts: { from?: string; to?: string; dryRun?: boolean; missing?: boolean } = {}): Promise<RestoreResult> {
+  for (const sel of selectors) normaliseSelector(sel);
   const vol = ctx.config.volumes[volume];
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`);
   if (opts.from && !ctx.config.destinations[opts.from]) throw usageError("unknown_destination", `unknown destination ${opts.from}`);
@@ -70,7 +71,9 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
   };
 
   const plan = async () => {
-    const rows = liveFiles(ctx.db, volume).filter((r) => r.status === "offloaded" || (opts.to && r.status === "present"));
+    // offloaded files; with --missing also files lost locally (e.g. deleted by hand, or a crash between
+    // unlink and row flip); with --to also present ones (a scratch copy changes no rows)
+    const rows = liveFiles(ctx.db, volume).filter((r) => r.status === "offloaded" || (opts.missing && r.status === "missing") || (opts.to && r.status === "present"));
     const { matched, unmatched } = select(rows, selectors.length ? selectors : ["."]);
     result.unmatched = selectors.length ? unmatched : [];
     result.counts.selected = matched.length;
@@ -140,7 +143,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
           if (!opts.to) {
             const st = lstatSync(abs, { bigint: true });
             ctx.db.tx(() => {
-              if (f.status === "offloaded") setFileStatus(ctx.db, f.id, "offloaded", "present", run.id);
+              if (f.status === "offloaded" || f.status === "missing") setFileStatus(ctx.db, f.id, f.status, "present", run.id);
               touchFile(ctx.db, f.id, { size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, run: run.id });
             });
           }

@@ -1,0 +1,133 @@
+// Sync benchmark: `hoard sync` to an rclone destination (a local path remote) against plain
+// `rclone copy` of the same tree to a local path, measured in the same run; prints the ratios.
+//
+// Usage: bun bench/sync.ts            (bun run bench:sync)
+// Cases: (1) first push of BENCH_LARGE_MB (2048) MiB in 8 large files: hoard ≤ 1.25× rclone copy;
+//        (2) no-change re-push of BENCH_SMALL_FILES (100000) files of 4 KiB: hoard ≤ 1.5× rclone copy.
+// Env: BENCH_DIR (parent of the temp tree), BENCH_REPEAT (2: best of N for the timed steps),
+//      HOARD_BIN (time a compiled binary instead of `bun src/cli/main.ts`). Also prints the fs
+//      (directory) destination for information.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]) : d);
+const LARGE_MB = envInt("BENCH_LARGE_MB", 2048);
+const SMALL = envInt("BENCH_SMALL_FILES", 100_000);
+const REPEAT = Math.max(1, envInt("BENCH_REPEAT", 2));
+const REPO = resolve(import.meta.dir, "..");
+const HOARD = process.env.HOARD_BIN ? [process.env.HOARD_BIN] : [process.execPath, join(REPO, "src/cli/main.ts")];
+const log = (...a: unknown[]) => console.error("[bench]", ...a);
+const root = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), "hoard-bench-sync-"));
+process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+
+function run(cmd: string[], env: Record<string, string> = {}): number {
+  const t = performance.now();
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
+  const s = (performance.now() - t) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd.join(" ")} exited ${r.status}: ${String(r.stderr).slice(-2000)}`);
+  return s;
+}
+
+function makeLarge(dir: string) {
+  mkdirSync(dir, { recursive: true });
+  const per = Math.ceil(LARGE_MB / 8);
+  const chunk = randomBytes(1 << 20);
+  for (let i = 0; i < 8; i++) {
+    const p = join(dir, `large-${i}.bin`);
+    writeFileSync(p, "");
+    for (let m = 0; m < per; m++) {
+      chunk[0] = (chunk[0]! + 1) & 255; // distinct content per MiB
+      appendFileSync(p, chunk);
+    }
+  }
+}
+function makeSmall(dir: string) {
+  const block = randomBytes(4096 * 1000);
+  for (let d = 0; d < Math.ceil(SMALL / 1000); d++) {
+    mkdirSync(join(dir, `d${d}`), { recursive: true });
+    for (let i = 0; i < 1000 && d * 1000 + i < SMALL; i++) {
+      const b = Buffer.from(block.subarray(i * 4096, (i + 1) * 4096));
+      b.writeUInt32LE(d, 0);
+      writeFileSync(join(dir, `d${d}`, `f${i}`), b);
+    }
+  }
+}
+
+/** A hoard world with one volume and one destination of the given table; returns a runner. */
+function hoardWorld(name: string, vol: string, destTable: string) {
+  const dir = join(root, `hoard-${name}`);
+  mkdirSync(dir, { recursive: true });
+  const cfg = join(dir, "config.toml");
+  writeFileSync(cfg, `node = "bench"\n\n[volumes.v]\npath = ${JSON.stringify(vol)}\nsync_to = ["d"]\noffload_requires = ["d"]\n\n[destinations.d]\n${destTable}\n`);
+  const h = (...a: string[]) => run([...HOARD, "--config", cfg, "--db", join(dir, "hoard.db"), ...a]);
+  h("volume", "add", "v", vol);
+  h("index", "v");
+  h("dest", "init", "d");
+  return h;
+}
+
+const best = (f: () => number) => Math.min(...Array.from({ length: REPEAT }, f));
+const rows: string[] = [];
+const report = (label: string, hoard: number, peer: number, target: number) => {
+  const ratio = hoard / peer;
+  rows.push(`${label.padEnd(44)} hoard ${hoard.toFixed(2)}s  rclone copy ${peer.toFixed(2)}s  ratio ${ratio.toFixed(2)}×  target ≤ ${target}×  ${ratio <= target ? "PASS" : "FAIL"}`);
+};
+
+// (1) first push of large files
+{
+  const vol = join(root, "large");
+  log(`generating ${LARGE_MB} MiB of large files`);
+  makeLarge(vol);
+  spawnSync("cat", [join(vol, "large-0.bin")], { stdio: "ignore" });
+  const peer = best(() => {
+    const dst = mkdtempSync(join(root, "rc-large-"));
+    const s = run(["rclone", "copy", vol, dst, "--exclude", "/.hoard-volume"]);
+    rmSync(dst, { recursive: true, force: true });
+    return s;
+  });
+  const hoard = best(() => {
+    const dst = mkdtempSync(join(root, "hd-large-"));
+    const h = hoardWorld(`large-${dst.slice(-6)}`, vol, `type = "rclone"\nremote = ${JSON.stringify(dst)}`);
+    const s = h("sync", "v");
+    rmSync(dst, { recursive: true, force: true });
+    return s;
+  });
+  report(`(1) first push, ${LARGE_MB} MiB large files`, hoard, peer, 1.25);
+  const fsTime = best(() => {
+    const dst = mkdtempSync(join(root, "fs-large-"));
+    const h = hoardWorld(`fslarge-${dst.slice(-6)}`, vol, `type = "fs"\npath = ${JSON.stringify(dst)}`);
+    const s = h("sync", "v");
+    rmSync(dst, { recursive: true, force: true });
+    return s;
+  });
+  rows.push(`    (info) hoard sync to an fs destination: ${fsTime.toFixed(2)}s (${(fsTime / peer).toFixed(2)}× rclone copy)`);
+  rmSync(vol, { recursive: true, force: true });
+}
+
+// (2) no-change re-push of many small files
+{
+  const vol = join(root, "small");
+  log(`generating ${SMALL} small files`);
+  makeSmall(vol);
+  const rcDst = join(root, "rc-small");
+  run(["rclone", "copy", vol, rcDst, "--exclude", "/.hoard-volume"]);
+  const peer = best(() => run(["rclone", "copy", vol, rcDst, "--exclude", "/.hoard-volume"]));
+  const hdDst = join(root, "hd-small");
+  mkdirSync(hdDst);
+  const h = hoardWorld("small", vol, `type = "rclone"\nremote = ${JSON.stringify(hdDst)}`);
+  log("first hoard push of the small files (not timed)");
+  h("sync", "v");
+  const hoard = best(() => h("sync", "v"));
+  report(`(2) no-change re-push, ${SMALL} files of 4 KiB`, hoard, peer, 1.5);
+  const fsDst = join(root, "fs-small");
+  const hf = hoardWorld("fssmall", vol, `type = "fs"\npath = ${JSON.stringify(fsDst)}`);
+  hf("sync", "v");
+  const fsTime = best(() => hf("sync", "v"));
+  rows.push(`    (info) no-change re-push to an fs destination: ${fsTime.toFixed(2)}s (${(fsTime / peer).toFixed(2)}× rclone copy)`);
+}
+
+console.log(rows.join("\n"));
