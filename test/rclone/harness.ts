@@ -60,7 +60,17 @@ export function rcloneType(api = fakeApi()): { api: PluginApi; type: Destination
   return { api, type };
 }
 
-export const tmp = (prefix = "hoard-rclone-"): string => mkdtempSync(join(tmpdir(), prefix));
+const made: string[] = [];
+/** A new temp dir, removed by cleanup(). */
+export const tmp = (prefix = "hoard-rclone-"): string => {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+};
+/** Remove every temp dir made so far (call from afterAll in each test file). */
+export function cleanup(): void {
+  for (const d of made.splice(0)) rmSync(d, { recursive: true, force: true });
+}
 
 export interface Opened {
   handler: DestinationHandler;

@@ -1,14 +1,15 @@
 // rclone interrupted mid-transfer: by the run's AbortSignal (nothing is claimed) and by an outside
 // SIGKILL (only what the listing independently proves is claimed; the copy failure is reported).
 
-import { describe, expect, test, setDefaultTimeout } from "bun:test";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { FAKE_RCLONE, REAL_RCLONE, makeCtx, makeVolume, open, outcomes, tmp } from "./harness.ts";
+import { cleanup, FAKE_RCLONE, REAL_RCLONE, makeCtx, makeVolume, open, outcomes, tmp } from "./harness.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
 setDefaultTimeout(30_000);
+afterAll(cleanup);
 
 const BIG = 24 * 1024 * 1024;
 // slow the copy down so it is still running when it is interrupted

@@ -1,14 +1,15 @@
 // The rclone plugin against a local-path remote with the real rclone: preflight, identity, push and
 // verify with hostile names, damage at the destination, offloaded entries, fetch, a lying rclone.
 
-import { describe, expect, test, setDefaultTimeout } from "bun:test";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { FAKE_RCLONE, REAL_RCLONE, entryFor, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, tmp } from "./harness.ts";
+import { cleanup, FAKE_RCLONE, REAL_RCLONE, entryFor, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, tmp } from "./harness.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
 setDefaultTimeout(30_000);
+afterAll(cleanup);
 
 const HOSTILE: Record<string, string> = {
   "plain.txt": "plain",

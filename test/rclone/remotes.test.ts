@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FAKE_RCLONE, REAL_RCLONE, freePort, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, serve, tmp, type Server } from "./harness.ts";
+import { cleanup, FAKE_RCLONE, REAL_RCLONE, freePort, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, serve, tmp, type Server } from "./harness.ts";
 import { sizeOnlyWarning } from "../../plugins/rclone/features.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
 
@@ -29,6 +29,7 @@ beforeAll(async () => {
 afterAll(() => {
   webdav?.stop();
   sftp?.stop();
+  cleanup();
 });
 
 const webdavRemote = () => `:webdav,url='http://127.0.0.1:${webdav.port}':hoard`;

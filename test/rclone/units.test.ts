@@ -1,7 +1,7 @@
 // Unit tests of the rclone plugin's pure parts: rclone's standard name encoding (checked against
 // the real rclone), the JSON log parser, version parsing, hash choice, option checks, marker errors.
 
-import { describe, expect, test, setDefaultTimeout } from "bun:test";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,12 +12,13 @@ import { choosePlan, parseVersion } from "../../plugins/rclone/features.ts";
 import { joinRemote, secretParams } from "../../plugins/rclone/options.ts";
 import { provesAbsent } from "../../plugins/rclone/identity.ts";
 import { lastErrorLine, Rclone } from "../../plugins/rclone/run.ts";
-import { REAL_RCLONE, rcloneType, tmp } from "./harness.ts";
+import { cleanup, REAL_RCLONE, rcloneType, tmp } from "./harness.ts";
 import { Registry } from "../../src/kernel/registry.ts";
 import plugin from "../../plugins/rclone/index.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
 setDefaultTimeout(30_000);
+afterAll(cleanup);
 
 const HOSTILE = [
   "plain.txt",
