@@ -4,5 +4,6 @@
 import type { Plugin } from "../kernel/plugin.ts";
 import stalenessPlugin from "../../plugins/staleness/index.ts";
 import kopiaPlugin from "../../plugins/kopia/index.ts";
+import rclonePlugin from "../../plugins/rclone/index.ts";
 
-export const extraBuiltins: Plugin[] = [stalenessPlugin, kopiaPlugin];
+export const extraBuiltins: Plugin[] = [rclonePlugin, kopiaPlugin, stalenessPlugin];
