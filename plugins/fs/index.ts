@@ -104,6 +104,26 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     return { ...out, transferred: true };
   }
 
+  /** Run fn over every entry (until aborted) with the receipts loaded, saving them whatever happens. */
+  async function eachEntry(phase: string, manifest: ManifestEntry[], ctx: HandlerContext, fn: (e: ManifestEntry, receipts: Map<string, Receipt>) => Promise<FileOutcome>): Promise<FileOutcome[]> {
+    const receipts = loadReceipts(volDir(ctx.volume));
+    const out: FileOutcome[] = [];
+    try {
+      for (const e of manifest) {
+        if (ctx.signal.aborted) break;
+        try {
+          out.push(await fn(e, receipts));
+        } catch (err: any) {
+          out.push({ path: e.path, ok: false, reason: err.message });
+        }
+        ctx.progress({ phase, done: out.length, total: manifest.length, current: e.path });
+      }
+    } finally {
+      saveReceipts(volDir(ctx.volume), receipts);
+    }
+    return out;
+  }
+
   return {
     async capabilities() {
       const warnings: string[] = [];
@@ -141,45 +161,13 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     },
     async push(manifest, ctx) {
       ensureDir(ctx.volume, volDir(ctx.volume));
-      const receipts = loadReceipts(volDir(ctx.volume));
-      const out: FileOutcome[] = [];
-      let done = 0;
-      try {
-        for (const e of manifest) {
-          if (ctx.signal.aborted) break;
-          let o: FileOutcome;
-          try {
-            const first = await checkOne(e, ctx, receipts, true);
-            o = first.ok || e.status === "offloaded" ? first : await transfer(e, ctx, receipts);
-          } catch (err: any) {
-            o = { path: e.path, ok: false, reason: err.message };
-          }
-          out.push(o);
-          ctx.progress({ phase: "push", done: ++done, total: manifest.length, current: e.path });
-        }
-      } finally {
-        saveReceipts(volDir(ctx.volume), receipts);
-      }
-      return out;
+      return eachEntry("push", manifest, ctx, async (e, receipts) => {
+        const first = await checkOne(e, ctx, receipts, true);
+        return first.ok || e.status === "offloaded" ? first : transfer(e, ctx, receipts);
+      });
     },
     async verify(manifest, ctx) {
-      const receipts = loadReceipts(volDir(ctx.volume));
-      const out: FileOutcome[] = [];
-      let done = 0;
-      try {
-        for (const e of manifest) {
-          if (ctx.signal.aborted) break;
-          try {
-            out.push(await checkOne(e, ctx, receipts, false));
-          } catch (err: any) {
-            out.push({ path: e.path, ok: false, reason: err.message });
-          }
-          ctx.progress({ phase: "verify", done: ++done, total: manifest.length, current: e.path });
-        }
-      } finally {
-        saveReceipts(volDir(ctx.volume), receipts);
-      }
-      return out;
+      return eachEntry("verify", manifest, ctx, (e, receipts) => checkOne(e, ctx, receipts, false));
     },
     async fetch(entry, target, ctx) {
       const src = join(volDir(ctx.volume), safeRel(entry.path));

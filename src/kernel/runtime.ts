@@ -22,35 +22,8 @@ export interface RawDatabase {
   close(): void;
 }
 
-/** Open a SQLite database whose integers always come back as bigint (no rounding past 2^53). */
-export function openSqlite(path: string): RawDatabase {
-  const req = createRequire(import.meta.url);
-  if (runtimeName === "bun") {
-    const { Database } = req("bun:sqlite");
-    const db = new Database(path, { create: true, strict: true, safeIntegers: true });
-    const cache = new Map<string, any>();
-    return {
-      exec: (sql) => db.exec(sql),
-      prepare(sql) {
-        let st = cache.get(sql);
-        if (!st) {
-          st = db.prepare(sql);
-          cache.set(sql, st);
-        }
-        return {
-          all: (...p) => st.all(...p),
-          get: (...p) => st.get(...p) ?? undefined,
-          run: (...p) => {
-            const r = st.run(...p);
-            return { changes: Number(r.changes), lastInsertRowid: BigInt(r.lastInsertRowid) };
-          },
-        };
-      },
-      close: () => db.close(false),
-    };
-  }
-  const { DatabaseSync } = req("node:sqlite");
-  const db = new DatabaseSync(path);
+/** Wrap a driver database (bun:sqlite or node:sqlite) in the common interface, caching statements. */
+function wrapDriver(db: { exec(sql: string): void; prepare(sql: string): any; close(): void }, prepare: (st: any) => void): RawDatabase {
   const cache = new Map<string, any>();
   return {
     exec: (sql) => db.exec(sql),
@@ -58,7 +31,7 @@ export function openSqlite(path: string): RawDatabase {
       let st = cache.get(sql);
       if (!st) {
         st = db.prepare(sql);
-        st.setReadBigInts(true);
+        prepare(st);
         cache.set(sql, st);
       }
       return {
@@ -72,6 +45,17 @@ export function openSqlite(path: string): RawDatabase {
     },
     close: () => db.close(),
   };
+}
+
+/** Open a SQLite database whose integers always come back as bigint (no rounding past 2^53). */
+export function openSqlite(path: string): RawDatabase {
+  const req = createRequire(import.meta.url);
+  if (runtimeName === "bun") {
+    const { Database } = req("bun:sqlite");
+    return wrapDriver(new Database(path, { create: true, strict: true, safeIntegers: true }), () => {});
+  }
+  const { DatabaseSync } = req("node:sqlite");
+  return wrapDriver(new DatabaseSync(path), (st) => st.setReadBigInts(true));
 }
 
 // ---------- BLAKE3 ----------
