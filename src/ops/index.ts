@@ -125,7 +125,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       while (next < toHash.length) {
         const f = toHash[next++]!;
         try {
-          const h = pool && f.size >= POOL_MIN_SIZE ? await pool.hashFile(f.abs, { size: f.size }) : await hashFile(f.abs);
+          const h = pool && f.size >= POOL_MIN_SIZE ? await pool.hashFile(f.abs, { size: f.size }) : await hashFile(f.abs, { expect: f });
           if (h.changed) {
             problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
             seen.delete(f.rel);
