@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "warning: missing ${need[*]}; the tests that drive them will fail (install with apt-get)" >&2
   fi
 fi
-[ -x node_modules/.bin/bun ] || npm ci >&2
+[ -x node_modules/.bin/bun ] || npm install --no-audit --no-fund >&2
 
 log=$(mktemp)
 node_modules/.bin/bun test --timeout 120000 "$@" 2>&1 | tee "$log"

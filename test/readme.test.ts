@@ -13,7 +13,7 @@ test("README CLI reference matches --help of every command", async () => {
 
 test("README quick start names the demo and the test command", () => {
   const readme = readFileSync(join(import.meta.dir, "..", "README.md"), "utf8");
-  expect(readme).toContain("npm ci && npm run demo");
+  expect(readme).toContain("npm install && npm run demo");
   expect(readme).toContain("npm test");
   const pkg = JSON.parse(readFileSync(join(import.meta.dir, "..", "package.json"), "utf8"));
   expect(pkg.scripts.demo).toContain("demo");
