@@ -98,13 +98,13 @@ export function finishRun(db: Db, runId: bigint, status: Exclude<RunStatus, "run
   finishRow(db, "runs", runId, status, fields);
 }
 
-/** Record a refusal as its own terminal run row (so the audit trail shows refused attempts). */
-export function recordRefusal(db: Db, o: BeginOptions, error: string): bigint {
+/** Record a refusal (or a failure before the run could begin) as its own terminal run row (so the audit trail shows every attempt). */
+export function recordRefusal(db: Db, o: BeginOptions, error: string, status: "refused" | "failed" = "refused"): bigint {
   const scope = scopeOf(o.kind, o.volume, o.destination ?? null, o.touches);
   const now = nowNs();
   const ins = db.run(
-    "INSERT INTO runs(kind, volume, destination, touches, status, node, pid, pid_start, started_at, finished_at, error, argv) VALUES (?,?,?,?, 'refused', ?,?,?,?,?,?,?)",
-    o.kind, o.volume, o.destination ?? null, JSON.stringify(scope.touches), o.node, process.pid, processStartTime(process.pid) ?? null, now, now, error, o.argv ? JSON.stringify(o.argv) : null,
+    "INSERT INTO runs(kind, volume, destination, touches, status, node, pid, pid_start, started_at, finished_at, error, argv) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    o.kind, o.volume, o.destination ?? null, JSON.stringify(scope.touches), status, o.node, process.pid, processStartTime(process.pid) ?? null, now, now, error, o.argv ? JSON.stringify(o.argv) : null,
   );
   return ins.lastInsertRowid;
 }

@@ -76,6 +76,8 @@ export function spawnTool(cmd: string, args: string[], o: SpawnOptions = {}): Pr
       errLines.end();
       resolve({ code, signal, stdout, stderr });
     });
+    // a child that exits without reading its stdin (EPIPE) is judged by its exit code, not a crash
+    child.stdin!.on("error", () => {});
     if (o.stdin !== undefined) child.stdin!.end(o.stdin);
     else child.stdin!.end();
   });

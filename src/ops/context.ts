@@ -39,6 +39,8 @@ export async function withRun<T>(ctx: OpContext, o: Omit<BeginOptions, "node" | 
     await checks();
   } catch (e) {
     if (e instanceof HoardError && e.kind === "refused") recordRefusal(ctx.db, begin, e.message);
+    // e.g. an unreachable destination: a failed row, so `status --check` sees the last sync failed
+    else if (e instanceof HoardError && e.kind === "failure") recordRefusal(ctx.db, begin, e.message, "failed");
     throw e;
   }
   let run: Run;
