@@ -30,9 +30,11 @@ beforeAll(async () => {
     RCLONE_CONFIG_SFTPD_PASS: obscure(SFTP_PASS),
   };
 });
+const extraServers: Server[] = [];
 afterAll(() => {
   webdav?.stop();
   sftp?.stop();
+  for (const s of extraServers) s.stop(); // also when a test failed before stopping its own
   cleanupWorlds();
   cleanup();
 });
@@ -170,6 +172,7 @@ test.concurrent("crypt over a local directory (env only): hash mode gives no off
 
 test.concurrent("webdav server gone at sync time: sync and verify fail with a clear message (never 'not initialised'), offload deletes nothing, doctor reports it, nothing recorded as verified", async () => {
   const srv = await serve("webdav");
+  extraServers.push(srv);
   const w = await rcloneWorld({ dest: () => ({ remote: "dav2:gone", verify: "download" }), env: { ...davEnv(srv, "DAV2"), RCLONE_LOW_LEVEL_RETRIES: "1", RCLONE_RETRIES: "1" } });
   const idx = runId(await w.run(0, "index", "photos", "--json"));
   await w.run(0, "sync", "photos");
