@@ -34,7 +34,11 @@ const extraServers: Server[] = [];
 afterAll(() => {
   webdav?.stop();
   sftp?.stop();
-  for (const s of extraServers) s.stop(); // also when a test failed before stopping its own
+  // also when a test failed before stopping its own (ESRCH: it was stopped already)
+  for (const s of extraServers)
+    try {
+      s.stop();
+    } catch {}
   cleanupWorlds();
   cleanup();
 });
