@@ -105,6 +105,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
 
     const manifest = manifestOf(ctx, volume); // captured once, before any transfer
     result.counts.manifest = manifest.length;
+    result.counts.bytes = manifest.reduce((n, e) => n + e.size, 0);
     const caps = await dest.handler.capabilities();
     for (const w of caps.warnings) if (!result.warnings.includes(w)) (result.warnings.push(w), ctx.log.warn(`${destination}: ${w}`));
     const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
