@@ -1,6 +1,7 @@
 // The index workflow: walk a volume, hash what changed (BLAKE3), and apply the file-row state
 // machine in batched transactions; rows go `missing` only after a complete walk with no errors.
 
+import { lstatSync } from "node:fs";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFile } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
@@ -44,6 +45,23 @@ export interface IndexResult {
 type Hashed = { f: WalkFile; blake3: string; size: number; mtimeNs: bigint; ino: bigint };
 
 const BATCH = 4000;
+
+/** Shallow "unchanged": exact nanoseconds, or within a microsecond of a float lstat. */
+function sameMtime(rowNs: bigint, f: WalkFile): boolean {
+  if (f.exact) return rowNs === f.mtimeNs;
+  const d = rowNs / 1000n - f.mtimeNs / 1000n;
+  return d <= 1n && d >= -1n;
+}
+
+/** The exact (bigint) lstat facts of a walked file, or undefined if it vanished. */
+function exactStat(f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
+  try {
+    const s = lstatSync(f.abs, { bigint: true });
+    return { size: Number(s.size), mtimeNs: s.mtimeNs, ino: s.ino };
+  } catch {
+    return undefined;
+  }
+}
 const CONCURRENCY = 4;
 
 export async function indexVolume(ctx: OpContext, volume: string, opts: { shallow?: boolean; dryRun?: boolean; trigger?: string } = {}): Promise<IndexResult> {
@@ -77,10 +95,11 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
           counts.skipped--;
           return;
         }
-        if (opts.shallow && row && row.status === "present" && Number(row.size) === f.size && row.mtime_ns === f.mtimeNs) unchangedShallow.push({ row, f });
+        if (opts.shallow && row && row.status === "present" && Number(row.size) === f.size && sameMtime(row.mtime_ns, f)) unchangedShallow.push({ row, f });
         else toHash.push(f);
       },
       (p: WalkProblem) => problem({ path: p.rel, kind: p.kind, message: p.message }, p.error),
+      !opts.shallow, // shallow: the cheaper float lstat decides "unchanged"; hashed files get exact stats
     );
 
     // hash with a few reads in flight; apply in batches
@@ -125,7 +144,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       while (next < toHash.length) {
         const f = toHash[next++]!;
         try {
-          const h = pool && f.size >= POOL_MIN_SIZE ? await pool.hashFile(f.abs, { size: f.size }) : await hashFile(f.abs, { expect: f });
+          const h = pool && f.size >= POOL_MIN_SIZE ? await pool.hashFile(f.abs, { size: f.size }) : await hashFile(f.abs, f.exact ? { expect: f } : {});
           if (h.changed) {
             problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
             seen.delete(f.rel);
@@ -160,7 +179,10 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
         // after a clean walk every present row was seen (or is about to go missing): one bulk update
         const bulk = counts.errors === 0;
         for (const { row, f } of unchangedShallow)
-          if (!bulk || row.ino !== f.ino) touchFile(ctx.db, row.id, { size: f.size, mtimeNs: f.mtimeNs, ino: f.ino, run: runId });
+          if (!bulk || row.ino !== f.ino) {
+            const exact = f.exact ? f : exactStat(f);
+            if (exact) touchFile(ctx.db, row.id, { size: exact.size, mtimeNs: exact.mtimeNs, ino: exact.ino, run: runId });
+          }
         if (bulk && unchangedShallow.length) ctx.db.run("UPDATE files SET last_seen_run = ? WHERE volume = ? AND status = 'present' AND last_seen_run < ?", runId, volume, runId);
       });
     }

@@ -1,7 +1,7 @@
 // Walking a volume tree: yields regular files with their lstat facts and reports everything
 // else (symlinks, devices, unreadable directories, names that are not valid UTF-8), never silently.
 
-import { readdirSync, lstatSync, type Stats } from "node:fs";
+import { readdirSync, lstatSync, type BigIntStats, type Stats } from "node:fs";
 import { join } from "node:path";
 import { RESERVED_DIR, VOLUME_MARKER } from "../kernel/volumes.ts";
 
@@ -9,8 +9,10 @@ export interface WalkFile {
   rel: string; // "/"-separated, relative to the root
   abs: string;
   size: number;
+  /** Exact nanoseconds when `exact`; otherwise microsecond precision (from a float lstat). */
   mtimeNs: bigint;
   ino: bigint;
+  exact: boolean;
 }
 export interface WalkProblem {
   rel: string;
@@ -37,7 +39,11 @@ function badNames(dir: string): Set<string> {
 
 const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
 
-export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void): void {
+/**
+ * Walk `root`. With `exact` false the per-file lstat is the cheaper float one (mtime to the
+ * microsecond): enough to decide "unchanged" in a shallow index, never recorded as is.
+ */
+export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void, exact = true): void {
   const stack: string[] = [""];
   while (stack.length) {
     const relDir = stack.pop()!;
@@ -71,9 +77,9 @@ export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p:
         continue;
       }
       const abs = join(absDir, n.name);
-      let st: Stats & { ino: any; mtimeNs?: bigint };
+      let st: Stats | BigIntStats;
       try {
-        st = lstatSync(abs, { bigint: true }) as any;
+        st = exact ? lstatSync(abs, { bigint: true }) : lstatSync(abs);
       } catch (e: any) {
         onProblem({ rel, kind: "unreadable", message: `cannot stat: ${e.code ?? e.message}`, error: true });
         continue;
@@ -83,8 +89,13 @@ export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p:
         else onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
         continue;
       }
-      const big = st as unknown as { size: bigint; mtimeNs: bigint; ino: bigint };
-      onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino });
+      if (exact) {
+        const big = st as BigIntStats;
+        onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, exact });
+      } else {
+        const f = st as Stats;
+        onFile({ rel, abs, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), exact });
+      }
     }
   }
 }
