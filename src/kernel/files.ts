@@ -43,13 +43,14 @@ export interface IndexRow {
   size: bigint;
   mtime_ns: bigint;
   ino: bigint | null;
-  blake3: string;
+  content_id: bigint;
 }
+/** No join and no ordering: a shallow index compares most rows without ever needing their digest. */
 export function indexRows(db: Db, volume: string): IndexRow[] {
-  return db.all<IndexRow>(
-    "SELECT f.id, f.path, f.status, f.size, f.mtime_ns, f.ino, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = ? AND f.status <> 'superseded'",
-    volume,
-  );
+  return db.all<IndexRow>("SELECT id, path, status, size, mtime_ns, ino, content_id FROM files WHERE volume = ? AND status <> 'superseded'", volume);
+}
+export function contentDigest(db: Db, contentId: bigint): string {
+  return db.get<{ blake3: string }>("SELECT blake3 FROM content WHERE id = ?", contentId)!.blake3;
 }
 
 /** The content id for a digest, inserting it with origin (node, run) if it is new. */

@@ -5,7 +5,7 @@ import { lstatSync } from "node:fs";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFile } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
-import { ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
+import { contentDigest, ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
 import { walk, type WalkFile, type WalkProblem } from "./walk.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { runVolumeHook, type HookOutcome } from "./hooks.ts";
@@ -117,7 +117,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     };
     const classify = (h: Hashed, run: bigint | null) => {
       const row = live.get(h.f.rel);
-      if (row && row.blake3 === h.blake3) {
+      if (row && contentDigest(ctx.db, row.content_id) === h.blake3) {
         if (row.status === "missing") {
           counts.reappeared++;
           if (run !== null) setFileStatus(ctx.db, row.id, "missing", "present", run);
