@@ -5,7 +5,7 @@ import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerCo
 import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { randomUUID } from "node:crypto";
-import { loadReceipts, saveReceipts, type Receipt } from "./receipts.ts";
+import { loadReceipts, saveReceipts, type Receipts } from "./receipts.ts";
 
 export const DEST_MARKER = ".hoard-destination";
 
@@ -34,6 +34,8 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
   const { failure } = api.util.errors;
   const volDir = (volume: string) => join(root, volume);
   const okDirs = new Set<string>();
+  /** Directories whose entries changed in this push and still need an fsync. */
+  const pendingDirs = new Set<string>();
 
   /** Make sure a directory under the volume exists and resolves inside it (no symlinked parents). */
   function ensureDir(volume: string, dir: string) {
@@ -59,7 +61,7 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     return api.util.blake3File(p);
   }
 
-  async function checkOne(e: ManifestEntry, ctx: HandlerContext, receipts: Map<string, Receipt>, useReceipt: boolean): Promise<FileOutcome> {
+  async function checkOne(e: ManifestEntry, ctx: HandlerContext, receipts: Receipts, useReceipt: boolean): Promise<FileOutcome> {
     const p = join(volDir(ctx.volume), safeRel(e.path));
     const st = statOf(p);
     if (st === undefined) return { path: e.path, ok: false, missing: true, reason: `missing at ${name}` };
@@ -71,11 +73,12 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     const digest = await readBack(p);
     const now = api.util.nowNs();
     receipts.set(e.path, { blake3: digest, size: st.size, mtime_ns: String(st.mtimeNs), checked_at: String(now) });
+    receipts.dirty = true;
     if (digest !== e.blake3) return { path: e.path, ok: false, reason: `content at ${name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` };
     return { path: e.path, ok: true, method: "blake3", verifiedAt: now };
   }
 
-  async function transfer(e: ManifestEntry, ctx: HandlerContext, receipts: Map<string, Receipt>): Promise<FileOutcome> {
+  async function transfer(e: ManifestEntry, ctx: HandlerContext, receipts: Receipts): Promise<FileOutcome> {
     const rel = safeRel(e.path);
     const src = join(ctx.volumeRoot, rel);
     const dst = join(volDir(ctx.volume), rel);
@@ -86,13 +89,14 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
       const hist = join(volDir(ctx.volume), ".hoard", "history", `run-${ctx.runId}`, rel);
       mkdirSync(dirname(hist), { recursive: true });
       renameSync(dst, hist);
+      pendingDirs.add(dirname(hist));
     }
     const tmp = join(dirname(dst), `.hoard-tmp-${randomUUID()}`);
     try {
       copyFileSync(src, tmp);
       fsyncPath(tmp);
       renameSync(tmp, dst);
-      fsyncPath(dirname(dst), true);
+      pendingDirs.add(dirname(dst)); // its entry is made durable once per directory, before outcomes are returned
     } catch (err: any) {
       try {
         if (existsSync(tmp)) renameSync(tmp, join(volDir(ctx.volume), ".hoard", `failed-${randomUUID()}`));
@@ -105,7 +109,7 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
   }
 
   /** Run fn over every entry (until aborted) with the receipts loaded, saving them whatever happens. */
-  async function eachEntry(phase: string, manifest: ManifestEntry[], ctx: HandlerContext, fn: (e: ManifestEntry, receipts: Map<string, Receipt>) => Promise<FileOutcome>): Promise<FileOutcome[]> {
+  async function eachEntry(phase: string, manifest: ManifestEntry[], ctx: HandlerContext, fn: (e: ManifestEntry, receipts: Receipts) => Promise<FileOutcome>): Promise<FileOutcome[]> {
     const receipts = loadReceipts(volDir(ctx.volume));
     const out: FileOutcome[] = [];
     try {
@@ -120,6 +124,18 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
       }
     } finally {
       saveReceipts(volDir(ctx.volume), receipts);
+      // make the renames durable: one fsync per touched directory; a failure un-verifies its files
+      for (const dir of pendingDirs) {
+        try {
+          fsyncPath(dir, true);
+        } catch (err: any) {
+          for (let i = 0; i < out.length; i++) {
+            const o = out[i]!;
+            if (o.ok && dirname(join(volDir(ctx.volume), safeRel(o.path))) === dir) out[i] = { path: o.path, ok: false, reason: `fsync of ${dir} failed: ${err.code ?? err.message}` };
+          }
+        }
+      }
+      pendingDirs.clear();
     }
     return out;
   }

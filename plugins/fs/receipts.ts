@@ -13,8 +13,11 @@ export interface Receipt {
 
 const file = (volDir: string) => join(volDir, ".hoard", "receipts.ndjson");
 
-export function loadReceipts(volDir: string): Map<string, Receipt> {
-  const m = new Map<string, Receipt>();
+/** Receipts by path; `dirty` is set by whoever changes one, so an unchanged set is not rewritten. */
+export type Receipts = Map<string, Receipt> & { dirty?: boolean };
+
+export function loadReceipts(volDir: string): Receipts {
+  const m: Receipts = new Map<string, Receipt>();
   let text: string;
   try {
     text = readFileSync(file(volDir), "utf8");
@@ -30,10 +33,12 @@ export function loadReceipts(volDir: string): Map<string, Receipt> {
       /* a torn line is ignored: that file is simply read back again */
     }
   }
+  m.dirty = false;
   return m;
 }
 
-export function saveReceipts(volDir: string, m: Map<string, Receipt>): void {
+export function saveReceipts(volDir: string, m: Receipts): void {
+  if (m.dirty === false) return;
   mkdirSync(join(volDir, ".hoard"), { recursive: true });
   const lines: string[] = [];
   for (const [path, r] of m) lines.push(JSON.stringify({ path, ...r }));

@@ -102,7 +102,11 @@ export function resetDestinationComponents(db: Db, destination: string, epoch: b
   return rows.length;
 }
 
-/** Record the latest per-content outcome at a destination (the gate refuses content whose last check failed). */
+/**
+ * Record the latest per-content outcome at a destination (the gate refuses content whose last
+ * check failed). Only records that change are written (`run` is the run that last changed one):
+ * a no-change sync of many files writes nothing here.
+ */
 export function recordOutcomes(db: Db, destination: string, epoch: bigint, run: bigint, manifest: readonly ManifestEntry[], outcomes: ReadonlyMap<string, FileOutcome>): void {
   // one record per content; a failure at any path holding that content wins
   const agg = new Map<bigint, FileOutcome>();
@@ -112,11 +116,18 @@ export function recordOutcomes(db: Db, destination: string, epoch: bigint, run: 
     const prev = agg.get(e.contentId);
     if (!prev || (prev.ok && !o.ok) || (prev.ok && o.ok && o.verifiedAt < prev.verifiedAt)) agg.set(e.contentId, o);
   }
+  const current = new Map<bigint, ContentCheck>();
+  for (const r of db.all<ContentCheck & { content_id: bigint }>("SELECT content_id, epoch, run, ok, method, verified_at, reason FROM dest_content WHERE destination = ?", destination)) current.set(r.content_id, r);
   for (const [contentId, o] of agg) {
+    const c = current.get(contentId);
+    const method = o.method ?? null;
+    const verifiedAt = o.ok ? o.verifiedAt : null;
+    const reason = o.ok ? null : o.reason;
+    if (c && c.epoch === epoch && c.ok === (o.ok ? 1n : 0n) && c.method === method && c.verified_at === verifiedAt && c.reason === reason) continue;
     db.run(
       `INSERT INTO dest_content(destination, content_id, epoch, run, ok, method, verified_at, reason) VALUES (?,?,?,?,?,?,?,?)
        ON CONFLICT(destination, content_id) DO UPDATE SET epoch = excluded.epoch, run = excluded.run, ok = excluded.ok, method = excluded.method, verified_at = excluded.verified_at, reason = excluded.reason`,
-      destination, contentId, epoch, run, o.ok ? 1 : 0, o.method ?? null, o.ok ? o.verifiedAt : null, o.ok ? null : o.reason,
+      destination, contentId, epoch, run, o.ok ? 1 : 0, method, verifiedAt, reason,
     );
   }
 }
