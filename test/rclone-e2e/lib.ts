@@ -1,7 +1,6 @@
 // Helpers of the rclone end-to-end tests: a world (volume `photos` → rclone destination `r`) driven
 // through the real hoard CLI, read-only DB queries, and small assertions on exit codes and output.
 
-import { Database } from "bun:sqlite";
 import { execFileSync } from "node:child_process";
 import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { world, type Result, type World } from "../helpers.ts";
@@ -74,21 +73,10 @@ export async function rcloneWorld(o: { dest: (w: World) => DestOptions; files?: 
   return w;
 }
 
-/** Rows from the world's DB, opened read-only (integers as bigint). */
-export function rows<T = Record<string, any>>(w: World, sql: string, ...params: (string | number | bigint | null)[]): T[] {
-  const d = new Database(w.db, { readonly: true, safeIntegers: true });
-  try {
-    return d.query(sql).all(...(params as any[])) as T[];
-  } finally {
-    d.close();
-  }
-}
-export const row = <T = Record<string, any>>(w: World, sql: string, ...params: (string | number | bigint | null)[]): T | undefined => rows<T>(w, sql, ...params)[0];
+// the read-only DB helpers are shared with the fs end-to-end tests
+export { rows, row, liveStatus } from "../e2e/lib.ts";
+import { row, rows } from "../e2e/lib.ts";
 
-/** path → status of the live (non-superseded) file rows of volume photos. */
-export function liveStatus(w: World): Record<string, string> {
-  return Object.fromEntries(rows<{ path: string; status: string }>(w, "SELECT path, status FROM files WHERE volume = 'photos' AND status <> 'superseded' ORDER BY path").map((r) => [r.path, r.status]));
-}
 export const allStatus = (files: Record<string, unknown>, status: string) => Object.fromEntries(Object.keys(files).sort().map((p) => [p, status]));
 
 /** The evidence row of photos → r (bigints), or undefined. */
