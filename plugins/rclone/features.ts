@@ -1,6 +1,7 @@
 // Preflight facts: the rclone version, the hash types the destination stores (`backend features`),
 // and the verification plan chosen from them (a stored hash, BLAKE3 by download, or size only).
 
+import type { SpawnResult } from "../../src/kernel/plugin.ts";
 import type { Rclone } from "./run.ts";
 
 export type HashAlgo = "blake3" | "sha256" | "sha1" | "md5";
@@ -60,13 +61,16 @@ export function choosePlan(hashes: string[], version: [number, number, number], 
   return { mode: "size", method: "size" };
 }
 
+const isResult = (x: unknown): x is SpawnResult => typeof x === "object" && x !== null && "code" in x && "stdout" in x;
+
 /** Run `rclone version` and `rclone backend features <root>`; throws a failure when either fails. */
 export async function preflight(rc: Rclone, root: string, dest: string, verify: "hash" | "download", fail: (code: string, msg: string, hint?: string) => Error): Promise<Preflight> {
-  const ver = await rc.run(["version"]);
+  // both at once (each is an rclone start-up); the version verdict still comes first
+  const [ver, feat] = await Promise.all([rc.run(["version"]), rc.run(["backend", "features", root]).catch((e: unknown) => e)]);
   const parsed = ver.code === 0 ? parseVersion(ver.stdout) : undefined;
   if (!parsed)
     throw fail("rclone_version", rc.describeFailure("version", ver) + (ver.code === 0 ? `: unrecognised output ${JSON.stringify(ver.stdout.slice(0, 80))}` : ""), `check that ${rc.binary} is rclone`);
-  const feat = await rc.run(["backend", "features", root]);
+  if (!isResult(feat)) throw feat;
   if (feat.code !== 0)
     throw fail("rclone_features", `${dest}: ${rc.describeFailure(`backend features ${root}`, feat)}`, "check the remote name, its configuration (rclone.conf or RCLONE_CONFIG_* variables) and that it is reachable");
   let hashes: string[];

@@ -1,6 +1,7 @@
 // Built-in destination `rclone`: any rclone remote (SFTP, S3, B2, WebDAV, crypt, a local path).
 // Evidence comes only from a listing compared with cached digests, or BLAKE3 of bytes read back.
 
+import { availableParallelism } from "node:os";
 import { definePlugin, type Capabilities, type DestinationHandler, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
 import { preflight, type Preflight } from "./features.ts";
 import { identify, init } from "./identity.ts";
@@ -9,6 +10,9 @@ import { joinRemote, optionsSchema, type RcloneOptions } from "./options.ts";
 import { push, receiptsFor } from "./push.ts";
 import { Rclone } from "./run.ts";
 import { verifyEntries, type Target } from "./verify.ts";
+
+/** Concurrent hashing listings where the backend hashes by reading: one per core, at most 4 (and no more than `checkers`). */
+const hashJobs = (checkers?: number): number => Math.max(1, Math.min(4, availableParallelism(), checkers ?? 4));
 
 export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContext): DestinationHandler {
   const { failure } = api.util.errors;
@@ -25,11 +29,12 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
     });
     return pre;
   };
-  const target = (ctx: HandlerContext): Target => ({
+  const target = (ctx: HandlerContext, p?: Preflight): Target => ({
     rc,
     dest,
     volumeDir: joinRemote(remote, standardPath(ctx.volume)),
     checkers: opts.checkers,
+    hashJobs: p?.slowHash ? hashJobs(opts.checkers) : 1,
     stateDir: octx.stateDir,
   });
 
@@ -43,15 +48,20 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
       };
     },
     init: () => init(api, rc, remote, dest),
-    identify: () => identify(api, rc, remote, dest),
+    identify: () => {
+      // a run asks for the plan next: start rclone's version and features now, alongside (a
+      // failure is reported when the plan is asked for, and retried then)
+      plan().catch(() => {});
+      return identify(api, rc, remote, dest);
+    },
     async push(manifest: ManifestEntry[], ctx: HandlerContext) {
       const p = await plan();
-      return push(target(ctx), p, remote, manifest, ctx);
+      return push(target(ctx, p), p, remote, manifest, ctx);
     },
     async verify(manifest: ManifestEntry[], ctx: HandlerContext) {
       const p = await plan();
       if (p.plan.mode === "size") ctx.warn(p.warnings[0]!);
-      const t = target(ctx);
+      const t = target(ctx, p);
       // verify never accepts a receipt: it checks everything again and refreshes them
       const receipts = await receiptsFor(t, p, remote, ctx);
       const { outcomes, complete } = await verifyEntries(t, p.plan, manifest, ctx, { receipts });

@@ -76,8 +76,13 @@ export function standardName(localName: string): string {
 
 /** The rclone standard path of a "/"-separated local relative path (each segment encoded). */
 export function standardPath(localPath: string): string {
+  // fast path (almost every name): nothing either encoding touches, so the name is its own
+  // standard name; "." / ".." segments and every special character take the full route
+  if (!NEEDS_ENCODING.test(localPath)) return localPath;
   return localPath.split("/").map(standardName).join("/");
 }
+/** Characters (and segments) that baseDecode or standardEncode could change. */
+const NEEDS_ENCODING = /[\u0000-\u001f\u007f\u2400-\u2421\u201b\uff0e\uff0f]|(^|\/)\.\.?(\/|$)/;
 
 /**
  * An absolute local path as rclone's command line expects it (so that the local backend's

@@ -1,5 +1,10 @@
 // push(): `rclone copy` of exactly the manifest's present files (--files-from-raw on stdin, old
 // versions kept under --backup-dir), streamed log parsing, then verification by listing or download.
+//
+// Where receipts are kept, a cheap listing (no hashes) comes first: an object whose size and
+// modtime still equal its receipt for the manifest's content is accepted on that receipt (with
+// the receipt's time, never now) and is neither copied nor hashed again. Everything else is
+// copied (the local digests are computed meanwhile) and then hashed at the destination.
 
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -9,7 +14,7 @@ import { CopyLog, type RcloneStats } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
 import { joinRemote } from "./options.ts";
 import { Receipts } from "./receipts.ts";
-import { checkerArgs, filesFromRaw, verifyEntries, type Target } from "./verify.ts";
+import { checkerArgs, filesFromRaw, listVolume, prefetchDigests, receiptHolds, verifyEntries, type Listing, type Target } from "./verify.ts";
 
 interface CopyResult {
   log: CopyLog;
@@ -69,20 +74,56 @@ async function changedLocally(root: string, e: ManifestEntry): Promise<boolean> 
 export const receiptsFor = (t: Target, pre: Preflight, remote: string, ctx: HandlerContext): Promise<Receipts | undefined> =>
   useReceipts(pre) ? Receipts.load(t.stateDir, remote, ctx.volume) : Promise.resolve(undefined);
 
+/**
+ * Accept on their receipts the entries whose object, in a fresh listing taken now, still has
+ * the size and modtime of a receipt for the manifest's content and method. Returns those
+ * outcomes and the entries left to copy and check, or undefined when the listing failed (then
+ * everything is copied and checked as if there were no receipts).
+ */
+function settleOnReceipts(t: Target, pre: Preflight, manifest: ManifestEntry[], receipts: Receipts, listing: Listing, ctx: HandlerContext) {
+  if (!listing.ok) {
+    if (!listing.missing) ctx.log.debug(`${t.dest}: listing before the copy failed (${listing.reason}); checking everything after it`);
+    return undefined;
+  }
+  const settled = new Map<string, FileOutcome>();
+  const rest: ManifestEntry[] = [];
+  for (const e of manifest) {
+    const std = standardPath(e.path);
+    const r = receipts.get(std);
+    const f = listing.files.get(std);
+    if (r && f && receiptHolds(r, f, e, pre.plan.method)) settled.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
+    else rest.push(e);
+  }
+  return { settled, rest };
+}
+
 export async function push(t: Target, pre: Preflight, remote: string, manifest: ManifestEntry[], ctx: HandlerContext): Promise<FileOutcome[]> {
   const plan = pre.plan;
   if (plan.mode === "size") ctx.warn(sizeOnlyWarning(t.dest));
-  const receipts = await receiptsFor(t, pre, remote, ctx);
-  const present = manifest.filter((e) => e.status === "present");
+  // the early listing runs while the receipts are read
+  const receiptsP = receiptsFor(t, pre, remote, ctx);
+  const early = useReceipts(pre) && !ctx.signal.aborted && (await Receipts.exist(t.stateDir, remote, ctx.volume)) ? listVolume(t, ctx, { modtime: true }) : undefined;
+  const receipts = await receiptsP;
+  const listing = await early;
+  const settledEarly = listing && receipts && receipts.size > 0 && !ctx.signal.aborted ? settleOnReceipts(t, pre, manifest, receipts, listing, ctx) : undefined;
+  // what is left to copy and check: everything, unless receipts settled some of it
+  const todo = settledEarly ? settledEarly.rest : manifest;
+  const present = todo.filter((e) => e.status === "present");
   const transferred = new Set<string>();
   const copyErrors = new Map<string, string>();
   let copyFailed = false;
+  // rclone's own post-copy checksum (it reads source and destination once more) is redundant
+  // where the listing or read-back afterwards checks every file's content against the index;
+  // a size-only plan keeps it, as it is then the only content check there is
+  const copyExtra = plan.mode === "size" ? [] : ["--ignore-checksum"];
+  // the local digests the listing is compared with are computed while rclone copies
+  const digests = ctx.signal.aborted ? undefined : prefetchDigests(plan, todo, ctx);
 
   // names rclone cannot open would only fail (and make rclone retry the whole copy): leave them
   // out; verification reports them as missing, with the reason
   const toCopy = present.filter((e) => rcloneCanAddress(e.path));
   if (toCopy.length && !ctx.signal.aborted) {
-    const c = await copy(t, toCopy, ctx, []);
+    const c = await copy(t, toCopy, ctx, copyExtra);
     for (const o of c.log.transferred) transferred.add(o);
     for (const [o, m] of c.log.objectErrors(c.code)) copyErrors.set(o, t.rc.redact(m));
     if (c.failure) {
@@ -92,9 +133,14 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
   }
   if (ctx.signal.aborted) return manifest.map((e) => ({ path: e.path, ok: false, reason: "aborted before verification" }));
 
-  // the listing (or read-back) is the evidence, never the copy's exit code
-  const verified = await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred });
+  // the listing (or read-back) is the evidence, never the copy's exit code. After an early
+  // listing, what it did not settle is looked up by name and never accepted on a receipt (its
+  // receipt did not hold before the copy); without one, unchanged objects may still be accepted
+  const verified = settledEarly
+    ? await verifyEntries(t, plan, todo, ctx, { receipts, only: true, transferred, digests })
+    : await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred, digests });
   const { outcomes, contentMismatch } = verified;
+  if (settledEarly) for (const [p, o] of settledEarly.settled) outcomes.set(p, o);
   let complete = verified.complete;
 
   // a copy error stands against its file even if an older copy there happens to match
@@ -122,7 +168,7 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
     }
     if (repair.length) {
       ctx.log.info(`${t.dest}: ${repair.length} file(s) differ at the destination; copying them again`);
-      const c = await copy(t, repair, ctx, ["--ignore-times"]);
+      const c = await copy(t, repair, ctx, ["--ignore-times", ...copyExtra]);
       for (const o of c.log.transferred) transferred.add(o);
       const errs = c.log.objectErrors(c.code);
       if (c.failure && !ctx.signal.aborted) ctx.warn(`${t.dest}: ${c.failure}`);

@@ -7,7 +7,7 @@
 // re-checks everything and refreshes them.
 
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface Receipt {
@@ -20,12 +20,13 @@ export interface Receipt {
 
 export class Receipts {
   private map = new Map<string, Receipt>();
+  /** Whether the map differs from the file (nothing to write back otherwise). */
+  private dirty = false;
   private constructor(private readonly file: string) {}
 
   /** The receipts of one volume at one remote (keyed by both, so a changed remote starts afresh). */
   static async load(stateDir: string, remote: string, volume: string): Promise<Receipts> {
-    const key = createHash("sha256").update(`${remote}\0${volume}`).digest("hex").slice(0, 24);
-    const r = new Receipts(join(stateDir, "receipts", `${key}.ndjson`));
+    const r = new Receipts(Receipts.fileOf(stateDir, remote, volume));
     let text = "";
     try {
       text = await readFile(r.file, "utf8");
@@ -36,35 +37,60 @@ export class Receipts {
       if (!line) continue;
       try {
         const o = JSON.parse(line);
-        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string")
+        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string" && typeof o.a === "string" && /^\d+$/.test(o.a))
           r.map.set(o.p, { size: o.s, modtime: o.t, blake3: o.b, method: o.h, at: BigInt(o.a) });
+        else r.dirty = true;
       } catch {
         /* a torn line only means that object is checked again */
+        r.dirty = true;
       }
     }
     return r;
+  }
+
+  private static fileOf(stateDir: string, remote: string, volume: string): string {
+    const key = createHash("sha256").update(`${remote}\0${volume}`).digest("hex").slice(0, 24);
+    return join(stateDir, "receipts", `${key}.ndjson`);
+  }
+
+  /** Whether there are any receipts to load (cheap: one stat). */
+  static async exist(stateDir: string, remote: string, volume: string): Promise<boolean> {
+    return stat(Receipts.fileOf(stateDir, remote, volume)).then(
+      (st) => st.size > 0,
+      () => false,
+    );
   }
 
   get(path: string): Receipt | undefined {
     return this.map.get(path);
   }
   set(path: string, r: Receipt): void {
+    const old = this.map.get(path);
+    if (old && old.size === r.size && old.modtime === r.modtime && old.blake3 === r.blake3 && old.method === r.method && old.at === r.at) return;
     this.map.set(path, r);
+    this.dirty = true;
   }
   delete(path: string): void {
-    this.map.delete(path);
+    if (this.map.delete(path)) this.dirty = true;
   }
   get size(): number {
     return this.map.size;
   }
 
-  /** Write atomically, keeping only the given paths (the manifest's). */
+  /** Write atomically, keeping only the given paths (the manifest's); nothing to do when unchanged. */
   async save(keep: Set<string>): Promise<void> {
+    for (const p of this.map.keys())
+      if (!keep.has(p)) {
+        this.map.delete(p);
+        this.dirty = true;
+      }
+    if (!this.dirty) return;
     const lines: string[] = [];
-    for (const [p, r] of this.map) if (keep.has(p)) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), m: "v1" }));
+    for (const [p, r] of this.map) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), m: "v1" }));
     await mkdir(join(this.file, ".."), { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}`;
     await writeFile(tmp, lines.join("\n") + (lines.length ? "\n" : ""));
     await rename(tmp, this.file);
+    this.dirty = false;
   }
 }

@@ -7,7 +7,7 @@ import type { FileOutcome, HandlerContext, ManifestEntry } from "../../src/kerne
 import type { HashAlgo, Plan } from "./features.ts";
 import { CopyLog } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
-import type { Receipts } from "./receipts.ts";
+import type { Receipt, Receipts } from "./receipts.ts";
 import type { Rclone } from "./run.ts";
 
 export interface Target {
@@ -17,17 +17,23 @@ export interface Target {
   /** The rclone path of the volume at the destination: <remote>/<volume>. */
   volumeDir: string;
   checkers?: number;
+  /**
+   * How many `lsjson --hash` processes may hash at once. rclone hashes the objects of one
+   * listing one after another; where hashing reads the data (local, sftp) it is CPU- or
+   * round-trip-bound, so disjoint halves of the list are hashed side by side.
+   */
+  hashJobs?: number;
   /** A private local directory (download batches are written under it). */
   stateDir: string;
 }
 
-interface Listed {
+export interface Listed {
   size: number;
   hash?: string;
   modtime?: string;
 }
 
-type Listing = { ok: true; files: Map<string, Listed>; at: bigint } | { ok: false; reason: string; missing: boolean };
+export type Listing = { ok: true; files: Map<string, Listed>; at: bigint } | { ok: false; reason: string; missing: boolean };
 
 /** hoard's reserved names at a volume root are never part of a listing. */
 const RESERVED_FILTERS = ["--exclude", "/.hoard-volume", "--exclude", "/.hoard/**"];
@@ -46,11 +52,13 @@ export async function listVolume(t: Target, ctx: HandlerContext, o: { hash?: Has
   const args = ["lsjson", "-R", "--files-only", "--no-mimetype", "--fast-list", ...checkerArgs(t)];
   if (!o.modtime) args.push("--no-modtime");
   if (o.hash) args.push("--hash", "--hash-type", o.hash);
-  if (o.only) args.push("--files-from-raw", "-");
+  // names rclone cannot open are never asked for (they are reported missing, with the reason)
+  const only = o.only?.filter((e) => rcloneCanAddress(e.path));
+  if (only) args.push("--files-from-raw", "-");
   else args.push(...RESERVED_FILTERS);
   args.push(t.volumeDir);
   const at = ctx.now();
-  const r = await t.rc.run(args, { signal: ctx.signal, stdin: o.only ? filesFromRaw(o.only) : undefined });
+  const r = await t.rc.run(args, { signal: ctx.signal, stdin: only ? filesFromRaw(only) : undefined });
   if (ctx.signal.aborted) return { ok: false, reason: "aborted before the destination listing finished", missing: false };
   if (r.code !== 0) {
     // 3 = directory not found: the volume directory provably does not exist at the destination
@@ -58,6 +66,23 @@ export async function listVolume(t: Target, ctx: HandlerContext, o: { hash?: Has
     return { ok: false, missing, reason: missing ? `missing at ${t.dest} (the volume directory does not exist there)` : `${t.dest}: ${t.rc.describeFailure("lsjson", r)}` };
   }
   const files = new Map<string, Listed>();
+  const add = (j: any) => {
+    if (!j || typeof j.Path !== "string" || j.IsDir) return;
+    const h = o.hash && j.Hashes && typeof j.Hashes[o.hash] === "string" && j.Hashes[o.hash] !== "" ? String(j.Hashes[o.hash]).toLowerCase() : undefined;
+    const modtime = typeof j.ModTime === "string" && j.ModTime !== "" ? j.ModTime : undefined;
+    files.set(j.Path, { size: typeof j.Size === "number" ? j.Size : -1, hash: h, modtime });
+  };
+  // the whole output is one JSON array: one parse (fast); line by line only to say what is wrong
+  let all: unknown;
+  try {
+    all = JSON.parse(r.stdout);
+  } catch {
+    all = undefined;
+  }
+  if (Array.isArray(all)) {
+    for (const j of all) add(j);
+    return { ok: true, files, at };
+  }
   for (const raw of r.stdout.split("\n")) {
     let line = raw.trim();
     if (line === "" || line === "[" || line === "]") continue;
@@ -68,12 +93,38 @@ export async function listVolume(t: Target, ctx: HandlerContext, o: { hash?: Has
     } catch {
       return { ok: false, missing: false, reason: `${t.dest}: rclone lsjson printed a line that is not JSON: ${t.rc.redact(line.slice(0, 120))}` };
     }
-    if (!j || typeof j.Path !== "string" || j.IsDir) continue;
-    const h = o.hash && j.Hashes && typeof j.Hashes[o.hash] === "string" && j.Hashes[o.hash] !== "" ? String(j.Hashes[o.hash]).toLowerCase() : undefined;
-    const modtime = typeof j.ModTime === "string" && j.ModTime !== "" ? j.ModTime : undefined;
-    files.set(j.Path, { size: typeof j.Size === "number" ? j.Size : -1, hash: h, modtime });
+    add(j);
   }
   return { ok: true, files, at };
+}
+
+/**
+ * The listing with hashes of exactly these entries, split by bytes into up to t.hashJobs
+ * concurrent `lsjson --hash --files-from-raw` runs. Each object is hashed once, by one run; the
+ * time is the earliest start, and any failed run fails the whole listing (the exit code of every
+ * run is checked before its output is used).
+ */
+export async function listHashed(t: Target, ctx: HandlerContext, hash: HashAlgo, entries: ManifestEntry[]): Promise<Listing> {
+  const jobs = Math.max(1, Math.min(t.hashJobs ?? 1, entries.length));
+  if (jobs === 1) return listVolume(t, ctx, { hash, modtime: true, only: entries });
+  // largest first into the lightest group (a few big files spread evenly)
+  const groups: { bytes: number; entries: ManifestEntry[] }[] = Array.from({ length: jobs }, () => ({ bytes: 0, entries: [] }));
+  for (const e of [...entries].sort((a, b) => b.size - a.size)) {
+    let g = groups[0]!;
+    for (const x of groups) if (x.bytes < g.bytes || (x.bytes === g.bytes && x.entries.length < g.entries.length)) g = x;
+    g.entries.push(e);
+    g.bytes += e.size;
+  }
+  const parts = await Promise.all(groups.filter((g) => g.entries.length).map((g) => listVolume(t, ctx, { hash, modtime: true, only: g.entries })));
+  const failed = parts.filter((p) => !p.ok) as Extract<Listing, { ok: false }>[];
+  if (failed.length) return failed.find((f) => !f.missing) ?? failed[0]!;
+  const files = new Map<string, Listed>();
+  let at: bigint | undefined;
+  for (const p of parts as Extract<Listing, { ok: true }>[]) {
+    for (const [k, v] of p.files) files.set(k, v);
+    if (at === undefined || p.at < at) at = p.at;
+  }
+  return { ok: true, files, at: at! };
 }
 
 const notAddressable = (t: Target) =>
@@ -87,6 +138,14 @@ function presence(t: Target, e: ManifestEntry, f: Listed | undefined): FileOutco
   }
   if (f.size !== e.size) return { path: e.path, ok: false, reason: `size at ${t.dest} is ${f.size < 0 ? "unknown" : f.size}, expected ${e.size}` };
   return undefined;
+}
+
+/**
+ * Whether a receipt still speaks for a listed object: the listing shows the size and modtime the
+ * object had when its content was proven equal to this entry's BLAKE3, by the method in use.
+ */
+export function receiptHolds(r: Receipt, f: Listed, e: ManifestEntry, method: string): boolean {
+  return f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && f.size === e.size && r.blake3 === e.blake3 && r.method === method;
 }
 
 export interface Verified {
@@ -107,6 +166,31 @@ export interface VerifyOptions {
   reuse?: boolean;
   /** Standard names the copy just wrote: never accepted on a receipt. */
   transferred?: Set<string>;
+  /** Local digests already being computed (started alongside the copy). */
+  digests?: DigestPrefetch;
+}
+
+/** Local secondary digests computed while something else runs (the copy). */
+export interface DigestPrefetch {
+  algo: HashAlgo;
+  /** Contents it was asked for: never asked again, whatever the answer. */
+  asked: Set<bigint>;
+  result: Promise<{ ok: true; digests: Map<bigint, string> } | { ok: false; error: unknown }>;
+}
+
+/**
+ * Start computing the local digests a hash plan will compare these entries with. The kernel
+ * computes each from the indexed file (checking its BLAKE3 on the way) or takes it from its
+ * cache; a failure is kept and reported per file later.
+ */
+export function prefetchDigests(plan: Plan, entries: ManifestEntry[], ctx: HandlerContext): DigestPrefetch | undefined {
+  if (plan.mode !== "hash" || plan.hash === "blake3" || entries.length === 0) return undefined;
+  const algo = plan.hash;
+  const result = ctx.digests(entries, algo).then(
+    (digests) => ({ ok: true as const, digests }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  return { algo, asked: new Set(entries.map((e) => e.contentId)), result };
 }
 
 /** Verify entries by the plan. */
@@ -123,10 +207,15 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
   ctx.progress({ phase: "verify", done: 0, total: entries.length });
   const receipts = opts.receipts;
   const reuse = !!(receipts && opts.reuse && receipts.size > 0);
-  // where hashing reads the data (receipts are kept exactly then), list cheaply first and hash
-  // only manifest files no receipt covers, never the destination's other files
-  const hashNow = plan.mode === "hash" && !receipts ? plan.hash : undefined;
-  const listing = await listVolume(t, ctx, { hash: hashNow, modtime: !!receipts, only: opts.only ? entries : undefined });
+  // where hashing reads the data (receipts are kept exactly then) and receipts may be accepted,
+  // list cheaply first and hash only manifest files no receipt covers;
+  // where no receipt can be accepted, the manifest's objects are hashed right away (looked up
+  // by name: the destination's other files are never hashed)
+  const hashNow = plan.mode === "hash" && (!receipts || !reuse) ? plan.hash : undefined;
+  const listing =
+    hashNow && receipts
+      ? await listHashed(t, ctx, hashNow, entries)
+      : await listVolume(t, ctx, { hash: hashNow, modtime: !!receipts, only: opts.only ? entries : undefined });
   if (!listing.ok) {
     for (const e of entries) out.set(e.path, { path: e.path, ok: false, reason: listing.reason, ...(listing.missing ? { missing: true } : {}) });
     result.complete = listing.missing;
@@ -149,7 +238,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       const std = standardPath(e.path);
       const f = listed.get(e.path)!;
       const r = receipts!.get(std);
-      if (r && f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && r.blake3 === e.blake3 && r.method === plan.method && !opts.transferred?.has(std))
+      if (r && receiptHolds(r, f, e, plan.method) && !opts.transferred?.has(std))
         out.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
       else rest.push(e);
     }
@@ -160,7 +249,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
     for (const e of candidates) out.set(e.path, { path: e.path, ok: true, method: "size", verifiedAt: at });
   } else if (plan.mode === "hash") {
     if (!hashNow && candidates.length) {
-      const second = await listVolume(t, ctx, { hash: plan.hash, modtime: true, only: candidates });
+      const second = await listHashed(t, ctx, plan.hash, candidates);
       if (!second.ok) {
         for (const e of candidates) out.set(e.path, { path: e.path, ok: false, reason: second.reason });
         candidates = [];
@@ -181,7 +270,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
         candidates = rest;
       }
     }
-    await compareHashes(t, plan.hash, candidates, listed, at, ctx, out, mismatch);
+    await compareHashes(t, plan.hash, candidates, listed, at, ctx, out, mismatch, opts.digests);
   } else {
     await downloadAndHash(t, candidates, ctx, out, mismatch);
   }
@@ -200,7 +289,17 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
   return result;
 }
 
-async function compareHashes(t: Target, algo: HashAlgo, cands: ManifestEntry[], listed: Map<string, Listed>, at: bigint, ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+async function compareHashes(
+  t: Target,
+  algo: HashAlgo,
+  cands: ManifestEntry[],
+  listed: Map<string, Listed>,
+  at: bigint,
+  ctx: HandlerContext,
+  out: Map<string, FileOutcome>,
+  mismatch: Set<string>,
+  pre?: DigestPrefetch,
+) {
   const withHash = cands.filter((e) => {
     if (listed.get(e.path)!.hash !== undefined) return true;
     out.set(e.path, { path: e.path, ok: false, reason: `${t.dest} gave no ${algo} for this object (some backends do not store one, e.g. for multipart uploads); set verify = "download" to check it by reading it back` });
@@ -210,7 +309,18 @@ async function compareHashes(t: Target, algo: HashAlgo, cands: ManifestEntry[], 
   if (algo === "blake3") local = new Map(withHash.map((e) => [e.contentId, e.blake3.toLowerCase()]));
   else {
     try {
-      local = withHash.length ? await ctx.digests(withHash, algo) : new Map();
+      local = new Map();
+      let need = withHash;
+      if (pre && pre.algo === algo && withHash.length) {
+        const r = await pre.result;
+        if (!r.ok) throw r.error;
+        for (const e of withHash) {
+          const d = r.digests.get(e.contentId);
+          if (d !== undefined) local.set(e.contentId, d);
+        }
+        need = withHash.filter((e) => !pre.asked.has(e.contentId));
+      }
+      if (need.length) for (const [k, d] of await ctx.digests(need, algo)) local.set(k, d);
     } catch (err: any) {
       const why = t.rc.redact(String(err?.message ?? err));
       for (const e of withHash) out.set(e.path, { path: e.path, ok: false, reason: `could not compute the local ${algo} to compare with: ${why}` });

@@ -1,0 +1,304 @@
+// The rclone plugin's shortcuts, each against the real rclone: receipts checked by a cheap listing
+// before the copy (and when they must not be trusted), local digests computed alongside the copy,
+// concurrent hashing listings, rclone's own post-copy checksum left out only where hoard checks
+// content itself, receipts written back only when they changed.
+
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { cleanup, entryFor, fakeApi, FAKE_RCLONE, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, tmp } from "./harness.ts";
+import { listHashed, type Target } from "../../plugins/rclone/verify.ts";
+import { Rclone } from "../../plugins/rclone/run.ts";
+import { Receipts } from "../../plugins/rclone/receipts.ts";
+import { standardName, standardPath } from "../../plugins/rclone/names.ts";
+
+setDefaultTimeout(30_000);
+afterAll(cleanup);
+
+/** Open a handler whose every rclone call is logged (argv) and passed through to the real rclone. */
+function logged(options: Record<string, unknown>, env: Record<string, string> = {}, name = "d") {
+  const log = join(tmp(), "argv.log");
+  const o = open({ ...options, binary: FAKE_RCLONE }, { ...env, HOARD_FAKE_RCLONE_MODE: "argvlog", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE }, name);
+  /** The invocations since the last call: [subcommand, argv]. */
+  let seen = 0;
+  const calls = (): { sub: string; argv: string[] }[] => {
+    const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+    const out: { sub: string; argv: string[] }[] = [];
+    for (const block of text.split(/^---- /m).slice(1)) {
+      const [sub, ...argv] = block.replace(/\n$/, "").split("\n");
+      out.push({ sub: sub!, argv });
+    }
+    const fresh = out.slice(seen);
+    seen = out.length;
+    return fresh;
+  };
+  return { ...o, calls };
+}
+
+const sha256 = (s: string | Uint8Array) => createHash("sha256").update(s).digest("hex");
+const hashing = (c: { sub: string; argv: string[] }) => c.sub === "lsjson" && c.argv.includes("--hash");
+
+describe("receipts checked before the copy", () => {
+  test("a no-change re-push: one listing without hashes, no copy, no hashing, the receipts' time, receipts not rewritten", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo", "d/e/c.txt": "charlie" });
+    const { handler, calls, stateDir } = logged({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    for (const o of first.values()) expect(o).toMatchObject({ ok: true, method: "sha256", transferred: true });
+    const subs1 = calls().map((c) => c.sub);
+    expect(subs1).toContain("copy");
+
+    const receiptFile = () => {
+      const dir = join(stateDir, "receipts");
+      const { readdirSync } = require("node:fs") as typeof import("node:fs");
+      return join(dir, readdirSync(dir)[0]!);
+    };
+    const before = statSync(receiptFile(), { bigint: true }).mtimeNs;
+    const ctx = makeCtx(vol, { runId: 8n });
+    const second = await outcomes(handler.push(vol.manifest, ctx));
+    for (const e of vol.manifest) {
+      const o = second.get(e.path)!;
+      const f = first.get(e.path)! as any;
+      // accepted on the receipt: its time, not now; nothing transferred
+      expect([e.path, o.ok, (o as any).verifiedAt, !!(o as any).transferred]).toEqual([e.path, true, f.verifiedAt, false]);
+    }
+    const c2 = calls();
+    expect(c2.map((c) => c.sub).filter((s) => s !== "version" && s !== "backend")).toEqual(["lsjson"]);
+    expect(c2.some(hashing)).toBe(false);
+    expect(ctx.digestCalls).toEqual([]);
+    expect(statSync(receiptFile(), { bigint: true }).mtimeNs).toBe(before);
+  });
+
+  test("a receipt is not trusted when the object's modtime changed (same content): it is hashed again, now", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo" });
+    const { handler, calls } = logged({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const t1 = (first.get("a.txt") as any).verifiedAt as bigint;
+    calls();
+    utimesSync(join(remote, "vol", "a.txt"), new Date(2001, 0, 1), new Date(2001, 0, 1));
+    const ctx = makeCtx(vol, { runId: 8n });
+    const res = await outcomes(handler.push(vol.manifest, ctx));
+    expect(res.get("b.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    const a = res.get("a.txt") as any;
+    expect(a).toMatchObject({ ok: true, method: "sha256" });
+    expect(a.verifiedAt).toBeGreaterThan(t1);
+    // only a.txt was handed to the copy and then hashed
+    expect(calls().filter(hashing)).toHaveLength(1);
+    expect(ctx.digestCalls.reduce((n, c) => n + c.count, 0)).toBe(1);
+  });
+
+  test("a receipt is not trusted when the object's size changed: it is copied again (old version kept) and hashed", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo" });
+    const { handler } = open({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const t1 = (first.get("a.txt") as any).verifiedAt as bigint;
+    const p = join(remote, "vol", "a.txt");
+    // same modtime, different size
+    const st = statSync(p);
+    appendFileSync(p, "!");
+    utimesSync(p, st.atime, st.mtime);
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
+    expect(res.get("a.txt")).toMatchObject({ ok: true, method: "sha256", transferred: true });
+    expect((res.get("a.txt") as any).verifiedAt).toBeGreaterThan(t1);
+    expect(res.get("b.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    expect(readFileSync(p, "utf8")).toBe("alpha");
+    expect(readFileSync(join(remote, "vol", ".hoard", "history", "run-9", "a.txt"), "utf8")).toBe("alpha!");
+  });
+
+  test("same size and modtime, other content: push accepts the receipt (its old time), verify re-checks everything and catches it", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo" });
+    const { handler, calls } = logged({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const t1 = (first.get("a.txt") as any).verifiedAt as bigint;
+    overwriteKeepingTimes(join(remote, "vol", "a.txt"), "ALPHA");
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
+    // a receipt can only speak for what size and modtime show; the evidence keeps its old time
+    expect(res.get("a.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    calls();
+    const ctxv = makeCtx(vol);
+    const ver = await outcomes(handler.verify(vol.manifest, ctxv));
+    expect(ver.get("a.txt")).toMatchObject({ ok: false });
+    expect((ver.get("a.txt") as any).reason).toContain("differs");
+    expect(ver.get("b.txt")).toMatchObject({ ok: true });
+    expect((ver.get("b.txt") as any).verifiedAt).toBeGreaterThan(t1);
+    // verify hashed every file (no receipt accepted)
+    expect(calls().some(hashing)).toBe(true);
+    // the failed receipt is gone: the next push copies a.txt again
+    const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 10n })));
+    expect(again.get("a.txt")).toMatchObject({ ok: true, transferred: true });
+    expect(readFileSync(join(remote, "vol", "a.txt"), "utf8")).toBe("alpha");
+  });
+
+  test("receipts kept but the destination emptied: nothing is accepted, everything is copied and hashed again", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo" });
+    const { handler } = open({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    rmSync(join(remote, "vol"), { recursive: true });
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
+    for (const o of res.values()) expect(o).toMatchObject({ ok: true, transferred: true });
+  });
+
+  test("an offloaded entry with a holding receipt is accepted without a digest; a lost one is missing", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "keep.txt": "keep", "off.txt": "off", "lost.txt": "lost" });
+    const { handler } = open({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const off = vol.manifest.map((e) => (e.path === "keep.txt" ? e : { ...e, status: "offloaded" as const }));
+    rmSync(join(vol.root, "off.txt"));
+    rmSync(join(vol.root, "lost.txt"));
+    rmSync(join(remote, "vol", "lost.txt"));
+    const ctx = makeCtx(vol, { runId: 9n });
+    const res = await outcomes(handler.push(off, ctx));
+    expect(res.get("off.txt")).toMatchObject({ ok: true, verifiedAt: (first.get("off.txt") as any).verifiedAt });
+    expect(res.get("keep.txt")).toMatchObject({ ok: true });
+    expect(res.get("lost.txt")).toMatchObject({ ok: false, missing: true });
+    expect(ctx.digestCalls.every((c) => c.count <= 1)).toBe(true);
+  });
+
+  test("a name rclone cannot open stays reported on every push (never asked for by name); the rest are accepted", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "q‛x.txt": "quote", "ok.txt": "fine" });
+    const { handler } = open({ remote });
+    for (const run of [7n, 8n]) {
+      const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: run })));
+      expect(res.get("ok.txt")).toMatchObject({ ok: true });
+      expect(res.get("q‛x.txt")).toMatchObject({ ok: false, missing: true });
+      expect((res.get("q‛x.txt") as any).reason).toContain("U+201B");
+    }
+  });
+});
+
+describe("the copy", () => {
+  test("first push: local digests asked for once (while copying); rclone's own checksum left to hoard's check", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo", "c/d.txt": "delta" });
+    const { handler, calls } = logged({ remote });
+    const ctx = makeCtx(vol);
+    const res = await outcomes(handler.push(vol.manifest, ctx));
+    for (const o of res.values()) expect(o).toMatchObject({ ok: true, method: "sha256" });
+    expect(ctx.digestCalls).toEqual([{ algo: "sha256", count: 3 }]);
+    const copies = calls().filter((c) => c.sub === "copy");
+    expect(copies).toHaveLength(1);
+    expect(copies[0]!.argv).toContain("--ignore-checksum");
+  });
+
+  test("a size-only destination keeps rclone's post-copy checksum (the only content check there is)", async () => {
+    const base = tmp();
+    const env = { RCLONE_CONFIG_VAULT_TYPE: "crypt", RCLONE_CONFIG_VAULT_REMOTE: base, RCLONE_CONFIG_VAULT_PASSWORD: obscure("pw-" + Math.random()) };
+    const { handler, calls } = logged({ remote: "vault:" }, env, "vault");
+    const vol = makeVolume({ "a.txt": "alpha" });
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    expect(res.get("a.txt")).toMatchObject({ ok: true, method: "size" });
+    const copies = calls().filter((c) => c.sub === "copy");
+    expect(copies).toHaveLength(1);
+    expect(copies[0]!.argv).not.toContain("--ignore-checksum");
+  });
+
+  test("a local file changed after indexing, copied while its digest was computed: not verified", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "original", "b.txt": "bravo" });
+    writeFileSync(join(vol.root, "a.txt"), "changed!");
+    const { handler } = open({ remote });
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    expect(res.get("a.txt")!.ok).toBe(false);
+    expect(res.get("b.txt")).toMatchObject({ ok: true });
+  });
+});
+
+describe("concurrent hashing listings", () => {
+  function target(root: string, binary: string, hashJobs: number, env: Record<string, string> = {}): Target {
+    const rc = new Rclone(fakeApi(), { remote: root, verify: "hash", binary }, { RCLONE_CONFIG: join(tmp(), "none.conf"), ...env });
+    return { rc, dest: "d", volumeDir: root, hashJobs, stateDir: tmp() };
+  }
+
+  test("entries are split over the runs, every object hashed once, merged; the time is the earliest start", async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 9; i++) files[`d${i % 3}/f${i}.bin`] = "x".repeat(1000 * (i + 1));
+    files["new\nline"] = "nl";
+    const vol = makeVolume(files);
+    const ctx = makeCtx(vol);
+    const before = ctx.now();
+    const log = join(tmp(), "argv.log");
+    const env = { HOARD_FAKE_RCLONE_MODE: "argvlog", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE };
+    const l = await listHashed(target(vol.root, FAKE_RCLONE, 3, env), ctx, "sha256", vol.manifest);
+    expect(l.ok).toBe(true);
+    if (!l.ok) return;
+    expect(l.at).toBeGreaterThanOrEqual(before);
+    expect(l.at).toBeLessThanOrEqual(ctx.now());
+    expect(l.files.size).toBe(vol.manifest.length);
+    for (const e of vol.manifest) {
+      const f = l.files.get(standardPath(e.path))!;
+      expect([e.path, f.size, f.hash, typeof f.modtime]).toEqual([e.path, e.size, sha256(files[e.path]!), "string"]);
+    }
+    expect(readFileSync(log, "utf8").match(/^---- lsjson$/gm)).toHaveLength(3);
+  });
+
+  test("one failing run fails the whole listing (its exit code is checked; nothing from it is used)", async () => {
+    const vol = makeVolume({ "good.txt": "g".repeat(5000), "bad.txt": "b", "other.txt": "o".repeat(3000) });
+    // an rclone that fails whenever it is asked for bad.txt (and prints a plausible listing anyway)
+    const fake = join(tmp(), "rclone");
+    writeFileSync(
+      fake,
+      `#!/bin/sh\ninput=$(cat)\ncase "$input" in *bad.txt*) echo '[{"Path":"bad.txt","Size":1,"Hashes":{"sha256":"00"}}]'; echo 'Failed to lsjson: boom' >&2; exit 1;; esac\nprintf '%s\\n' "$input" | exec ${REAL_RCLONE} "$@"\n`,
+    );
+    chmodSync(fake, 0o755);
+    const ctx = makeCtx(vol);
+    const l = await listHashed(target(vol.root, fake, 2), ctx, "sha256", vol.manifest);
+    expect(l.ok).toBe(false);
+    if (!l.ok) {
+      expect(l.missing).toBe(false);
+      expect(l.reason).toContain("boom");
+    }
+    // the same through verify after an honest push: nothing is claimed, not even for the
+    // files of the run that succeeded
+    const remote = tmp();
+    await outcomes(open({ remote }).handler.push(vol.manifest, makeCtx(vol)));
+    const { handler } = open({ remote, binary: fake });
+    const ver = await outcomes(handler.verify(vol.manifest, makeCtx(vol)));
+    for (const e of vol.manifest) expect([e.path, ver.get(e.path)!.ok]).toEqual([e.path, false]);
+    expect((ver.get("good.txt") as any).reason).toContain("boom");
+  });
+});
+
+describe("receipts file", () => {
+  test("written back only when something changed; an unreadable line is dropped and the file rewritten", async () => {
+    const dir = tmp();
+    const r = await Receipts.load(dir, "remote:", "vol");
+    r.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n });
+    r.set("b", { size: 2, modtime: "t2", blake3: "c".repeat(64), method: "sha256", at: 6n });
+    await r.save(new Set(["a", "b"]));
+    const { readdirSync } = require("node:fs") as typeof import("node:fs");
+    const file = join(dir, "receipts", readdirSync(join(dir, "receipts"))[0]!);
+    const lines = readFileSync(file, "utf8").trim().split("\n");
+    // the same receipts in another order: a save without changes must leave this text alone
+    writeFileSync(file, [...lines].reverse().join("\n") + "\n");
+    const r2 = await Receipts.load(dir, "remote:", "vol");
+    expect(r2.get("a")).toEqual({ size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n });
+    r2.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n });
+    await r2.save(new Set(["a", "b"]));
+    expect(readFileSync(file, "utf8")).toBe([...lines].reverse().join("\n") + "\n");
+    // a path that left the manifest is dropped
+    const r3 = await Receipts.load(dir, "remote:", "vol");
+    await r3.save(new Set(["a"]));
+    expect(readFileSync(file, "utf8")).toBe(lines[0] + "\n");
+    // a torn line: the object is checked again, and the file is cleaned up
+    appendFileSync(file, '{"p":"c","s":3,');
+    const r4 = await Receipts.load(dir, "remote:", "vol");
+    expect(r4.get("c")).toBeUndefined();
+    expect(r4.get("a")).toBeDefined();
+    await r4.save(new Set(["a", "c"]));
+    expect(readFileSync(file, "utf8")).toBe(lines[0] + "\n");
+  });
+});
+
+describe("standard names", () => {
+  test("the fast path agrees with the per-segment encoding", () => {
+    const names = ["plain", "a/b/c.txt", "with space", "ünï/cødé", ".", "..", "a/./b", "a/../b", "x/.", "．", "a/．．/b", "q‛x", "sym␊lit", "full／slash", "ctl\x01", "del\x7f", "new\nline", "a.b", "..a", "a..", ".hidden/.x"];
+    for (const n of names) expect([n, standardPath(n)]).toEqual([n, n.split("/").map(standardName).join("/")]);
+  });
+});
