@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { obscure, serve, tmp, cleanup, type Server } from "../rclone/harness.ts";
+import { obscure, serve, serveSftpRemote, tmp, cleanup, type Server } from "../rclone/harness.ts";
 import { DEFAULT_FILES, allStatus, cleanupWorlds, evidenceRow, historyKinds, lastRun, liveStatus, preferredHash, rcloneWorld, row, rows, runId, sameFiles } from "./lib.ts";
 
 setDefaultTimeout(120_000);
@@ -16,19 +16,14 @@ const FILE_NAMES = Object.keys(DEFAULT_FILES).sort();
 
 let webdav: Server;
 let sftp: Server;
-const SFTP_PASS = "sftp-Pa55word-" + Math.random().toString(36).slice(2);
+let SFTP_PASS: string;
 let sftpEnv: Record<string, string>;
 const davEnv = (s: Server, name = "DAV") => ({ [`RCLONE_CONFIG_${name}_TYPE`]: "webdav", [`RCLONE_CONFIG_${name}_URL`]: `http://127.0.0.1:${s.port}/` });
 
 beforeAll(async () => {
-  [webdav, sftp] = await Promise.all([serve("webdav"), serve("sftp", { RCLONE_USER: "hoard", RCLONE_PASS: SFTP_PASS })]);
-  sftpEnv = {
-    RCLONE_CONFIG_SFTPD_TYPE: "sftp",
-    RCLONE_CONFIG_SFTPD_HOST: "127.0.0.1",
-    RCLONE_CONFIG_SFTPD_PORT: String(sftp.port),
-    RCLONE_CONFIG_SFTPD_USER: "hoard",
-    RCLONE_CONFIG_SFTPD_PASS: obscure(SFTP_PASS),
-  };
+  let s: Awaited<ReturnType<typeof serveSftpRemote>>;
+  [webdav, s] = await Promise.all([serve("webdav"), serveSftpRemote()]);
+  ({ server: sftp, env: sftpEnv, pass: SFTP_PASS } = s);
 });
 const extraServers: Server[] = [];
 afterAll(() => {

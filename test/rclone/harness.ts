@@ -256,3 +256,17 @@ export function obscure(pw: string): string {
     .toString()
     .trim();
 }
+
+/** `rclone serve sftp` on 127.0.0.1 with a random password, and the env that defines remote SFTPD for it. */
+export async function serveSftpRemote(): Promise<{ server: Server; env: Record<string, string>; pass: string }> {
+  const pass = "sftp-Pa55word-" + Math.random().toString(36).slice(2);
+  const server = await serve("sftp", { RCLONE_USER: "hoard", RCLONE_PASS: pass });
+  const env = {
+    RCLONE_CONFIG_SFTPD_TYPE: "sftp",
+    RCLONE_CONFIG_SFTPD_HOST: "127.0.0.1",
+    RCLONE_CONFIG_SFTPD_PORT: String(server.port),
+    RCLONE_CONFIG_SFTPD_USER: "hoard",
+    RCLONE_CONFIG_SFTPD_PASS: obscure(pass),
+  };
+  return { server, env, pass };
+}

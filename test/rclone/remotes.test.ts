@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, FAKE_RCLONE, REAL_RCLONE, freePort, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, serve, tmp, type Server } from "./harness.ts";
+import { cleanup, FAKE_RCLONE, REAL_RCLONE, freePort, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, serve, serveSftpRemote, tmp, type Server } from "./harness.ts";
 import { sizeOnlyWarning } from "../../plugins/rclone/features.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
 
@@ -13,18 +13,13 @@ setDefaultTimeout(30_000);
 
 let webdav: Server;
 let sftp: Server;
-const SFTP_PASS = "sftp-Pa55word-" + Math.random().toString(36).slice(2);
+let SFTP_PASS: string;
 let sftpEnv: Record<string, string>;
 
 beforeAll(async () => {
-  [webdav, sftp] = await Promise.all([serve("webdav"), serve("sftp", { RCLONE_USER: "hoard", RCLONE_PASS: SFTP_PASS })]);
-  sftpEnv = {
-    RCLONE_CONFIG_SFTPD_TYPE: "sftp",
-    RCLONE_CONFIG_SFTPD_HOST: "127.0.0.1",
-    RCLONE_CONFIG_SFTPD_PORT: String(sftp.port),
-    RCLONE_CONFIG_SFTPD_USER: "hoard",
-    RCLONE_CONFIG_SFTPD_PASS: obscure(SFTP_PASS),
-  };
+  let s: Awaited<ReturnType<typeof serveSftpRemote>>;
+  [webdav, s] = await Promise.all([serve("webdav"), serveSftpRemote()]);
+  ({ server: sftp, env: sftpEnv, pass: SFTP_PASS } = s);
 });
 afterAll(() => {
   webdav?.stop();
