@@ -36,6 +36,21 @@ export interface World {
   cleanup(): void;
 }
 
+/** Whether a process still runs (a zombie, killed but not yet reaped, does not). */
+export function running(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Wait up to `ms` for a process to stop running; whether it did. */
+export async function stopped(pid: number, ms = 5000): Promise<boolean> {
+  for (let t = 0; t < ms && running(pid); t += 50) await Bun.sleep(50);
+  return !running(pid);
+}
+
 export function tempDir(prefix = "hoard-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }

@@ -68,6 +68,11 @@ declare module "hoard/plugin" {
         runId: bigint;
         volume: string;
         volumeRoot: string;
+        /**
+         * The destination's current epoch. `hoard dest reset` starts a new one: whatever a handler
+         * cached about the destination under an earlier epoch (receipts) must not be trusted.
+         */
+        epoch: bigint;
         signal: AbortSignal;
         progress(p: Progress): void;
         log: Logger;
@@ -98,6 +103,13 @@ declare module "hoard/plugin" {
         init(): Promise<Identity>;
         /** Cheap identity read before every run. "uninitialised" only when provably absent; errors throw. */
         identify(): Promise<Identity | "uninitialised">;
+        /**
+         * Optional hint, given before the identity check of a sync of this volume: a push is likely to
+         * follow. A handler may start read-only work now (e.g. listing the destination) for that push
+         * to use; it must write nothing, and what it starts must not outlive the process. The push
+         * still runs only after the identity check and the run gate passed.
+         */
+        warm?(volume: string): void;
         push(manifest: ManifestEntry[], ctx: HandlerContext): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
         verify(manifest: ManifestEntry[], ctx: HandlerContext): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
         /** Write the bytes of one file to targetPath (the kernel checks BLAKE3 afterwards). */
@@ -210,7 +222,11 @@ declare module "hoard/plugin" {
         /** Parse "30d", "12h", "1h30m" into nanoseconds. */
         parseDuration(s: string): bigint;
         formatDuration(ns: bigint): string;
-        /** Spawn a tool without a shell; never put secrets in args (pass them in env). */
+        /**
+         * Spawn a tool without a shell; never put secrets in args (pass them in env). With
+         * stdoutToFile, stdout goes to a private unlinked temporary file read after exit (much cheaper
+         * than a pipe for large outputs such as a listing; onStdoutLine then runs after exit).
+         */
         spawn(cmd: string, args: string[], opts?: {
             env?: Record<string, string | undefined>;
             cwd?: string;
@@ -218,6 +234,7 @@ declare module "hoard/plugin" {
             stdin?: string;
             onStderrLine?(line: string): void;
             onStdoutLine?(line: string): void;
+            stdoutToFile?: boolean;
         }): Promise<SpawnResult>;
         /** BLAKE3 hex of a local file. */
         blake3File(path: string): Promise<string>;

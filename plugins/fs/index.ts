@@ -68,11 +68,11 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     if (st === "not-a-file") return { path: e.path, ok: false, reason: `not a regular file at ${name}` };
     if (st.size !== e.size) return { path: e.path, ok: false, reason: `size at ${name} is ${st.size}, expected ${e.size}` };
     const rc = receipts.get(e.path);
-    if (useReceipt && rc && rc.blake3 === e.blake3 && rc.size === st.size && rc.mtime_ns === String(st.mtimeNs))
+    if (useReceipt && rc && rc.epoch === String(ctx.epoch) && rc.blake3 === e.blake3 && rc.size === st.size && rc.mtime_ns === String(st.mtimeNs))
       return { path: e.path, ok: true, method: "blake3", verifiedAt: BigInt(rc.checked_at) };
     const digest = await readBack(p);
     const now = api.util.nowNs();
-    receipts.set(e.path, { blake3: digest, size: st.size, mtime_ns: String(st.mtimeNs), checked_at: String(now) });
+    receipts.set(e.path, { blake3: digest, size: st.size, mtime_ns: String(st.mtimeNs), checked_at: String(now), epoch: String(ctx.epoch) });
     receipts.dirty = true;
     if (digest !== e.blake3) return { path: e.path, ok: false, reason: `content at ${name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` };
     return { path: e.path, ok: true, method: "blake3", verifiedAt: now };

@@ -9,6 +9,8 @@ export interface Receipt {
   size: number;
   mtime_ns: string;
   checked_at: string; // ns since epoch, as a decimal string
+  /** The destination epoch it was read back in: a receipt of an earlier epoch (before a reset) is never trusted. */
+  epoch?: string;
 }
 
 const file = (volDir: string) => join(volDir, ".hoard", "receipts.ndjson");
@@ -28,7 +30,7 @@ export function loadReceipts(volDir: string): Receipts {
     if (!line) continue;
     try {
       const r = JSON.parse(line);
-      if (typeof r.path === "string" && typeof r.blake3 === "string") m.set(r.path, { blake3: r.blake3, size: r.size, mtime_ns: String(r.mtime_ns), checked_at: String(r.checked_at) });
+      if (typeof r.path === "string" && typeof r.blake3 === "string") m.set(r.path, { blake3: r.blake3, size: r.size, mtime_ns: String(r.mtime_ns), checked_at: String(r.checked_at), ...(typeof r.epoch === "string" ? { epoch: r.epoch } : {}) });
     } catch {
       /* a torn line is ignored: that file is simply read back again */
     }

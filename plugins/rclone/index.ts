@@ -7,7 +7,7 @@ import { preflight, type Preflight } from "./features.ts";
 import { identify, init } from "./identity.ts";
 import { standardLocalPath, standardPath } from "./names.ts";
 import { joinRemote, optionsSchema, type RcloneOptions } from "./options.ts";
-import { push, receiptsFor } from "./push.ts";
+import { push, receiptsFor, startEarly, type Early } from "./push.ts";
 import { Rclone } from "./run.ts";
 import { verifyEntries, type Target } from "./verify.ts";
 
@@ -29,7 +29,7 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
     });
     return pre;
   };
-  const target = (ctx: HandlerContext, p?: Preflight): Target => ({
+  const target = (ctx: { volume: string }, p?: Preflight): Target => ({
     rc,
     dest,
     volumeDir: joinRemote(remote, standardPath(ctx.volume)),
@@ -37,6 +37,16 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
     hashJobs: p?.slowHash ? hashJobs(opts.checkers) : 1,
     stateDir: octx.stateDir,
   });
+  // listings started by warm(), taken by the push of that volume (one never taken is killed at exit)
+  const warmed = new Map<string, { early: Early; abort: AbortController }>();
+  const takeWarm = (ctx: HandlerContext) => {
+    const w = warmed.get(ctx.volume);
+    if (!w) return undefined;
+    warmed.delete(ctx.volume);
+    if (ctx.signal.aborted) w.abort.abort();
+    else ctx.signal.addEventListener("abort", () => w.abort.abort(), { once: true });
+    return w.early;
+  };
 
   return {
     async capabilities(): Promise<Capabilities> {
@@ -54,9 +64,20 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
       plan().catch(() => {});
       return identify(api, rc, remote, dest);
     },
+    warm(volume: string) {
+      plan().catch(() => {});
+      if (warmed.has(volume)) return;
+      const abort = new AbortController();
+      // read-only: the receipts, if any, and the listing they are checked against (a failure here
+      // only means the push does without them)
+      const e = startEarly(target({ volume }), remote, volume, { signal: abort.signal, now: api.util.nowNs });
+      const early: Early = { receipts: e.receipts.catch(() => undefined), listing: e.listing.catch(() => undefined) };
+      warmed.set(volume, { early, abort });
+    },
     async push(manifest: ManifestEntry[], ctx: HandlerContext) {
+      const warm = takeWarm(ctx);
       const p = await plan();
-      return push(target(ctx, p), p, remote, manifest, ctx);
+      return push(target(ctx, p), p, remote, manifest, ctx, warm);
     },
     async verify(manifest: ManifestEntry[], ctx: HandlerContext) {
       const p = await plan();

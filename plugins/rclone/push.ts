@@ -85,26 +85,46 @@ function settleOnReceipts(t: Target, pre: Preflight, manifest: ManifestEntry[], 
     if (!listing.missing) ctx.log.debug(`${t.dest}: listing before the copy failed (${listing.reason}); checking everything after it`);
     return undefined;
   }
-  const settled = new Map<string, FileOutcome>();
+  /** Aligned with the manifest: the receipt's outcome, or undefined for an entry left to check. */
+  const settled: (FileOutcome | undefined)[] = new Array(manifest.length);
   const rest: ManifestEntry[] = [];
-  for (const e of manifest) {
+  for (let i = 0; i < manifest.length; i++) {
+    const e = manifest[i]!;
     const std = standardPath(e.path);
     const r = receipts.get(std);
-    const f = listing.files.get(std);
-    if (r && f && receiptHolds(r, f, e, pre.plan.method)) settled.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
+    const f = r && listing.files.get(std);
+    if (r && f && receiptHolds(r, f, e, pre.plan.method, ctx.epoch)) settled[i] = { path: e.path, ok: true, method: r.method, verifiedAt: r.at };
     else rest.push(e);
   }
   return { settled, rest };
 }
 
-export async function push(t: Target, pre: Preflight, remote: string, manifest: ManifestEntry[], ctx: HandlerContext): Promise<FileOutcome[]> {
+/** Read-only work a push can begin before it is called: the receipts and the listing they are checked against. */
+export interface Early {
+  receipts: Promise<Receipts | undefined>;
+  listing: Promise<Listing | undefined>;
+}
+
+/**
+ * Where receipts were kept, load them and take the listing (modtimes, no hashes) they are checked
+ * against, side by side; so this can begin before the push itself, while hoard checks identities
+ * and reads its manifest. Both undefined when there are no receipts.
+ */
+export function startEarly(t: Target, remote: string, volume: string, ctx: Pick<HandlerContext, "signal" | "now">): Early {
+  const exists = ctx.signal.aborted ? Promise.resolve(false) : Receipts.exist(t.stateDir, remote, volume);
+  return {
+    receipts: exists.then((ok) => (ok ? Receipts.load(t.stateDir, remote, volume) : undefined)),
+    listing: exists.then((ok) => (ok && !ctx.signal.aborted ? listVolume(t, ctx, { modtime: true }) : undefined)),
+  };
+}
+
+export async function push(t: Target, pre: Preflight, remote: string, manifest: ManifestEntry[], ctx: HandlerContext, warmed?: Early): Promise<FileOutcome[]> {
   const plan = pre.plan;
   if (plan.mode === "size") ctx.warn(sizeOnlyWarning(t.dest));
-  // the early listing runs while the receipts are read
-  const receiptsP = receiptsFor(t, pre, remote, ctx);
-  const early = useReceipts(pre) && !ctx.signal.aborted && (await Receipts.exist(t.stateDir, remote, ctx.volume)) ? listVolume(t, ctx, { modtime: true }) : undefined;
-  const receipts = await receiptsP;
-  const listing = await early;
+  // receipts and the early listing: started by warm(), or now
+  const early = useReceipts(pre) ? (warmed ?? startEarly(t, remote, ctx.volume, ctx)) : undefined;
+  const receipts = early ? ((await early.receipts) ?? (await Receipts.load(t.stateDir, remote, ctx.volume))) : undefined;
+  const listing = await early?.listing;
   const settledEarly = listing && receipts && receipts.size > 0 && !ctx.signal.aborted ? settleOnReceipts(t, pre, manifest, receipts, listing, ctx) : undefined;
   // what is left to copy and check: everything, unless receipts settled some of it
   const todo = settledEarly ? settledEarly.rest : manifest;
@@ -140,7 +160,6 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
     ? await verifyEntries(t, plan, todo, ctx, { receipts, only: true, transferred, digests })
     : await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred, digests });
   const { outcomes, contentMismatch } = verified;
-  if (settledEarly) for (const [p, o] of settledEarly.settled) outcomes.set(p, o);
   let complete = verified.complete;
 
   // a copy error stands against its file even if an older copy there happens to match
@@ -187,11 +206,18 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
       outcomes.set(e.path, { ...o, reason: `${o.reason}; the local file changed after it was indexed (index again)` });
   }
 
+  // settled entries were accepted on their receipts (never copied); the rest have outcomes by path
+  const settled = settledEarly?.settled;
   if (receipts && complete && !ctx.signal.aborted) {
-    for (const e of manifest) if (!outcomes.get(e.path)?.ok) receipts.delete(standardPath(e.path));
-    await receipts.save(new Set(manifest.map((e) => standardPath(e.path))));
+    for (const e of todo) if (!outcomes.get(e.path)?.ok) receipts.delete(standardPath(e.path));
+    // receipts of paths that left the manifest are dropped; when every manifest path was settled on
+    // its receipt and there are no others, there is nothing to drop
+    const nothingToDrop = settled !== undefined && todo.length === 0 && receipts.size === manifest.length;
+    await receipts.save(nothingToDrop ? undefined : new Set(manifest.map((e) => standardPath(e.path))));
   }
-  return manifest.map((e) => {
+  return manifest.map((e, i) => {
+    const s = settled?.[i];
+    if (s) return s;
     const o = outcomes.get(e.path) ?? { path: e.path, ok: false as const, reason: "not verified" };
     return o.ok && transferred.has(standardPath(e.path)) ? { ...o, transferred: true } : o;
   });

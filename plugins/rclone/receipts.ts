@@ -16,6 +16,8 @@ export interface Receipt {
   blake3: string;
   method: string;
   at: bigint;
+  /** The destination epoch of the check: a receipt from before a reset (an earlier epoch) never holds. */
+  epoch: bigint;
 }
 
 export class Receipts {
@@ -37,8 +39,8 @@ export class Receipts {
       if (!line) continue;
       try {
         const o = JSON.parse(line);
-        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string" && typeof o.a === "string" && /^\d+$/.test(o.a))
-          r.map.set(o.p, { size: o.s, modtime: o.t, blake3: o.b, method: o.h, at: BigInt(o.a) });
+        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string" && typeof o.a === "string" && /^\d+$/.test(o.a) && typeof o.e === "string" && /^\d+$/.test(o.e))
+          r.map.set(o.p, { size: o.s, modtime: o.t, blake3: o.b, method: o.h, at: BigInt(o.a), epoch: BigInt(o.e) });
         else r.dirty = true;
       } catch {
         /* a torn line only means that object is checked again */
@@ -66,7 +68,7 @@ export class Receipts {
   }
   set(path: string, r: Receipt): void {
     const old = this.map.get(path);
-    if (old && old.size === r.size && old.modtime === r.modtime && old.blake3 === r.blake3 && old.method === r.method && old.at === r.at) return;
+    if (old && old.size === r.size && old.modtime === r.modtime && old.blake3 === r.blake3 && old.method === r.method && old.at === r.at && old.epoch === r.epoch) return;
     this.map.set(path, r);
     this.dirty = true;
   }
@@ -77,16 +79,20 @@ export class Receipts {
     return this.map.size;
   }
 
-  /** Write atomically, keeping only the given paths (the manifest's); nothing to do when unchanged. */
-  async save(keep: Set<string>): Promise<void> {
-    for (const p of this.map.keys())
-      if (!keep.has(p)) {
-        this.map.delete(p);
-        this.dirty = true;
-      }
+  /**
+   * Write atomically, keeping only the given paths (the manifest's; undefined: the caller knows
+   * every receipt is for one of them); nothing to do when unchanged.
+   */
+  async save(keep: Set<string> | undefined): Promise<void> {
+    if (keep)
+      for (const p of this.map.keys())
+        if (!keep.has(p)) {
+          this.map.delete(p);
+          this.dirty = true;
+        }
     if (!this.dirty) return;
     const lines: string[] = [];
-    for (const [p, r] of this.map) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), m: "v1" }));
+    for (const [p, r] of this.map) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), e: String(r.epoch), m: "v1" }));
     await mkdir(join(this.file, ".."), { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}`;
     await writeFile(tmp, lines.join("\n") + (lines.length ? "\n" : ""));

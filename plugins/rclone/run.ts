@@ -14,6 +14,8 @@ export interface RunOptions {
   signal?: AbortSignal;
   onStderrLine?(line: string): void;
   onStdoutLine?(line: string): void;
+  /** stdout through a temporary file instead of a pipe (large listings). */
+  stdoutToFile?: boolean;
 }
 
 export class Rclone {
@@ -51,6 +53,7 @@ export class Rclone {
         signal: o.signal,
         onStderrLine: o.onStderrLine,
         onStdoutLine: o.onStdoutLine,
+        stdoutToFile: o.stdoutToFile,
       });
     } catch (e: any) {
       const why = e?.code === "ENOENT" ? "not found" : this.redact(String(e?.message ?? e));

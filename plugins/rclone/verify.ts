@@ -48,7 +48,7 @@ export const filesFromRaw = (entries: ManifestEntry[]): string => entries.map((e
  * (--files-from-raw); otherwise the whole tree minus hoard's reserved names. The exit code is
  * checked before stdout is trusted: rclone may print "[" and then fail.
  */
-export async function listVolume(t: Target, ctx: HandlerContext, o: { hash?: HashAlgo; modtime: boolean; only?: ManifestEntry[] }): Promise<Listing> {
+export async function listVolume(t: Target, ctx: Pick<HandlerContext, "signal" | "now">, o: { hash?: HashAlgo; modtime: boolean; only?: ManifestEntry[] }): Promise<Listing> {
   const args = ["lsjson", "-R", "--files-only", "--no-mimetype", "--fast-list", ...checkerArgs(t)];
   if (!o.modtime) args.push("--no-modtime");
   if (o.hash) args.push("--hash", "--hash-type", o.hash);
@@ -58,7 +58,7 @@ export async function listVolume(t: Target, ctx: HandlerContext, o: { hash?: Has
   else args.push(...RESERVED_FILTERS);
   args.push(t.volumeDir);
   const at = ctx.now();
-  const r = await t.rc.run(args, { signal: ctx.signal, stdin: only ? filesFromRaw(only) : undefined });
+  const r = await t.rc.run(args, { signal: ctx.signal, stdin: only ? filesFromRaw(only) : undefined, stdoutToFile: true });
   if (ctx.signal.aborted) return { ok: false, reason: "aborted before the destination listing finished", missing: false };
   if (r.code !== 0) {
     // 3 = directory not found: the volume directory provably does not exist at the destination
@@ -142,10 +142,11 @@ function presence(t: Target, e: ManifestEntry, f: Listed | undefined): FileOutco
 
 /**
  * Whether a receipt still speaks for a listed object: the listing shows the size and modtime the
- * object had when its content was proven equal to this entry's BLAKE3, by the method in use.
+ * object had when its content was proven equal to this entry's BLAKE3, by the method in use, in
+ * the destination's current epoch (a reset means nothing checked before it is trusted).
  */
-export function receiptHolds(r: Receipt, f: Listed, e: ManifestEntry, method: string): boolean {
-  return f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && f.size === e.size && r.blake3 === e.blake3 && r.method === method;
+export function receiptHolds(r: Receipt, f: Listed, e: ManifestEntry, method: string, epoch: bigint): boolean {
+  return f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && f.size === e.size && r.blake3 === e.blake3 && r.method === method && r.epoch === epoch;
 }
 
 export interface Verified {
@@ -238,7 +239,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       const std = standardPath(e.path);
       const f = listed.get(e.path)!;
       const r = receipts!.get(std);
-      if (r && receiptHolds(r, f, e, plan.method) && !opts.transferred?.has(std))
+      if (r && receiptHolds(r, f, e, plan.method, ctx.epoch) && !opts.transferred?.has(std))
         out.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
       else rest.push(e);
     }
@@ -280,7 +281,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       const std = standardPath(e.path);
       const o = out.get(e.path);
       const f = listed.get(e.path);
-      if (o?.ok && f?.modtime !== undefined) receipts.set(std, { size: f.size, modtime: f.modtime, blake3: e.blake3, method: o.method, at: o.verifiedAt });
+      if (o?.ok && f?.modtime !== undefined) receipts.set(std, { size: f.size, modtime: f.modtime, blake3: e.blake3, method: o.method, at: o.verifiedAt, epoch: ctx.epoch });
       else receipts.delete(std);
     }
     for (const e of entries) if (!out.get(e.path)?.ok) receipts.delete(standardPath(e.path));

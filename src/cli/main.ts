@@ -4,7 +4,11 @@
 
 import { commandTree } from "./commands.ts";
 import { runCli } from "./dispatch.ts";
+import { killStrays } from "../kernel/spawn.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 const code = await runCli(commandTree(pkg.version), process.argv.slice(2), pkg.version);
+// nothing a command started may keep hoard waiting or outlive it (e.g. a warm-up listing for a
+// push that a check then refused)
+killStrays();
 process.exitCode = code;

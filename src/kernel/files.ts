@@ -2,6 +2,7 @@
 // row follows present → missing/offloaded/superseded, and a changed file supersedes its old row.
 
 import type { Db } from "./db.ts";
+import type { ManifestEntry } from "./plugin.ts";
 import { nowNs } from "./runtime.ts";
 
 export type FileStatus = "present" | "missing" | "offloaded" | "superseded";
@@ -33,6 +34,24 @@ export function liveFiles(db: Db, volume: string): LiveFile[] {
 }
 export function liveFile(db: Db, volume: string, path: string): LiveFile | undefined {
   return db.get<LiveFile>(`${LIVE_SELECT} WHERE f.volume = ? AND f.path = ? AND f.status <> 'superseded'`, volume, path);
+}
+
+/**
+ * The manifest of a sync or verify: every present or offloaded row with its content's digest and
+ * origin, ordered by path, shaped as handlers receive it (only the columns a manifest needs).
+ */
+export function manifestRows(db: Db, volume: string): ManifestEntry[] {
+  const rows = db.all<{ path: string; size: bigint; mtime_ns: bigint; status: "present" | "offloaded"; content_id: bigint; blake3: string; origin_node: string; origin_run: bigint }>(
+    `SELECT f.path, f.size, f.mtime_ns, f.status, f.content_id, c.blake3, c.origin_node, c.origin_run FROM files f JOIN content c ON c.id = f.content_id
+     WHERE f.volume = ? AND f.status <> 'superseded' AND f.status IN ('present', 'offloaded') ORDER BY f.path`,
+    volume,
+  );
+  const out: ManifestEntry[] = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    out[i] = { path: r.path, size: Number(r.size), mtimeNs: r.mtime_ns, blake3: r.blake3, contentId: r.content_id, originNode: r.origin_node, originRun: r.origin_run, status: r.status };
+  }
+  return out;
 }
 
 /** The lean view of live rows the index walk compares against (no ordering, only what it needs). */

@@ -2,6 +2,9 @@
 // streams drained concurrently (line callbacks as they stream), abort kills the process group.
 
 import { spawn as nodeSpawn } from "node:child_process";
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { SpawnResult } from "./plugin.ts";
 
 export interface SpawnOptions {
@@ -13,6 +16,38 @@ export interface SpawnOptions {
   onStdoutLine?(line: string): void;
   /** Keep at most this many characters of stdout (default unlimited). */
   maxStdout?: number;
+  /**
+   * Send stdout to a private, already unlinked temporary file and read it once the command has
+   * exited, instead of through a pipe. For large outputs (a listing of 100,000 objects) this is
+   * far cheaper: a pipe makes the child wait on a 64 KiB buffer and the parent pay per chunk.
+   * onStdoutLine is then called for every line after the command exits.
+   */
+  stdoutToFile?: boolean;
+}
+
+/** An unlinked temporary file open for reading and writing: nothing is left behind, even on a crash. */
+function anonymousFile(): number {
+  const dir = mkdtempSync(join(tmpdir(), "hoard-out-"));
+  try {
+    return openSync(join(dir, "stdout"), "w+", 0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Everything written to the file behind fd (positioned reads: the shared offset is the child's). */
+function readAll(fd: number, max: number | undefined): string {
+  const size = Number(fstatSync(fd).size);
+  const want = max === undefined ? size : Math.min(size, max * 4);
+  const buf = Buffer.allocUnsafe(want);
+  let off = 0;
+  while (off < want) {
+    const n = readSync(fd, buf, off, want - off, off);
+    if (n === 0) break;
+    off += n;
+  }
+  const s = buf.toString("utf8", 0, off);
+  return max === undefined ? s : s.slice(0, max);
 }
 
 function lineSplitter(cb: ((l: string) => void) | undefined) {
@@ -34,44 +69,93 @@ function lineSplitter(cb: ((l: string) => void) | undefined) {
   };
 }
 
+/** Children still running, so none outlives hoard (see killStrays). */
+const live = new Set<ReturnType<typeof nodeSpawn>>();
+
+function killGroup(child: ReturnType<typeof nodeSpawn>): void {
+  try {
+    process.kill(-child.pid!, "SIGKILL");
+  } catch {
+    child.kill("SIGKILL");
+  }
+}
+
+/**
+ * Kill every child still running (its whole process group) and return how many there were. The
+ * CLI calls this when a command is done, so work started speculatively (a handler's warm-up
+ * listing for a push that was then refused) neither keeps hoard waiting nor outlives it.
+ */
+export function killStrays(): number {
+  const n = live.size;
+  for (const c of live) killGroup(c);
+  live.clear();
+  return n;
+}
+process.on("exit", () => void killStrays());
+
 /** Run a command to completion. Rejects only when the command cannot be started. */
 export function spawnTool(cmd: string, args: string[], o: SpawnOptions = {}): Promise<SpawnResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
     for (const [k, val] of Object.entries({ ...process.env, ...(o.env ?? {}) })) if (val !== undefined) env[k] = val;
-    const child = nodeSpawn(cmd, args, { cwd: o.cwd, env, stdio: ["pipe", "pipe", "pipe"], detached: true });
+    const outFd = o.stdoutToFile ? anonymousFile() : undefined;
+    let child: ReturnType<typeof nodeSpawn>;
+    try {
+      child = nodeSpawn(cmd, args, { cwd: o.cwd, env, stdio: ["pipe", outFd ?? "pipe", "pipe"], detached: true });
+    } catch (e) {
+      if (outFd !== undefined) closeSync(outFd);
+      throw e;
+    }
     let stdout = "";
+    let outOpen = outFd !== undefined;
+    // closed exactly once (both "error" and "close" may fire): a second close could hit a reused fd
+    const closeOut = (read: boolean) => {
+      if (!outOpen) return;
+      outOpen = false;
+      try {
+        if (read) stdout = readAll(outFd!, o.maxStdout);
+      } finally {
+        closeSync(outFd!);
+      }
+    };
     let stderr = "";
     const outLines = lineSplitter(o.onStdoutLine);
     const errLines = lineSplitter(o.onStderrLine);
-    child.stdout!.setEncoding("utf8");
     child.stderr!.setEncoding("utf8");
-    child.stdout!.on("data", (s: string) => {
-      if (o.maxStdout === undefined || stdout.length < o.maxStdout) stdout += s;
-      outLines.push(s);
-    });
+    if (child.stdout) {
+      child.stdout.setEncoding("utf8");
+      child.stdout.on("data", (s: string) => {
+        if (o.maxStdout === undefined || stdout.length < o.maxStdout) stdout += s;
+        outLines.push(s);
+      });
+    }
     child.stderr!.on("data", (s: string) => {
       stderr += s;
       if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
       errLines.push(s);
     });
-    const kill = () => {
-      try {
-        process.kill(-child.pid!, "SIGKILL");
-      } catch {
-        child.kill("SIGKILL");
-      }
-    };
+    live.add(child);
+    const kill = () => killGroup(child);
     if (o.signal) {
       if (o.signal.aborted) kill();
       else o.signal.addEventListener("abort", kill, { once: true });
     }
     child.on("error", (e) => {
+      live.delete(child);
       o.signal?.removeEventListener("abort", kill);
+      closeOut(false);
       reject(e);
     });
     child.on("close", (code, signal) => {
+      live.delete(child);
       o.signal?.removeEventListener("abort", kill);
+      try {
+        closeOut(true);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (outFd !== undefined) outLines.push(stdout);
       outLines.end();
       errLines.end();
       resolve({ code, signal, stdout, stderr });

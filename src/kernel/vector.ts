@@ -4,7 +4,7 @@
 import type { Db } from "./db.ts";
 import { refused } from "./errors.ts";
 import { nowNs } from "./runtime.ts";
-import type { Advance } from "./evidence.ts";
+import { outcomeAt, type Advance, type Outcomes } from "./evidence.ts";
 import type { ComponentView, FileOutcome, ManifestEntry } from "./plugin.ts";
 
 export interface ComponentRow {
@@ -107,17 +107,21 @@ export function resetDestinationComponents(db: Db, destination: string, epoch: b
  * check failed). Only records that change are written (`run` is the run that last changed one):
  * a no-change sync of many files writes nothing here.
  */
-export function recordOutcomes(db: Db, destination: string, epoch: bigint, run: bigint, manifest: readonly ManifestEntry[], outcomes: ReadonlyMap<string, FileOutcome>): void {
-  // one record per content; a failure at any path holding that content wins
-  const agg = new Map<bigint, FileOutcome>();
-  for (const e of manifest) {
-    const o = outcomes.get(e.path);
+export function recordOutcomes(db: Db, destination: string, epoch: bigint, run: bigint, manifest: readonly ManifestEntry[], outcomes: Outcomes): void {
+  const at = outcomeAt(outcomes, manifest);
+  // one record per content; a failure at any path holding that content wins (keys: content ids
+  // as numbers, which are row ids)
+  const agg = new Map<number, FileOutcome>();
+  for (let i = 0; i < manifest.length; i++) {
+    const o = at(i);
     if (!o) continue;
-    const prev = agg.get(e.contentId);
-    if (!prev || (prev.ok && !o.ok) || (prev.ok && o.ok && o.verifiedAt < prev.verifiedAt)) agg.set(e.contentId, o);
+    const cid = Number(manifest[i]!.contentId);
+    const prev = agg.get(cid);
+    if (!prev || (prev.ok && !o.ok) || (prev.ok && o.ok && o.verifiedAt < prev.verifiedAt)) agg.set(cid, o);
   }
-  const current = new Map<bigint, ContentCheck>();
-  for (const r of db.all<ContentCheck & { content_id: bigint }>("SELECT content_id, epoch, run, ok, method, verified_at, reason FROM dest_content WHERE destination = ?", destination)) current.set(r.content_id, r);
+  if (agg.size === 0) return;
+  const current = new Map<number, ContentCheck>();
+  for (const r of db.all<ContentCheck & { content_id: bigint }>("SELECT content_id, epoch, run, ok, method, verified_at, reason FROM dest_content WHERE destination = ?", destination)) current.set(Number(r.content_id), r);
   for (const [contentId, o] of agg) {
     const c = current.get(contentId);
     const method = o.method ?? null;
@@ -127,7 +131,7 @@ export function recordOutcomes(db: Db, destination: string, epoch: bigint, run: 
     db.run(
       `INSERT INTO dest_content(destination, content_id, epoch, run, ok, method, verified_at, reason) VALUES (?,?,?,?,?,?,?,?)
        ON CONFLICT(destination, content_id) DO UPDATE SET epoch = excluded.epoch, run = excluded.run, ok = excluded.ok, method = excluded.method, verified_at = excluded.verified_at, reason = excluded.reason`,
-      destination, contentId, epoch, run, o.ok ? 1 : 0, method, verifiedAt, reason,
+      destination, BigInt(contentId), epoch, run, o.ok ? 1 : 0, method, verifiedAt, reason,
     );
   }
 }

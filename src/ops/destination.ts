@@ -36,11 +36,12 @@ export function openDestination(ctx: OpContext, name: string): OpenDestination {
   return od;
 }
 
-export function handlerContext(ctx: OpContext, o: { runId: bigint; volume: string; volumeRoot: string; signal: AbortSignal; warnings: string[] }): HandlerContext {
+export function handlerContext(ctx: OpContext, o: { runId: bigint; volume: string; volumeRoot: string; epoch: bigint; signal: AbortSignal; warnings: string[] }): HandlerContext {
   return {
     runId: o.runId,
     volume: o.volume,
     volumeRoot: o.volumeRoot,
+    epoch: o.epoch,
     signal: o.signal,
     progress: ctx.progress,
     log: ctx.log,

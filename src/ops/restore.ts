@@ -104,23 +104,20 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     async (run) => {
       result.run_id = run.id;
       const items = await plan();
-      const checked = new Set<string>();
+      const epochs = new Map<string, bigint>(); // destination -> epoch, once its identity was checked
       const target = opts.to ?? root;
       mkdirSync(target, { recursive: true });
       const warnings: string[] = [];
       for (const { f, from } of items) {
         const dest = openDestination(ctx, from);
-        if (!checked.has(from)) {
-          await checkDestinationIdentity(ctx.db, from, dest.handler);
-          checked.add(from);
-        }
+        if (!epochs.has(from)) epochs.set(from, (await checkDestinationIdentity(ctx.db, from, dest.handler)).epoch);
         const entry: ManifestEntry = { path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "offloaded" };
         const abs = join(target, f.path);
         let tmp = "";
         try {
           ensureRealDirs(target, f.path);
           tmp = join(dirname(abs), `.hoard-restore-${randomUUID()}`);
-          await dest.handler.fetch(entry, tmp, handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, signal: new AbortController().signal, warnings }));
+          await dest.handler.fetch(entry, tmp, handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch: epochs.get(from)!, signal: new AbortController().signal, warnings }));
           const h = await hashFile(tmp);
           if (h.blake3 !== f.blake3) throw new Error(`bytes from ${from} do not match the index (BLAKE3 ${h.blake3.slice(0, 16)}…, expected ${f.blake3.slice(0, 16)}…)`);
           const sec = Number(f.mtime_ns / 1000n) / 1e6;

@@ -5,8 +5,8 @@ import type { FileOutcome, ManifestEntry, Method } from "../kernel/plugin.ts";
 import { HoardError, refused, usageError } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { checkDestinationIdentity, pinned } from "../kernel/destinations.ts";
-import { liveFiles } from "../kernel/files.ts";
-import { computeAdvances } from "../kernel/evidence.ts";
+import { manifestRows } from "../kernel/files.ts";
+import { alignOutcomes, computeAdvances } from "../kernel/evidence.ts";
 import { component, recordOutcomes, touchComponent, writeAdvance } from "../kernel/vector.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
@@ -25,20 +25,7 @@ export interface CheckResult {
   warnings: string[];
 }
 
-export function manifestOf(ctx: OpContext, volume: string): ManifestEntry[] {
-  return liveFiles(ctx.db, volume)
-    .filter((r) => r.status === "present" || r.status === "offloaded")
-    .map((r) => ({
-      path: r.path,
-      size: Number(r.size),
-      mtimeNs: r.mtime_ns,
-      blake3: r.blake3,
-      contentId: r.content_id,
-      originNode: r.origin_node,
-      originRun: r.origin_run,
-      status: r.status as "present" | "offloaded",
-    }));
-}
+export const manifestOf = (ctx: OpContext, volume: string): ManifestEntry[] => manifestRows(ctx.db, volume);
 
 /** Ask policy plugins (evidence:advance) which (origin, method) pairs may count as evidence. */
 export async function acceptedMethods(ctx: OpContext, volume: string, destination: string, type: string, pairs: Iterable<[string, Method]>): Promise<(origin: string, m: Method) => boolean> {
@@ -63,6 +50,8 @@ export function volumesFor(ctx: OpContext, destination: string): string[] {
 export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volume: string, destination: string, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<CheckResult> {
   let root = "";
   const dest = openDestination(ctx, destination);
+  // a push follows unless a check refuses: the handler may start read-only work now
+  if (kind === "sync" && !opts.dryRun) dest.handler.warm?.(volume);
   const checks = async () => {
     root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
     await checkDestinationIdentity(ctx.db, destination, dest.handler);
@@ -108,7 +97,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     result.counts.bytes = manifest.reduce((n, e) => n + e.size, 0);
     const caps = await dest.handler.capabilities();
     for (const w of caps.warnings) if (!result.warnings.includes(w)) (result.warnings.push(w), ctx.log.warn(`${destination}: ${w}`));
-    const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
+    const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
     let raw: FileOutcome[];
     let handlerError: unknown;
     try {
@@ -117,21 +106,30 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
       handlerError = e;
       raw = [];
     }
-    // only outcomes for manifest paths count; anything else a handler says is ignored
-    const byPath = new Map<string, FileOutcome>();
-    const inManifest = new Set(manifest.map((e) => e.path));
-    for (const o of raw) if (inManifest.has(o.path) && !byPath.has(o.path)) byPath.set(o.path, o);
+    // only outcomes for manifest paths count (the first for each); anything else a handler says is ignored
+    const outcomes = alignOutcomes(manifest, raw);
 
+    // the distinct (origin, method) pairs the policy is asked about
     const pairs: [string, Method][] = [];
-    for (const e of manifest) {
-      const o = byPath.get(e.path);
-      if (o?.ok) pairs.push([e.originNode, o.method]);
+    const seenPairs = new Set<string>();
+    let lastNode: string | undefined;
+    let lastMethod: string | undefined;
+    for (let i = 0; i < manifest.length; i++) {
+      const o = outcomes[i];
+      const node = manifest[i]!.originNode;
+      if (!o?.ok || (node === lastNode && o.method === lastMethod)) continue;
+      lastNode = node;
+      lastMethod = o.method;
+      const key = `${node}\u0000${o.method}`;
+      if (seenPairs.has(key)) continue;
+      seenPairs.add(key);
+      pairs.push([node, o.method]);
     }
     const accepted = await acceptedMethods(ctx, volume, destination, dest.config.type, pairs);
-    const advances = computeAdvances(manifest, byPath, accepted);
+    const advances = computeAdvances(manifest, outcomes, accepted);
 
     ctx.db.tx(() => {
-      recordOutcomes(ctx.db, destination, epoch, run.id, manifest, byPath);
+      recordOutcomes(ctx.db, destination, epoch, run.id, manifest, outcomes);
       for (const a of advances) {
         const cur = component(ctx.db, volume, destination, a.originNode);
         const live = cur && cur.epoch === epoch ? cur : undefined;
@@ -143,8 +141,9 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         else if (live) touchComponent(ctx.db, volume, destination, a.originNode);
         result.evidence.push({ origin_node: a.originNode, origin_run: a.originRun, method: a.method, result: res, verified_at: a.verifiedAt, blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
-      for (const e of manifest) {
-        const o = byPath.get(e.path);
+      for (let i = 0; i < manifest.length; i++) {
+        const e = manifest[i]!;
+        const o = outcomes[i];
         if (o?.ok) {
           result.counts.verified++;
           if (o.transferred) result.counts.transferred++;

@@ -91,6 +91,23 @@ describe("under Deno", () => {
       expect(w.hoard("index", "photos", "--shalow").code).toBe(2);
     }, 180_000);
 
+  test("an rclone destination: first sync hashes at the destination, a no-change re-push accepts the receipts (listings read from a file, warm-up before the checks)", () => {
+    const w = fsWorld({ destInit: false, files: { "a.txt": "alpha\n", "d/b.txt": "bravo\n" } });
+    worlds.push(w);
+    const remote = w.path("rc");
+    writeFileSync(w.config, readFileSync(w.config, "utf8").replace(/\[destinations\.nas\]\n(?:.+\n)*/, `[destinations.nas]\ntype = "rclone"\nremote = ${JSON.stringify(remote)}\n`));
+    expect(w.hoard("dest", "init", "nas").code).toBe(0);
+    expect(w.hoard("index", "photos").code).toBe(0);
+    const first = w.hoard("sync", "photos", "--json");
+    expect(first.code).toBe(0);
+    expect(first.json.results[0].counts).toMatchObject({ verified: 2, transferred: 2 });
+    expect(readFileSync(join(remote, "photos", "d", "b.txt"), "utf8")).toBe("bravo\n");
+    const again = w.hoard("sync", "photos", "--json");
+    expect(again.code).toBe(0);
+    expect(again.json.results[0].counts).toMatchObject({ verified: 2, transferred: 0 });
+    expect(again.json.results[0].evidence[0].verified_at).toBe(first.json.results[0].evidence[0].verified_at);
+  }, 120_000);
+
   test("loads the example plugin from disk", () => {
     const w = fsWorld();
     worlds.push(w);

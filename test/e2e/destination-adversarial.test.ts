@@ -59,6 +59,23 @@ test.concurrent("destination wiped by hand after a verified sync: offload and sy
   expect(existsSync(w.path("vol/a.txt"))).toBe(false);
 });
 
+test.concurrent("after dest reset nothing checked before it is trusted: a bit flipped beforehand (size and mtime kept) is caught by the next sync, not accepted on an old receipt", async () => {
+  const w = await syncedWorld();
+  const before = evidence(w)!;
+  flipBit(w.path("nas/photos/dir/b.txt"));
+  // in the same epoch a sync may accept the unchanged-looking file on its receipt (verify would
+  // catch it); after a reset it must not
+  code(await w.hoardAsync("dest", "reset", "nas", "--yes"), 0);
+  const s = code(await w.hoardAsync("sync", "photos", "--to", "nas", "--json"), 0);
+  // every file was read back again: the damaged one differed, so it was copied again
+  expect(s.json.results[0].counts).toMatchObject({ manifest: 3, verified: 3, transferred: 1 });
+  expect(read(w, "nas/photos/dir/b.txt")).toBe(read(w, "vol/dir/b.txt"));
+  // and every check carries this run's time, not a receipt's
+  const checks = rows(w, "SELECT verified_at, epoch FROM dest_content WHERE ok = 1");
+  expect(checks).toHaveLength(3);
+  for (const r of checks) expect([r.epoch, (r.verified_at as bigint) > before.verified_at!]).toEqual([2n, true]);
+});
+
 describe("silent corruption at the destination", () => {
   test.concurrent("a bit flipped in a destination file (size and mtime kept): verify catches it, exit 4, evidence not refreshed", async () => {
     const w = await syncedWorld();

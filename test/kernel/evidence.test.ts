@@ -3,7 +3,7 @@
 
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { computeAdvances, type Advance } from "../../src/kernel/evidence.ts";
+import { alignOutcomes, computeAdvances, type Advance } from "../../src/kernel/evidence.ts";
 import type { FileOutcome, ManifestEntry } from "../../src/kernel/plugin.ts";
 
 let nextContent = 1n;
@@ -211,6 +211,36 @@ describe("computeAdvances: properties", () => {
         expect(strip(computeAdvances(shuffled, c.outcomes, acceptedOf(c)))).toEqual(strip(computeAdvances(c.manifest, c.outcomes, acceptedOf(c))));
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("alignOutcomes: a handler's outcomes lined up with the manifest", () => {
+  const m = [entry("a", 1n), entry("b", 1n), entry("c", 1n)];
+  test("in manifest order: taken as they are (extra trailing outcomes ignored)", () => {
+    const raw = [ok("a", 1n), bad("b"), ok("c", 3n), ok("a", 9n)];
+    expect(alignOutcomes(m, raw)).toEqual([raw[0], raw[1], raw[2]]);
+  });
+  test("any other order: by path, the first outcome for a path wins, paths outside the manifest are ignored, a missing one is undefined", () => {
+    const raw = [ok("zzz", 1n), ok("c", 3n), bad("a", "first"), ok("a", 2n), ok("c", 4n)];
+    expect(alignOutcomes(m, raw)).toEqual([raw[2], undefined, raw[1]]);
+    expect(alignOutcomes(m, [])).toEqual([undefined, undefined, undefined]);
+  });
+  test("a duplicate inside the manifest-length prefix is not mistaken for order", () => {
+    const raw = [ok("a", 1n), ok("a", 2n), ok("b", 3n)];
+    expect(alignOutcomes(m, raw)).toEqual([raw[0], raw[2], undefined]);
+  });
+  test("property: computeAdvances gives the same result from the aligned array as from the map", () => {
+    fc.assert(
+      fc.property(caseArb, fc.integer(), (c, seed) => {
+        // the handler's raw answer in some order, with duplicates after the first and foreign paths
+        const raw = [...c.outcomes.values()].sort((x, y) => ((x.path.length * 31 + seed) % 7) - ((y.path.length * 31 + seed) % 7));
+        const noisy = [...raw, ok("not-in-manifest", 1n), ...raw.map((o) => bad(o.path, "late duplicate"))];
+        const aligned = alignOutcomes(c.manifest, noisy);
+        expect(aligned).toEqual(c.manifest.map((e) => c.outcomes.get(e.path)));
+        expect(computeAdvances(c.manifest, aligned, acceptedOf(c))).toEqual(computeAdvances(c.manifest, c.outcomes, acceptedOf(c)));
+      }),
+      { numRuns: 300 },
     );
   });
 });

@@ -6,6 +6,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FAKE_RCLONE } from "../rclone/harness.ts";
+import { stopped } from "../helpers.ts";
 import { DEFAULT_FILES, REAL_RCLONE, allStatus, cleanupWorlds, evidenceRow, flipBit, historyKinds, lastRun, liveStatus, preferredHash, rcloneWorld, row, rows, runId, sameFiles } from "./lib.ts";
 
 // each test drives many hoard and rclone processes; the machine may be busy
@@ -235,3 +236,35 @@ test.concurrent("an rclone that exits without reading its file list (more than a
   expect(lastRun(w, "sync")!.status).toBe("partial");
   expect(evidenceRow(w)).toBeUndefined();
 });
+
+test.concurrent("dest reset: receipts from the old epoch are not trusted; the next sync hashes every object again and the evidence carries its new time", async () => {
+  const w = await rcloneWorld({ dest: (w) => ({ remote: w.path("dest") }) });
+  await w.run(0, "index", "photos");
+  await w.run(0, "sync", "photos");
+  const v1 = evidenceRow(w)!.verified_at as bigint;
+  // a no-change sync in the same epoch: accepted on receipts, the evidence keeps its time
+  await w.run(0, "sync", "photos");
+  expect(evidenceRow(w)!.verified_at).toBe(v1);
+  await w.run(0, "dest", "reset", "r", "--yes");
+  const s = await w.run(0, "sync", "photos", "--json");
+  expect(s.json.results[0].counts).toMatchObject({ manifest: 3, verified: 3, failed: 0 });
+  const after = evidenceRow(w)!;
+  expect(after.epoch).toBe(2n);
+  expect(after.verified_at as bigint).toBeGreaterThan(v1);
+  for (const r of rows(w, "SELECT verified_at, epoch FROM dest_content")) expect([r.epoch, (r.verified_at as bigint) > v1]).toEqual([2n, true]);
+});
+
+test.concurrent("a sync refused by a check after its warm-up listing began: hoard exits without waiting for that listing, and kills it", async () => {
+  const w = await rcloneWorld({ dest: (w) => ({ remote: w.path("dest"), binary: FAKE_RCLONE }), env: { HOARD_FAKE_RCLONE_REAL: REAL_RCLONE } });
+  await w.run(0, "index", "photos");
+  await w.run(0, "sync", "photos"); // receipts now exist, so the next sync warms up with a listing
+  // the destination is replaced (another identity), and its listings hang
+  writeFileSync(w.path("dest/.hoard-destination"), JSON.stringify({ id: "someone-else" }));
+  const pidfile = w.path("lsjson.pid");
+  Object.assign(w.env, { HOARD_FAKE_RCLONE_MODE: "slowlist", HOARD_FAKE_RCLONE_PIDFILE: pidfile });
+  const r = await w.run(3, "sync", "photos", "--json");
+  expect(r.json.error.code).toBe("dest_identity_changed");
+  // the warm-up listing was started, and is gone once hoard has exited (it would sleep for 60 s)
+  expect(existsSync(pidfile)).toBe(true);
+  expect(await stopped(Number(readFileSync(pidfile, "utf8").trim()))).toBe(true);
+}, 45_000);

@@ -173,6 +173,78 @@ describe("receipts checked before the copy", () => {
   });
 });
 
+describe("receipts and destination epochs", () => {
+  test("after a reset (a new epoch) no receipt holds: every object is hashed again and carries a new time", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo" });
+    const { handler, calls } = logged({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol, { epoch: 1n })));
+    calls();
+    // same epoch: accepted on the receipts, nothing hashed
+    const same = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n, epoch: 1n })));
+    for (const e of vol.manifest) expect((same.get(e.path) as any).verifiedAt).toBe((first.get(e.path) as any).verifiedAt);
+    expect(calls().some(hashing)).toBe(false);
+    // epoch 2: the destination was reset; what was checked before proves nothing now
+    const ctx = makeCtx(vol, { runId: 9n, epoch: 2n });
+    const after = await outcomes(handler.push(vol.manifest, ctx));
+    for (const e of vol.manifest) {
+      const o = after.get(e.path) as any;
+      expect([e.path, o.ok, o.method]).toEqual([e.path, true, "sha256"]);
+      expect(o.verifiedAt).toBeGreaterThan((first.get(e.path) as any).verifiedAt);
+    }
+    expect(calls().some(hashing)).toBe(true);
+    // and the receipts now speak for epoch 2
+    calls();
+    const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 10n, epoch: 2n })));
+    for (const e of vol.manifest) expect((again.get(e.path) as any).verifiedAt).toBe((after.get(e.path) as any).verifiedAt);
+    expect(calls().some(hashing)).toBe(false);
+  });
+});
+
+describe("warm(): the listing and receipts begin before the push", () => {
+  test("a warmed no-change push uses the warm listing (one lsjson in all) and accepts the receipts", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo" });
+    const { handler, calls } = logged({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    calls();
+    handler.warm!("vol");
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
+    for (const e of vol.manifest) expect([e.path, (res.get(e.path) as any).verifiedAt]).toEqual([e.path, (first.get(e.path) as any).verifiedAt]);
+    const subs = calls().map((c) => c.sub).filter((s) => s !== "version" && s !== "backend");
+    expect(subs).toEqual(["lsjson"]);
+  });
+
+  test("a warm listing of another volume is not used; one taken by a push is not used twice", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha" });
+    const { handler, calls } = logged({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    calls();
+    handler.warm!("other");
+    handler.warm!("vol");
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
+    const lists = calls().filter((c) => c.sub === "lsjson");
+    // the two warm listings (vol, other: "other" has no receipts, so none is started for it) and the second push's own
+    expect(lists.filter((c) => c.argv.some((a) => a.endsWith("/other"))).length).toBe(0);
+    expect(lists.filter((c) => c.argv.some((a) => a.endsWith("/vol")))).toHaveLength(2);
+  });
+
+  test("a warm listing taken before the destination changed is still only used to check receipts: a changed object is copied and hashed", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo" });
+    const { handler } = logged({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    // the object is damaged (size changes) before the warm listing: the listing shows it
+    writeFileSync(join(remote, "vol", "a.txt"), "alpha, damaged");
+    handler.warm!("vol");
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
+    expect(res.get("a.txt")).toMatchObject({ ok: true, transferred: true });
+    expect(readFileSync(join(remote, "vol", "a.txt"), "utf8")).toBe("alpha");
+  });
+});
+
 describe("the copy", () => {
   test("first push: local digests asked for once (while copying); rclone's own checksum left to hoard's check", async () => {
     const remote = tmp();
@@ -269,8 +341,8 @@ describe("receipts file", () => {
   test("written back only when something changed; an unreadable line is dropped and the file rewritten", async () => {
     const dir = tmp();
     const r = await Receipts.load(dir, "remote:", "vol");
-    r.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n });
-    r.set("b", { size: 2, modtime: "t2", blake3: "c".repeat(64), method: "sha256", at: 6n });
+    r.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, epoch: 1n });
+    r.set("b", { size: 2, modtime: "t2", blake3: "c".repeat(64), method: "sha256", at: 6n, epoch: 1n });
     await r.save(new Set(["a", "b"]));
     const { readdirSync } = require("node:fs") as typeof import("node:fs");
     const file = join(dir, "receipts", readdirSync(join(dir, "receipts"))[0]!);
@@ -278,8 +350,8 @@ describe("receipts file", () => {
     // the same receipts in another order: a save without changes must leave this text alone
     writeFileSync(file, [...lines].reverse().join("\n") + "\n");
     const r2 = await Receipts.load(dir, "remote:", "vol");
-    expect(r2.get("a")).toEqual({ size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n });
-    r2.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n });
+    expect(r2.get("a")).toEqual({ size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, epoch: 1n });
+    r2.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, epoch: 1n });
     await r2.save(new Set(["a", "b"]));
     expect(readFileSync(file, "utf8")).toBe([...lines].reverse().join("\n") + "\n");
     // a path that left the manifest is dropped

@@ -128,12 +128,13 @@ export interface TestCtx extends HandlerContext {
 }
 
 /** A HandlerContext; digests come from the local files (node:crypto) plus a cache seeded by the test. */
-export function makeCtx(vol: Volume, o: { volume?: string; runId?: bigint; cache?: Map<string, string> } = {}): TestCtx {
+export function makeCtx(vol: Volume, o: { volume?: string; runId?: bigint; epoch?: bigint; cache?: Map<string, string> } = {}): TestCtx {
   const abort = new AbortController();
   const cache = o.cache ?? new Map<string, string>(); // `${algo}:${contentId}` -> hex
   const ctx: TestCtx = {
     runId: o.runId ?? 7n,
     volume: o.volume ?? "vol",
+    epoch: o.epoch ?? 1n,
     volumeRoot: vol.root,
     signal: abort.signal,
     abort,
