@@ -2,7 +2,7 @@
 // official vectors, native vs reference agreement, file edge sizes, change detection, workers.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { createHash, randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import vectors from "./fixtures/blake3-vectors.json";
 import { blake3Backend, nativeBlake3, referenceBlake3, type Blake3Backend } from "../src/kernel/runtime.ts";
-import { hashBytes, hashFile, hashFileFromHandle, secondaryDigests, streamHasher } from "../src/kernel/hash.ts";
+import { hashBytes, hashFile, hashFileFromHandle, hashFileWithDigests, streamHasher } from "../src/kernel/hash.ts";
 import { createHashPool, type HashPool } from "../src/kernel/hashpool.ts";
 
 const vectorInput = (n: number): Uint8Array => {
@@ -185,22 +185,33 @@ describe("hashFile", () => {
   });
 });
 
-describe("secondaryDigests", () => {
-  for (const size of [0, 1, 1024 * 1024 - 1, 1024 * 1024, 2 * 1024 * 1024 + 5]) {
-    test(`size ${size} matches node:crypto`, async () => {
+describe("hashFileWithDigests: BLAKE3 and secondary digests from one read", () => {
+  for (const size of [0, 1, 64 * 1024, 1024 * 1024 - 1, 1024 * 1024, 2 * 1024 * 1024 + 5]) {
+    test(`size ${size} matches node:crypto and hashFile`, async () => {
       const data = randomBytes(size);
       const p = join(dir, `s-${size}`);
       writeFileSync(p, data);
-      const got = await secondaryDigests(p, ["md5", "sha1", "sha256", "md5"]);
-      expect(got).toEqual({
+      const got = await hashFileWithDigests(p, ["md5", "sha1", "sha256", "md5"]);
+      expect(got.digests).toEqual({
         md5: createHash("md5").update(data).digest("hex"),
         sha1: createHash("sha1").update(data).digest("hex"),
         sha256: createHash("sha256").update(data).digest("hex"),
       });
-      expect(await secondaryDigests(p, ["sha1"])).toEqual({ sha1: got.sha1! });
-      expect(await secondaryDigests(p, [])).toEqual({});
+      const plain = await hashFile(p);
+      expect({ blake3: got.blake3, size: got.size, changed: got.changed }).toEqual({ blake3: plain.blake3, size, changed: false });
+      expect((await hashFileWithDigests(p, ["sha1"])).digests).toEqual({ sha1: got.digests.sha1! });
+      expect((await hashFileWithDigests(p, [])).digests).toEqual({});
     });
   }
+
+  test("a file that does not match the lstat it was expected to have is reported changed (its digests describe no indexed version)", async () => {
+    const p = join(dir, "s-changed");
+    writeFileSync(p, "version one");
+    const st = statSync(p, { bigint: true });
+    writeFileSync(p, "version two, longer");
+    const got = await hashFileWithDigests(p, ["sha256"], { expect: { size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino } });
+    expect(got.changed).toBe(true);
+  });
 });
 
 describe("hash pool", () => {

@@ -1,5 +1,5 @@
 // Content hashing: BLAKE3 of buffers, files and open handles (with the changed-while-hashing
-// check), one-pass secondary digests (md5/sha1/sha256), and incremental hashers for streams.
+// check), secondary digests (md5/sha1/sha256) from the same read as the BLAKE3, and incremental hashers for streams.
 
 import { closeSync, constants, fstatSync, openSync, readSync, type BigIntStats } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
@@ -119,7 +119,7 @@ function result(digest: string, size: number, before: Before, after: BigIntStats
  * irrelevant). Reads until a short read at or past the size fstat reported (EOF at that moment)
  * or a zero-byte read; growth after that is caught by the second fstat.
  */
-async function hashFd(fd: number, what: string, signal: AbortSignal | undefined, expect?: HashOptions["expect"]): Promise<FileHash> {
+async function hashFd(fd: number, what: string, signal: AbortSignal | undefined, expect?: HashOptions["expect"], extra: Hash[] = []): Promise<FileHash> {
   signal?.throwIfAborted();
   let before: Before;
   if (expect) before = { size: BigInt(expect.size), mtimeNs: expect.mtimeNs, ino: expect.ino, dev: undefined };
@@ -136,7 +136,9 @@ async function hashFd(fd: number, what: string, signal: AbortSignal | undefined,
     // short one (it shrank, or a short read) falls through to streaming from offset 0.
     const n = readSync(fd, buf, 0, CHUNK, 0);
     if (n < CHUNK && n >= expected) {
-      const digest = hashBytes(buf.subarray(0, n));
+      const bytes = buf.subarray(0, n);
+      const digest = hashBytes(bytes);
+      for (const x of extra) x.update(bytes);
       return result(digest, n, before, statFd(fd), what);
     }
   }
@@ -147,7 +149,9 @@ async function hashFd(fd: number, what: string, signal: AbortSignal | undefined,
   for (;;) {
     const n = readSync(fd, buf, 0, CHUNK, pos);
     if (n === 0) break;
-    h.update(n === CHUNK ? buf : buf.subarray(0, n));
+    const chunk = n === CHUNK ? buf : buf.subarray(0, n);
+    h.update(chunk);
+    for (const x of extra) x.update(chunk);
     pos += n;
     if (n < CHUNK && pos >= expected) break; // EOF as of now; later growth shows in the 2nd fstat
     sinceYield += n;
@@ -189,37 +193,28 @@ export async function hashFileFromHandle(fh: FileHandle | number, opts: HashOpti
 }
 
 /**
- * One pass over a file computing each requested secondary digest (hex), keyed by algorithm
- * name. Computes nothing else; an empty list opens nothing.
+ * BLAKE3 and secondary digests of a file from one read of the same bytes (with hashFile's
+ * changed-while-reading check), so a secondary digest provably belongs to the content whose
+ * BLAKE3 is returned: two separate reads could each see another version of a file being written.
  */
-export async function secondaryDigests(path: string, algos: SecondaryAlgo[], opts: HashOptions = {}): Promise<Record<string, string>> {
-  const wanted = [...new Set(algos)];
-  if (wanted.length === 0) return {};
+export async function hashFileWithDigests(path: string, algos: SecondaryAlgo[], opts: HashOptions = {}): Promise<FileHash & { digests: Record<string, string> }> {
   opts.signal?.throwIfAborted();
+  const wanted = [...new Set(algos)];
   const hashes: [SecondaryAlgo, Hash][] = wanted.map((a) => [a, createHash(a)]);
   const fd = openSync(path, OPEN_FLAGS);
   try {
-    requireRegular(statFd(fd), path);
-    const buf = buffer();
-    let pos = 0;
-    let sinceYield = 0;
-    for (;;) {
-      const n = readSync(fd, buf, 0, CHUNK, pos);
-      if (n === 0) break;
-      const chunk = n === CHUNK ? buf : buf.subarray(0, n);
-      for (const [, h] of hashes) h.update(chunk);
-      pos += n;
-      sinceYield += n;
-      if (sinceYield >= YIELD_EVERY) {
-        sinceYield = 0;
-        await yieldTurn();
-        opts.signal?.throwIfAborted();
-      }
-    }
+    const h = await hashFd(
+      fd,
+      path,
+      opts.signal,
+      opts.expect,
+      hashes.map(([, x]) => x),
+    );
+    const digests: Record<string, string> = {};
+    for (const [a, x] of hashes) digests[a] = x.digest("hex");
+    return { ...h, digests };
   } finally {
     closeSync(fd);
   }
-  const out: Record<string, string> = {};
-  for (const [a, h] of hashes) out[a] = h.digest("hex");
-  return out;
 }
+

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { DestinationHandler, HandlerContext, ManifestEntry } from "../kernel/plugin.ts";
 import { usageError } from "../kernel/errors.ts";
 import { cachedDigest, storeDigest } from "../kernel/files.ts";
-import { secondaryDigests, hashFile, streamHasher } from "../kernel/hash.ts";
+import { hashFile, hashFileWithDigests, streamHasher } from "../kernel/hash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
 import type { DestinationConfig } from "../config/schema.ts";
@@ -63,10 +63,11 @@ export function handlerContext(ctx: OpContext, o: { runId: bigint; volume: strin
       const fresh: [bigint, string][] = [];
       for (const [cid, e] of todo) {
         const path = join(o.volumeRoot, e.path);
-        // compute the secondary digest and the BLAKE3 in one pass: a file that changed since indexing gets no digest
-        const [d, b] = await Promise.all([secondaryDigests(path, [algo]), hashFile(path)]);
-        if (b.blake3 !== e.blake3) continue;
-        const digest = d[algo];
+        // the secondary digest and the BLAKE3 from one read of the same bytes: a file that changed
+        // since indexing (or while it was read) gets no digest
+        const h = await hashFileWithDigests(path, [algo]);
+        if (h.changed || h.blake3 !== e.blake3) continue;
+        const digest = h.digests[algo];
         if (digest) {
           out.set(cid, digest);
           fresh.push([cid, digest]);
