@@ -23,6 +23,8 @@ export interface Preflight {
   slowHash: boolean;
   /** Reading an object's modtime costs a request per object (S3 and friends). */
   slowModTime: boolean;
+  /** The destination is this machine's file system (rclone's local backend). */
+  isLocal: boolean;
 }
 
 /**
@@ -76,16 +78,18 @@ export async function preflight(rc: Rclone, root: string, dest: string, verify: 
   let hashes: string[];
   let slowHash = false;
   let slowModTime = false;
+  let isLocal = false;
   try {
     const j = JSON.parse(feat.stdout);
     hashes = Array.isArray(j?.Hashes) ? j.Hashes.map((h: unknown) => String(h).toLowerCase()) : [];
     slowHash = j?.Features?.SlowHash === true;
     slowModTime = j?.Features?.SlowModTime === true;
+    isLocal = j?.Features?.IsLocal === true;
   } catch {
     throw fail("rclone_features", `${dest}: rclone backend features printed something that is not JSON`);
   }
   const plan = choosePlan(hashes, parsed.parts, verify);
   const warnings: string[] = [];
   if (plan.mode === "size") warnings.push(sizeOnlyWarning(dest));
-  return { version: parsed.version, versionParts: parsed.parts, hashes, plan, warnings, slowHash, slowModTime };
+  return { version: parsed.version, versionParts: parsed.parts, hashes, plan, warnings, slowHash, slowModTime, isLocal };
 }

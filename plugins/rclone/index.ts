@@ -11,6 +11,12 @@ import { push, receiptsFor, startEarly, type Early } from "./push.ts";
 import { Rclone } from "./run.ts";
 import { verifyEntries, type Target } from "./verify.ts";
 
+/**
+ * On a local-path destination, objects this large are read back into BLAKE3 rather than hashed by
+ * rclone (see Target.streamMin): past it a process per object costs less than the hash it saves.
+ */
+export const STREAM_MIN = 32 * 1024 * 1024;
+
 /** Concurrent hashing listings where the backend hashes by reading: one per core, at most 4 (and no more than `checkers`). */
 const hashJobs = (checkers?: number): number => Math.max(1, Math.min(4, availableParallelism(), checkers ?? 4));
 
@@ -36,6 +42,7 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
     checkers: opts.checkers,
     hashJobs: p?.slowHash ? hashJobs(opts.checkers) : 1,
     stateDir: octx.stateDir,
+    streamMin: p?.isLocal && p.plan.mode === "hash" ? STREAM_MIN : undefined,
   });
   // listings started by warm(), taken by the push of that volume (one never taken is killed at exit)
   const warmed = new Map<string, { early: Early; abort: AbortController }>();
@@ -51,10 +58,11 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
   return {
     async capabilities(): Promise<Capabilities> {
       const p = await plan();
+      const stream = p.isLocal && p.plan.mode === "hash";
       return {
-        methods: [p.plan.method],
+        methods: stream && p.plan.method !== "blake3" ? [p.plan.method, "blake3"] : [p.plan.method],
         warnings: [...p.warnings],
-        facts: { rclone_version: p.version, hashes: p.hashes, chosen: p.plan.method, verify: p.plan.mode, remote },
+        facts: { rclone_version: p.version, hashes: p.hashes, chosen: p.plan.method, verify: p.plan.mode, remote, ...(stream ? { read_back_from_bytes: STREAM_MIN } : {}) },
       };
     },
     init: () => init(api, rc, remote, dest),

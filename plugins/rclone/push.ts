@@ -14,7 +14,7 @@ import { CopyLog, type RcloneStats } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
 import { joinRemote } from "./options.ts";
 import { Receipts } from "./receipts.ts";
-import { checkerArgs, filesFromRaw, listVolume, prefetchDigests, receiptHolds, verifyEntries, type Listing, type Target } from "./verify.ts";
+import { checkerArgs, filesFromRaw, listVolume, methodFor, prefetchDigests, receiptHolds, verifyEntries, type Listing, type Target } from "./verify.ts";
 
 interface CopyResult {
   log: CopyLog;
@@ -93,7 +93,7 @@ function settleOnReceipts(t: Target, pre: Preflight, manifest: ManifestEntry[], 
     const std = standardPath(e.path);
     const r = receipts.get(std);
     const f = r && listing.files.get(std);
-    if (r && f && receiptHolds(r, f, e, pre.plan.method, ctx.epoch)) settled[i] = { path: e.path, ok: true, method: r.method, verifiedAt: r.at };
+    if (r && f && receiptHolds(r, f, e, methodFor(t, pre.plan, e), ctx.epoch)) settled[i] = { path: e.path, ok: true, method: r.method, verifiedAt: r.at };
     else rest.push(e);
   }
   return { settled, rest };
@@ -137,7 +137,7 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
   // a size-only plan keeps it, as it is then the only content check there is
   const copyExtra = plan.mode === "size" ? [] : ["--ignore-checksum"];
   // the local digests the listing is compared with are computed while rclone copies
-  const digests = ctx.signal.aborted ? undefined : prefetchDigests(plan, todo, ctx);
+  const digests = ctx.signal.aborted ? undefined : prefetchDigests(t, plan, todo, ctx);
 
   // names rclone cannot open would only fail (and make rclone retry the whole copy): leave them
   // out; verification reports them as missing, with the reason

@@ -16,6 +16,8 @@ export interface RunOptions {
   onStdoutLine?(line: string): void;
   /** stdout through a temporary file instead of a pipe (large listings). */
   stdoutToFile?: boolean;
+  /** stdout as raw byte chunks (an object streamed back); not kept in the result. */
+  onStdoutData?(chunk: Uint8Array): void;
 }
 
 export class Rclone {
@@ -54,6 +56,7 @@ export class Rclone {
         onStderrLine: o.onStderrLine,
         onStdoutLine: o.onStdoutLine,
         stdoutToFile: o.stdoutToFile,
+        onStdoutData: o.onStdoutData,
       });
     } catch (e: any) {
       const why = e?.code === "ENOENT" ? "not found" : this.redact(String(e?.message ?? e));

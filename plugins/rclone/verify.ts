@@ -8,6 +8,7 @@ import type { HashAlgo, Plan } from "./features.ts";
 import { CopyLog } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
 import type { Receipt, Receipts } from "./receipts.ts";
+import { joinRemote } from "./options.ts";
 import type { Rclone } from "./run.ts";
 
 export interface Target {
@@ -25,7 +26,21 @@ export interface Target {
   hashJobs?: number;
   /** A private local directory (download batches are written under it). */
   stateDir: string;
+  /**
+   * Under a hash plan, objects of at least this many bytes are checked by streaming them back
+   * (`rclone cat`) into BLAKE3 instead of comparing a hash the destination computes. Set where
+   * the destination is this machine's file system: computing a hash there reads every byte
+   * anyway, so reading them through rclone into hoard's own BLAKE3 costs less CPU and proves
+   * the index's digest itself (method blake3), with no secondary digest in between.
+   */
+  streamMin?: number;
 }
+
+/** Whether an entry is checked by streaming it back (see Target.streamMin). */
+export const streamed = (t: Target, e: ManifestEntry): boolean => t.streamMin !== undefined && e.size >= t.streamMin;
+
+/** The method an entry is verified with under this plan (a streamed entry: blake3). */
+export const methodFor = (t: Target, plan: Plan, e: ManifestEntry): string => (plan.mode === "hash" && streamed(t, e) ? "blake3" : plan.method);
 
 export interface Listed {
   size: number;
@@ -104,7 +119,29 @@ export async function listVolume(t: Target, ctx: Pick<HandlerContext, "signal" |
  * time is the earliest start, and any failed run fails the whole listing (the exit code of every
  * run is checked before its output is used).
  */
-export async function listHashed(t: Target, ctx: HandlerContext, hash: HashAlgo, entries: ManifestEntry[]): Promise<Listing> {
+export async function listHashed(t: Target, ctx: HandlerContext, hash: HashAlgo, all: ManifestEntry[]): Promise<Listing> {
+  // entries checked by streaming need no hash from the destination: listed alongside, without
+  const plain = all.filter((e) => streamed(t, e));
+  if (plain.length === 0) return listHashedOnly(t, ctx, hash, all);
+  const hashed = all.filter((e) => !streamed(t, e));
+  const parts = await Promise.all([listVolume(t, ctx, { modtime: true, only: plain }), ...(hashed.length ? [listHashedOnly(t, ctx, hash, hashed)] : [])]);
+  return mergeListings(parts);
+}
+
+/** One listing from several of disjoint entries: any failure fails it; the time is the earliest start. */
+function mergeListings(parts: Listing[]): Listing {
+  const failed = parts.filter((p) => !p.ok) as Extract<Listing, { ok: false }>[];
+  if (failed.length) return failed.find((f) => !f.missing) ?? failed[0]!;
+  const files = new Map<string, Listed>();
+  let at: bigint | undefined;
+  for (const p of parts as Extract<Listing, { ok: true }>[]) {
+    for (const [k, v] of p.files) files.set(k, v);
+    if (at === undefined || p.at < at) at = p.at;
+  }
+  return { ok: true, files, at: at! };
+}
+
+async function listHashedOnly(t: Target, ctx: HandlerContext, hash: HashAlgo, entries: ManifestEntry[]): Promise<Listing> {
   const jobs = Math.max(1, Math.min(t.hashJobs ?? 1, entries.length));
   if (jobs === 1) return listVolume(t, ctx, { hash, modtime: true, only: entries });
   // largest first into the lightest group (a few big files spread evenly)
@@ -115,16 +152,7 @@ export async function listHashed(t: Target, ctx: HandlerContext, hash: HashAlgo,
     g.entries.push(e);
     g.bytes += e.size;
   }
-  const parts = await Promise.all(groups.filter((g) => g.entries.length).map((g) => listVolume(t, ctx, { hash, modtime: true, only: g.entries })));
-  const failed = parts.filter((p) => !p.ok) as Extract<Listing, { ok: false }>[];
-  if (failed.length) return failed.find((f) => !f.missing) ?? failed[0]!;
-  const files = new Map<string, Listed>();
-  let at: bigint | undefined;
-  for (const p of parts as Extract<Listing, { ok: true }>[]) {
-    for (const [k, v] of p.files) files.set(k, v);
-    if (at === undefined || p.at < at) at = p.at;
-  }
-  return { ok: true, files, at: at! };
+  return mergeListings(await Promise.all(groups.filter((g) => g.entries.length).map((g) => listVolume(t, ctx, { hash, modtime: true, only: g.entries }))));
 }
 
 const notAddressable = (t: Target) =>
@@ -184,7 +212,8 @@ export interface DigestPrefetch {
  * computes each from the indexed file (checking its BLAKE3 on the way) or takes it from its
  * cache; a failure is kept and reported per file later.
  */
-export function prefetchDigests(plan: Plan, entries: ManifestEntry[], ctx: HandlerContext): DigestPrefetch | undefined {
+export function prefetchDigests(t: Target, plan: Plan, all: ManifestEntry[], ctx: HandlerContext): DigestPrefetch | undefined {
+  const entries = all.filter((e) => !streamed(t, e));
   if (plan.mode !== "hash" || plan.hash === "blake3" || entries.length === 0) return undefined;
   const algo = plan.hash;
   const result = ctx.digests(entries, algo).then(
@@ -239,7 +268,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       const std = standardPath(e.path);
       const f = listed.get(e.path)!;
       const r = receipts!.get(std);
-      if (r && receiptHolds(r, f, e, plan.method, ctx.epoch) && !opts.transferred?.has(std))
+      if (r && receiptHolds(r, f, e, methodFor(t, plan, e), ctx.epoch) && !opts.transferred?.has(std))
         out.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
       else rest.push(e);
     }
@@ -271,7 +300,9 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
         candidates = rest;
       }
     }
-    await compareHashes(t, plan.hash, candidates, listed, at, ctx, out, mismatch, opts.digests);
+    const stream = candidates.filter((e) => streamed(t, e));
+    if (stream.length) await streamAndHash(t, stream, ctx, out, mismatch);
+    await compareHashes(t, plan.hash, stream.length ? candidates.filter((e) => !streamed(t, e)) : candidates, listed, at, ctx, out, mismatch, opts.digests);
   } else {
     await downloadAndHash(t, candidates, ctx, out, mismatch);
   }
@@ -342,6 +373,54 @@ async function compareHashes(
       mismatch.add(e.path);
     } else out.set(e.path, { path: e.path, ok: true, method: algo, verifiedAt: at });
   }
+}
+
+/** How many objects are streamed back at once. */
+const STREAM_JOBS = 2;
+
+/**
+ * Stream each object back (`rclone cat`, one process per object: used for large objects only)
+ * into BLAKE3 and compare with the index. The exit code, the byte count and the digest must all
+ * agree; the outcome's time is when its read began.
+ */
+async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+  const total = cands.length;
+  const totalBytes = cands.reduce((s, e) => s + e.size, 0);
+  let done = 0;
+  let doneBytes = 0;
+  let next = 0;
+  const one = async (e: ManifestEntry) => {
+    const h = ctx.blake3Stream();
+    let bytes = 0;
+    const at = ctx.now();
+    const r = await t.rc.run(["cat", joinRemote(t.volumeDir, standardPath(e.path))], {
+      signal: ctx.signal,
+      onStdoutData: (c) => {
+        h.update(c);
+        bytes += c.byteLength;
+      },
+    });
+    if (ctx.signal.aborted) return out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
+    if (r.code !== 0) return out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.describeFailure("cat", r)}` });
+    if (bytes !== e.size) return out.set(e.path, { path: e.path, ok: false, reason: `read back ${bytes} bytes from ${t.dest}, expected ${e.size}` });
+    const got = h.digestHex();
+    if (got !== e.blake3.toLowerCase()) {
+      mismatch.add(e.path);
+      return out.set(e.path, { path: e.path, ok: false, reason: `content read back from ${t.dest} differs (BLAKE3 ${got.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` });
+    }
+    out.set(e.path, { path: e.path, ok: true, method: "blake3", verifiedAt: at });
+  };
+  const worker = async () => {
+    while (next < cands.length) {
+      const e = cands[next++]!;
+      if (ctx.signal.aborted) out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
+      else await one(e);
+      done++;
+      doneBytes += e.size;
+      ctx.progress({ phase: "read back", done, total, bytes: doneBytes, totalBytes, current: e.path });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(STREAM_JOBS, cands.length) }, worker));
 }
 
 /** Bytes per download batch (a single larger file is its own batch) and files per batch. */

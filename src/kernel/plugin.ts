@@ -221,9 +221,11 @@ export interface PluginUtil {
   /**
    * Spawn a tool without a shell; never put secrets in args (pass them in env). With
    * stdoutToFile, stdout goes to a private unlinked temporary file read after exit (much cheaper
-   * than a pipe for large outputs such as a listing; onStdoutLine then runs after exit).
+   * than a pipe for large outputs such as a listing; onStdoutLine then runs after exit). With
+   * onStdoutData, stdout arrives as raw byte chunks (e.g. a file streamed back to be hashed) and
+   * is not kept in the result.
    */
-  spawn(cmd: string, args: string[], opts?: { env?: Record<string, string | undefined>; cwd?: string; signal?: AbortSignal; stdin?: string; onStderrLine?(line: string): void; onStdoutLine?(line: string): void; stdoutToFile?: boolean }): Promise<SpawnResult>;
+  spawn(cmd: string, args: string[], opts?: { env?: Record<string, string | undefined>; cwd?: string; signal?: AbortSignal; stdin?: string; onStderrLine?(line: string): void; onStdoutLine?(line: string): void; stdoutToFile?: boolean; onStdoutData?(chunk: Uint8Array): void }): Promise<SpawnResult>;
   /** BLAKE3 hex of a local file. */
   blake3File(path: string): Promise<string>;
   blake3Stream(): { update(chunk: Uint8Array): void; digestHex(): string };

@@ -23,6 +23,11 @@ export interface SpawnOptions {
    * onStdoutLine is then called for every line after the command exits.
    */
   stdoutToFile?: boolean;
+  /**
+   * Every chunk of stdout as raw bytes, as it arrives (e.g. a file streamed back to be hashed);
+   * stdout is then not kept in the result.
+   */
+  onStdoutData?(chunk: Uint8Array): void;
 }
 
 /** An unlinked temporary file open for reading and writing: nothing is left behind, even on a crash. */
@@ -122,7 +127,10 @@ export function spawnTool(cmd: string, args: string[], o: SpawnOptions = {}): Pr
     const outLines = lineSplitter(o.onStdoutLine);
     const errLines = lineSplitter(o.onStderrLine);
     child.stderr!.setEncoding("utf8");
-    if (child.stdout) {
+    if (child.stdout && o.onStdoutData) {
+      const cb = o.onStdoutData;
+      child.stdout.on("data", (b: Buffer) => cb(b));
+    } else if (child.stdout) {
       child.stdout.setEncoding("utf8");
       child.stdout.on("data", (s: string) => {
         if (o.maxStdout === undefined || stdout.length < o.maxStdout) stdout += s;

@@ -7,6 +7,7 @@ import { cpSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } fro
 import { join } from "node:path";
 import { FAKE_RCLONE } from "../rclone/harness.ts";
 import { stopped } from "../helpers.ts";
+import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 import { DEFAULT_FILES, REAL_RCLONE, allStatus, cleanupWorlds, evidenceRow, flipBit, historyKinds, lastRun, liveStatus, preferredHash, rcloneWorld, row, rows, runId, sameFiles } from "./lib.ts";
 
 // each test drives many hoard and rclone processes; the machine may be busy
@@ -34,7 +35,9 @@ test.concurrent("local path: dest init → index → sync → offload → verify
   const method = preferredHash(d.facts.hashes)!;
   expect(method).toBe("sha256");
   expect(d.facts).toMatchObject({ chosen: method, verify: "hash", remote: w.path("dest") });
-  expect(d.methods).toEqual([method]);
+  // large objects on a local path are read back into BLAKE3 instead (see the read-back test)
+  expect(d.methods).toEqual([method, "blake3"]);
+  expect(d.facts.read_back_from_bytes).toBe(32 * 1024 * 1024);
 
   const idx = runId(await w.run(0, "index", "photos", "--json"));
   const s = await w.run(0, "sync", "photos", "--json");
@@ -268,3 +271,20 @@ test.concurrent("a sync refused by a check after its warm-up listing began: hoar
   expect(existsSync(pidfile)).toBe(true);
   expect(await stopped(Number(readFileSync(pidfile, "utf8").trim()))).toBe(true);
 }, 45_000);
+
+test.concurrent("a large file on a local path through the CLI: evidence by blake3 (read back) and sha256 together; offload and restore work", async () => {
+  const big = new Uint8Array(STREAM_MIN + 7).map((_, i) => (i * 13 + 5) & 0xff);
+  const files = { ...DEFAULT_FILES, "video/big.bin": big };
+  const w = await rcloneWorld({ dest: (w) => ({ remote: w.path("dest") }), files });
+  await w.run(0, "index", "photos");
+  const s = await w.run(0, "sync", "photos", "--json");
+  expect(s.json.results[0].counts).toMatchObject({ manifest: 4, verified: 4, failed: 0 });
+  expect(evidenceRow(w)!.method).toBe("blake3+sha256");
+  const off = await w.run(0, "offload", "photos", ".", "--json");
+  expect(off.json.counts).toMatchObject({ selected: 4, offloaded: 4 });
+  expect(existsSync(join(w.volPath, "video/big.bin"))).toBe(false);
+  // verify re-reads it (an offloaded object has only the destination's bytes)
+  await w.run(0, "verify", "r", "photos");
+  await w.run(0, "restore", "photos");
+  sameFiles(w.volPath, files);
+});

@@ -11,6 +11,7 @@ import { cleanup, entryFor, fakeApi, FAKE_RCLONE, makeCtx, makeVolume, obscure, 
 import { listHashed, type Target } from "../../plugins/rclone/verify.ts";
 import { Rclone } from "../../plugins/rclone/run.ts";
 import { Receipts } from "../../plugins/rclone/receipts.ts";
+import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 import { standardName, standardPath } from "../../plugins/rclone/names.ts";
 
 setDefaultTimeout(30_000);
@@ -242,6 +243,84 @@ describe("warm(): the listing and receipts begin before the push", () => {
     const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
     expect(res.get("a.txt")).toMatchObject({ ok: true, transferred: true });
     expect(readFileSync(join(remote, "vol", "a.txt"), "utf8")).toBe("alpha");
+  });
+});
+
+describe("large objects on a local path: read back into BLAKE3 instead of hashed by rclone", () => {
+  // one object exactly at the threshold, and small ones that keep the stored-hash plan
+  const big = () => {
+    const b = new Uint8Array(STREAM_MIN);
+    for (let i = 0; i < b.length; i += 4096) b[i] = (i / 4096) & 0xff;
+    return b;
+  };
+  const cats = (c: { sub: string }[]) => c.filter((x) => x.sub === "cat").length;
+
+  test("a push: the large object verified by blake3 (no local sha256 of it), small ones by sha256; a re-push accepts both on receipts", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "big.bin": big(), "a.txt": "alpha", "d/b.txt": "bravo" });
+    const { handler, calls } = logged({ remote });
+    const ctx = makeCtx(vol);
+    const res = await outcomes(handler.push(vol.manifest, ctx));
+    expect(res.get("big.bin")).toMatchObject({ ok: true, method: "blake3", transferred: true });
+    expect(res.get("a.txt")).toMatchObject({ ok: true, method: "sha256" });
+    expect(res.get("d/b.txt")).toMatchObject({ ok: true, method: "sha256" });
+    // the local sha256 was computed for the two small files only
+    expect(ctx.digestCalls.reduce((n, c) => n + c.count, 0)).toBe(2);
+    const c1 = calls();
+    expect(cats(c1)).toBe(1);
+    // the hashing listing never asked for the large object
+    for (const c of c1.filter(hashing)) expect(c.argv.join("\n")).not.toContain("big.bin");
+    const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
+    expect(again.get("big.bin")).toMatchObject({ ok: true, method: "blake3", verifiedAt: (res.get("big.bin") as any).verifiedAt });
+    const c2 = calls();
+    expect(cats(c2)).toBe(0);
+    expect(c2.some(hashing)).toBe(false);
+  });
+
+  test("verify catches a silent corruption of the large object (size and modtime kept); the next push copies it again", async () => {
+    const remote = tmp();
+    const data = big();
+    const vol = makeVolume({ "big.bin": data, "a.txt": "alpha" });
+    const { handler } = open({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const bad = Uint8Array.from(data);
+    bad[12345] = bad[12345]! ^ 1;
+    overwriteKeepingTimes(join(remote, "vol", "big.bin"), bad);
+    const ver = await outcomes(handler.verify(vol.manifest, makeCtx(vol)));
+    expect(ver.get("big.bin")).toMatchObject({ ok: false });
+    expect((ver.get("big.bin") as any).reason).toContain("differs (BLAKE3");
+    expect(ver.get("a.txt")).toMatchObject({ ok: true, method: "sha256" });
+    const rep = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
+    expect(rep.get("big.bin")).toMatchObject({ ok: true, method: "blake3", transferred: true });
+    expect(Buffer.from(readFileSync(join(remote, "vol", "big.bin"))).equals(Buffer.from(data))).toBe(true);
+  });
+
+  test("an rclone whose cat lies (right size, other bytes, exit 0): nothing is verified for that object", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "big.bin": big(), "a.txt": "alpha" });
+    await outcomes(open({ remote }).handler.push(vol.manifest, makeCtx(vol)));
+    const { handler } = open({ remote, binary: FAKE_RCLONE }, { HOARD_FAKE_RCLONE_MODE: "flipcat", HOARD_FAKE_RCLONE_REAL: REAL_RCLONE });
+    const ver = await outcomes(handler.verify(vol.manifest, makeCtx(vol)));
+    expect(ver.get("big.bin")).toMatchObject({ ok: false });
+    expect((ver.get("big.bin") as any).reason).toContain("differs");
+    expect(ver.get("a.txt")).toMatchObject({ ok: true });
+  });
+
+  test("a large object missing at the destination is missing (never read back), and a cat that fails is not verified", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "big.bin": big(), "a.txt": "alpha" });
+    const { handler } = open({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    rmSync(join(remote, "vol", "big.bin"));
+    const ver = await outcomes(handler.verify(vol.manifest, makeCtx(vol)));
+    expect(ver.get("big.bin")).toMatchObject({ ok: false, missing: true });
+    // an rclone whose cat fails part way (exit 1): not verified, with rclone's reason
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
+    const broken = open({ remote, binary: FAKE_RCLONE }, { HOARD_FAKE_RCLONE_MODE: "failcat", HOARD_FAKE_RCLONE_REAL: REAL_RCLONE });
+    const v2 = await outcomes(broken.handler.verify(vol.manifest, makeCtx(vol)));
+    expect(v2.get("big.bin")).toMatchObject({ ok: false });
+    expect((v2.get("big.bin") as any).reason).toContain("read error");
+    expect(v2.get("a.txt")).toMatchObject({ ok: true });
   });
 });
 

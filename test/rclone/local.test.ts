@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync,
 import { join } from "node:path";
 import { cleanup, FAKE_RCLONE, REAL_RCLONE, entryFor, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, tmp } from "./harness.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
+import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
 setDefaultTimeout(30_000);
@@ -40,9 +41,10 @@ describe("local path remote", () => {
   test("capabilities choose sha256 and report facts", async () => {
     const { handler } = open({ remote: tmp() });
     const caps = await handler.capabilities();
-    expect(caps.methods).toEqual(["sha256"]);
+    // sha256 from rclone; objects from STREAM_MIN bytes on are read back into BLAKE3
+    expect(caps.methods).toEqual(["sha256", "blake3"]);
     expect(caps.warnings).toEqual([]);
-    expect(caps.facts).toMatchObject({ chosen: "sha256" });
+    expect(caps.facts).toMatchObject({ chosen: "sha256", read_back_from_bytes: STREAM_MIN });
     expect(String(caps.facts!.rclone_version)).toMatch(/^\d+\.\d+\.\d+/);
     expect(caps.facts!.hashes).toContain("sha256");
   });

@@ -224,7 +224,7 @@ describe("through the real plugin registry", () => {
     const opts = v.parse(type.schema, { remote: tmp() });
     const log = { info() {}, warn() {}, debug() {} };
     const h = type.open(opts, { name: "r", stateDir: tmp(), log, env: { ...process.env, RCLONE_CONFIG: join(tmp(), "none.conf") } });
-    expect((await h.capabilities()).methods).toEqual(["sha256"]);
+    expect((await h.capabilities()).methods).toEqual(["sha256", "blake3"]);
     expect(await h.identify()).toBe("uninitialised");
   });
 });
