@@ -5,6 +5,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "nod
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { spawnSync, spawn } from "node:child_process";
+import { afterEach, beforeEach } from "bun:test";
+import { openDb, type Db } from "../src/kernel/db.ts";
 
 export const ROOT = join(import.meta.dir, "..");
 export const MAIN = join(ROOT, "src/cli/main.ts");
@@ -34,6 +36,32 @@ export interface World {
   path(rel: string): string;
   setConfig(toml: string): void;
   cleanup(): void;
+}
+
+/**
+ * A fresh database in a fresh directory for every test of the calling file (registered with
+ * beforeEach/afterEach): read `.db` and `.dir` inside a test.
+ */
+export function tempDbPerTest(prefix: string): { readonly db: Db; readonly dir: string } {
+  let dir = "";
+  let db: Db | undefined;
+  beforeEach(() => {
+    dir = tempDir(prefix);
+    db = openDb(join(dir, "hoard.db"));
+  });
+  afterEach(() => {
+    db?.close();
+    db = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    get db() {
+      return db!;
+    },
+    get dir() {
+      return dir;
+    },
+  };
 }
 
 /** Whether a process still runs (a zombie, killed but not yet reaped, does not). */

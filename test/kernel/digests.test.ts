@@ -2,43 +2,33 @@
 // .digests) against a real database: computed once from the same read as a BLAKE3 check, cached
 // by content, and withheld for a file whose bytes are no longer the indexed content.
 
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { openDb, type Db } from "../../src/kernel/db.ts";
 import { beginRun } from "../../src/kernel/runs.ts";
 import { cachedDigest, ensureContent } from "../../src/kernel/files.ts";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import type { ManifestEntry } from "../../src/kernel/plugin.ts";
 import type { OpContext } from "../../src/ops/context.ts";
 import { handlerContext } from "../../src/ops/destination.ts";
-import { tempDir } from "../helpers.ts";
+import { tempDbPerTest } from "../helpers.ts";
 
-let dir: string;
-let db: Db;
-beforeEach(() => {
-  dir = tempDir("hoard-digests-");
-  db = openDb(join(dir, "hoard.db"));
-});
-afterEach(() => {
-  db.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const T = tempDbPerTest("hoard-digests-");
 
 const sha256 = (b: string | Buffer) => createHash("sha256").update(b).digest("hex");
 
 function setup(files: Record<string, string>) {
-  db.run("INSERT INTO volumes(name, path, created_at, updated_at) VALUES ('v', ?, 0, 0)", dir);
-  const run = beginRun(db, { kind: "index", volume: "v", node: "n1" });
+  T.db.run("INSERT INTO volumes(name, path, created_at, updated_at) VALUES ('v', ?, 0, 0)", T.dir);
+  const run = beginRun(T.db, { kind: "index", volume: "v", node: "n1" });
   const manifest: ManifestEntry[] = Object.entries(files).map(([path, data]) => {
-    writeFileSync(join(dir, path), data);
+    writeFileSync(join(T.dir, path), data);
     const blake3 = hashBytes(Buffer.from(data));
-    const { id } = ensureContent(db, blake3, data.length, "n1", run.id);
+    const { id } = ensureContent(T.db, blake3, data.length, "n1", run.id);
     return { path, size: data.length, mtimeNs: 0n, blake3, contentId: id, originNode: "n1", originRun: run.id, status: "present" };
   });
-  const ctx = { db, progress: () => {}, log: { debug() {}, info() {}, warn() {}, error() {} } } as unknown as OpContext;
-  const hctx = handlerContext(ctx, { runId: run.id, volume: "v", volumeRoot: dir, epoch: 1n, signal: new AbortController().signal, warnings: [] });
+  const ctx = { db: T.db, progress: () => {}, log: { debug() {}, info() {}, warn() {}, error() {} } } as unknown as OpContext;
+  const hctx = handlerContext(ctx, { runId: run.id, volume: "v", volumeRoot: T.dir, epoch: 1n, signal: new AbortController().signal, warnings: [] });
   return { manifest, hctx };
 }
 
@@ -46,18 +36,18 @@ test("computed from the indexed bytes, cached by content; a second call reads no
   const { manifest, hctx } = setup({ "a.txt": "alpha", "b.txt": "bravo" });
   const got = await hctx.digests(manifest, "sha256");
   expect(got).toEqual(new Map([[manifest[0]!.contentId, sha256("alpha")], [manifest[1]!.contentId, sha256("bravo")]]));
-  expect(cachedDigest(db, manifest[0]!.contentId, "sha256")).toBe(sha256("alpha"));
-  rmSync(join(dir, "a.txt"));
+  expect(cachedDigest(T.db, manifest[0]!.contentId, "sha256")).toBe(sha256("alpha"));
+  rmSync(join(T.dir, "a.txt"));
   expect((await hctx.digests(manifest, "sha256")).get(manifest[0]!.contentId)).toBe(sha256("alpha"));
 });
 
 test("a file whose bytes changed since indexing gets no digest, and nothing is cached for its content", async () => {
   const { manifest, hctx } = setup({ "a.txt": "alpha", "b.txt": "bravo" });
-  writeFileSync(join(dir, "a.txt"), "ALPHA"); // same size, other bytes
+  writeFileSync(join(T.dir, "a.txt"), "ALPHA"); // same size, other bytes
   const got = await hctx.digests(manifest, "sha1");
   expect(got.has(manifest[0]!.contentId)).toBe(false);
   expect(got.get(manifest[1]!.contentId)).toBe(createHash("sha1").update("bravo").digest("hex"));
-  expect(cachedDigest(db, manifest[0]!.contentId, "sha1")).toBeUndefined();
+  expect(cachedDigest(T.db, manifest[0]!.contentId, "sha1")).toBeUndefined();
 });
 
 test("an offloaded entry (no local bytes) is answered only from the cache", async () => {
