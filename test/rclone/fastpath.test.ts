@@ -295,6 +295,18 @@ describe("large objects on a local path: read back into BLAKE3 instead of hashed
     expect(Buffer.from(readFileSync(join(remote, "vol", "big.bin"))).equals(Buffer.from(data))).toBe(true);
   });
 
+  test("hostile names are read back exactly (spaces, brackets, a glob star, a control character, non-ASCII)", async () => {
+    const remote = tmp();
+    const names = ["dir with space/[x] *?.bin", "ctl\u0001name ü.bin"];
+    const data = big();
+    const vol = makeVolume(Object.fromEntries(names.map((n) => [n, data])));
+    const { handler } = open({ remote });
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    for (const n of names) expect([n, res.get(n)]).toEqual([n, expect.objectContaining({ ok: true, method: "blake3" })]);
+    const ver = await outcomes(handler.verify(vol.manifest, makeCtx(vol)));
+    for (const n of names) expect([n, ver.get(n)!.ok]).toEqual([n, true]);
+  });
+
   test("an rclone whose cat lies (right size, other bytes, exit 0): nothing is verified for that object", async () => {
     const remote = tmp();
     const vol = makeVolume({ "big.bin": big(), "a.txt": "alpha" });
