@@ -375,6 +375,22 @@ async function compareHashes(
   }
 }
 
+/**
+ * The outcome of one object read back (streamed or downloaded): its byte count, then its BLAKE3,
+ * against the index; a differing digest is a content mismatch (push copies such a file again).
+ */
+async function judgeReadBack(t: Target, e: ManifestEntry, bytes: number, digest: () => string | Promise<string>, at: bigint, out: Map<string, FileOutcome>, mismatch: Set<string>): Promise<void> {
+  if (bytes !== e.size) {
+    out.set(e.path, { path: e.path, ok: false, reason: `read back ${bytes} bytes from ${t.dest}, expected ${e.size}` });
+    return;
+  }
+  const got = await digest();
+  if (got !== e.blake3.toLowerCase()) {
+    out.set(e.path, { path: e.path, ok: false, reason: `content read back from ${t.dest} differs (BLAKE3 ${got.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` });
+    mismatch.add(e.path);
+  } else out.set(e.path, { path: e.path, ok: true, method: "blake3", verifiedAt: at });
+}
+
 /** How many objects are streamed back at once. */
 const STREAM_JOBS = 2;
 
@@ -402,13 +418,7 @@ async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerCont
     });
     if (ctx.signal.aborted) return out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
     if (r.code !== 0) return out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.describeFailure("cat", r)}` });
-    if (bytes !== e.size) return out.set(e.path, { path: e.path, ok: false, reason: `read back ${bytes} bytes from ${t.dest}, expected ${e.size}` });
-    const got = h.digestHex();
-    if (got !== e.blake3.toLowerCase()) {
-      mismatch.add(e.path);
-      return out.set(e.path, { path: e.path, ok: false, reason: `content read back from ${t.dest} differs (BLAKE3 ${got.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` });
-    }
-    out.set(e.path, { path: e.path, ok: true, method: "blake3", verifiedAt: at });
+    await judgeReadBack(t, e, bytes, () => h.digestHex(), at, out, mismatch);
   };
   const worker = async () => {
     while (next < cands.length) {
@@ -473,14 +483,7 @@ async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerCo
         else if (!st || !st.isFile()) {
           const err = errors.get(standardPath(e.path));
           out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.redact(err ?? (failed || "rclone did not download it"))}` });
-        } else if (st.size !== e.size) out.set(e.path, { path: e.path, ok: false, reason: `read back ${st.size} bytes from ${t.dest}, expected ${e.size}` });
-        else {
-          const got = await ctx.blake3File(p);
-          if (got !== e.blake3.toLowerCase()) {
-            out.set(e.path, { path: e.path, ok: false, reason: `content read back from ${t.dest} differs (BLAKE3 ${got.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` });
-            mismatch.add(e.path);
-          } else out.set(e.path, { path: e.path, ok: true, method: "blake3", verifiedAt: at });
-        }
+        } else await judgeReadBack(t, e, st.size, () => ctx.blake3File(p), at, out, mismatch);
         await rm(p, { force: true });
         done++;
         doneBytes += e.size;

@@ -43,7 +43,7 @@ export function liveFile(db: Db, volume: string, path: string): LiveFile | undef
 export function manifestRows(db: Db, volume: string): ManifestEntry[] {
   const rows = db.all<{ path: string; size: bigint; mtime_ns: bigint; status: "present" | "offloaded"; content_id: bigint; blake3: string; origin_node: string; origin_run: bigint }>(
     `SELECT f.path, f.size, f.mtime_ns, f.status, f.content_id, c.blake3, c.origin_node, c.origin_run FROM files f JOIN content c ON c.id = f.content_id
-     WHERE f.volume = ? AND f.status <> 'superseded' AND f.status IN ('present', 'offloaded') ORDER BY f.path`,
+     WHERE f.volume = ? AND f.status <> 'superseded' AND f.status IN ('present', 'offloaded') ORDER BY f.path`, // "<> 'superseded'" lets SQLite use the partial index files_live, already in path order
     volume,
   );
   const out: ManifestEntry[] = new Array(rows.length);

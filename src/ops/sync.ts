@@ -25,12 +25,18 @@ export interface CheckResult {
   warnings: string[];
 }
 
-export const manifestOf = (ctx: OpContext, volume: string): ManifestEntry[] => manifestRows(ctx.db, volume);
-
-/** Ask policy plugins (evidence:advance) which (origin, method) pairs may count as evidence. */
+/**
+ * Ask policy plugins (evidence:advance) which (origin, method) pairs may count as evidence, each
+ * distinct pair once (a run of equal pairs, the usual case, is skipped without a lookup).
+ */
 export async function acceptedMethods(ctx: OpContext, volume: string, destination: string, type: string, pairs: Iterable<[string, Method]>): Promise<(origin: string, m: Method) => boolean> {
   const verdict = new Map<string, boolean>();
+  let lastNode: string | undefined;
+  let lastMethod: Method | undefined;
   for (const [originNode, method] of pairs) {
+    if (originNode === lastNode && method === lastMethod) continue;
+    lastNode = originNode;
+    lastMethod = method;
     const key = `${originNode}\u0000${method}`;
     if (verdict.has(key)) continue;
     let ok = true;
@@ -70,7 +76,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
   };
   if (opts.dryRun) {
     await checks();
-    const manifest = manifestOf(ctx, volume);
+    const manifest = manifestRows(ctx.db, volume);
     result.status = "dry-run";
     result.counts.manifest = manifest.length;
     result.counts.bytes = manifest.reduce((s, e) => s + e.size, 0);
@@ -92,7 +98,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     });
     if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.reason}`, preflightRefusal.hint);
 
-    const manifest = manifestOf(ctx, volume); // captured once, before any transfer
+    const manifest = manifestRows(ctx.db, volume); // captured once, before any transfer
     result.counts.manifest = manifest.length;
     result.counts.bytes = manifest.reduce((n, e) => n + e.size, 0);
     const caps = await dest.handler.capabilities();
@@ -109,23 +115,14 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     // only outcomes for manifest paths count (the first for each); anything else a handler says is ignored
     const outcomes = alignOutcomes(manifest, raw);
 
-    // the distinct (origin, method) pairs the policy is asked about
-    const pairs: [string, Method][] = [];
-    const seenPairs = new Set<string>();
-    let lastNode: string | undefined;
-    let lastMethod: string | undefined;
-    for (let i = 0; i < manifest.length; i++) {
-      const o = outcomes[i];
-      const node = manifest[i]!.originNode;
-      if (!o?.ok || (node === lastNode && o.method === lastMethod)) continue;
-      lastNode = node;
-      lastMethod = o.method;
-      const key = `${node}\u0000${o.method}`;
-      if (seenPairs.has(key)) continue;
-      seenPairs.add(key);
-      pairs.push([node, o.method]);
+    // the (origin, method) pairs of verified entries, for the policy
+    function* pairs(): Generator<[string, Method]> {
+      for (let i = 0; i < manifest.length; i++) {
+        const o = outcomes[i];
+        if (o?.ok) yield [manifest[i]!.originNode, o.method];
+      }
     }
-    const accepted = await acceptedMethods(ctx, volume, destination, dest.config.type, pairs);
+    const accepted = await acceptedMethods(ctx, volume, destination, dest.config.type, pairs());
     const advances = computeAdvances(manifest, outcomes, accepted);
 
     ctx.db.tx(() => {
