@@ -289,11 +289,19 @@ describe("case 4: two destinations that are one place", () => {
 });
 
 describe("trusted destinations and the end of --offline", () => {
-  test.concurrent("trusted = true: an unreachable destination is not asked; offload relies on its recorded evidence and says so", async () => {
+  test.concurrent("trusted = true: asked while reachable; unreachable, it is not asked and offload relies on its recorded evidence, and says so", async () => {
     const w = await asyncFsWorld();
     nasKeys(w, `trusted = true`);
     code(await w.hoardAsync("index", "photos"), 0);
     code(await w.hoardAsync("sync", "photos"), 0);
+    // reachable, a trusted destination is still asked: a deleted object keeps its file
+    rmSync(w.path("nas/photos/a.txt"));
+    const asked = code(await w.hoardAsync("offload", "photos", "a.txt", "--json"), 4);
+    expect(problem(asked, "a.txt")).toMatchObject({ code: "unconfirmed", destination: "nas" });
+    expect((asked.json.destinations as any[]).find((d) => (d.name ?? d.destination) === "nas").asked).toBe(true);
+    expect(read(w, "vol/a.txt")).toBe("alpha\n");
+    code(await w.hoardAsync("sync", "photos"), 0);
+
     renameSync(w.path("nas"), w.path("nas-away"));
     const off = code(await w.hoardAsync("offload", "photos", ".", "--json"), 0);
     expect(off.json.offloaded.sort()).toEqual(["a.txt", "dir/b.txt", "dir/sub/c.bin"]);
