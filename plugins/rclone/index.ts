@@ -2,7 +2,8 @@
 // Evidence comes only from a listing compared with cached digests, or BLAKE3 of bytes read back.
 
 import { availableParallelism } from "node:os";
-import { definePlugin, type Capabilities, type DestinationHandler, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
+import { definePlugin, type Capabilities, type ConfirmDepth, type DestinationHandler, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
+import { confirmEntries } from "./confirm.ts";
 import { preflight, type Preflight } from "./features.ts";
 import { identify, init } from "./identity.ts";
 import { standardLocalPath, standardPath } from "./names.ts";
@@ -96,6 +97,11 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
       const { outcomes, complete } = await verifyEntries(t, p.plan, manifest, ctx, { receipts });
       if (complete && !ctx.signal.aborted) await receipts?.save(new Set(manifest.map((e) => standardPath(e.path))));
       return manifest.map((e) => outcomes.get(e.path) ?? { path: e.path, ok: false as const, reason: "not verified" });
+    },
+    async confirm(entries: ManifestEntry[], ctx: HandlerContext, depth: ConfirmDepth) {
+      // live proof before local copies are deleted: asks the destination, never a receipt
+      const p = await plan();
+      return confirmEntries(target(ctx, p), p.plan, entries, ctx, depth);
     },
     async fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext) {
       const src = joinRemote(target(ctx).volumeDir, standardPath(entry.path));

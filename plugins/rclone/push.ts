@@ -2,9 +2,10 @@
 // versions kept under --backup-dir), streamed log parsing, then verification by listing or download.
 //
 // Where receipts are kept, a cheap listing (no hashes) comes first: an object whose size and
-// modtime still equal its receipt for the manifest's content is accepted on that receipt (with
-// the receipt's time, never now) and is neither copied nor hashed again. Everything else is
-// copied (the local digests are computed meanwhile) and then hashed at the destination.
+// modtime still equal its receipt (under the kernel's receipt scope) for the manifest's content
+// is accepted on that receipt (`unchanged`, with the receipt's time capped at now) and is neither
+// copied nor hashed again; an entry marked `recheck` never is. Everything else is copied (the
+// local digests are computed meanwhile) and then hashed at the destination.
 
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,8 +14,8 @@ import { sizeOnlyWarning, useReceipts, type Preflight } from "./features.ts";
 import { CopyLog, type RcloneStats } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
 import { joinRemote } from "./options.ts";
-import { Receipts } from "./receipts.ts";
-import { checkerArgs, filesFromRaw, listVolume, methodFor, prefetchDigests, receiptHolds, verifyEntries, type Listing, type Target } from "./verify.ts";
+import { Receipts, scopeOf } from "./receipts.ts";
+import { checkerArgs, filesFromRaw, listVolume, methodFor, onReceipt, prefetchDigests, receiptHolds, verifyEntries, type Listing, type Target } from "./verify.ts";
 
 interface CopyResult {
   log: CopyLog;
@@ -70,9 +71,21 @@ async function changedLocally(root: string, e: ManifestEntry): Promise<boolean> 
   }
 }
 
-/** Receipts for this volume when the plan benefits from them (see useReceipts). */
-export const receiptsFor = (t: Target, pre: Preflight, remote: string, ctx: HandlerContext): Promise<Receipts | undefined> =>
-  useReceipts(pre) ? Receipts.load(t.stateDir, remote, ctx.volume) : Promise.resolve(undefined);
+/**
+ * Receipts for this volume when the plan benefits from them (see useReceipts) and the context has
+ * a receipt scope; every receipt stamped with another scope is discarded.
+ */
+export async function receiptsFor(t: Target, pre: Preflight, remote: string, ctx: HandlerContext, loaded?: Receipts): Promise<Receipts | undefined> {
+  const scope = scopeOf(ctx);
+  if (!useReceipts(pre)) return undefined;
+  if (scope === undefined) {
+    ctx.log.debug(`${t.dest}: no receipt scope given; no receipt is used or kept in this run`);
+    return undefined;
+  }
+  const r = loaded ?? (await Receipts.load(t.stateDir, remote, ctx.volume));
+  r.keepScope(scope);
+  return r;
+}
 
 /**
  * Accept on their receipts the entries whose object, in a fresh listing taken now, still has
@@ -88,12 +101,14 @@ function settleOnReceipts(t: Target, pre: Preflight, manifest: ManifestEntry[], 
   /** Aligned with the manifest: the receipt's outcome, or undefined for an entry left to check. */
   const settled: (FileOutcome | undefined)[] = new Array(manifest.length);
   const rest: ManifestEntry[] = [];
+  const scope = scopeOf(ctx);
+  const now = ctx.now();
   for (let i = 0; i < manifest.length; i++) {
     const e = manifest[i]!;
     const std = standardPath(e.path);
     const r = receipts.get(std);
     const f = r && listing.files.get(std);
-    if (r && f && receiptHolds(r, f, e, methodFor(t, pre.plan, e), ctx.epoch)) settled[i] = { path: e.path, ok: true, method: r.method, verifiedAt: r.at };
+    if (r && f && receiptHolds(r, f, e, methodFor(t, pre.plan, e), scope)) settled[i] = onReceipt(e, r, now);
     else rest.push(e);
   }
   return { settled, rest };
@@ -122,8 +137,9 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
   const plan = pre.plan;
   if (plan.mode === "size") ctx.warn(sizeOnlyWarning(t.dest));
   // receipts and the early listing: started by warm(), or now
-  const early = useReceipts(pre) ? (warmed ?? startEarly(t, remote, ctx.volume, ctx)) : undefined;
-  const receipts = early ? ((await early.receipts) ?? (await Receipts.load(t.stateDir, remote, ctx.volume))) : undefined;
+  // (none without a receipt scope: then nothing is accepted on a receipt, nor written)
+  const early = useReceipts(pre) && scopeOf(ctx) !== undefined ? (warmed ?? startEarly(t, remote, ctx.volume, ctx)) : undefined;
+  const receipts = early ? await receiptsFor(t, pre, remote, ctx, await early.receipts) : undefined;
   const listing = await early?.listing;
   const settledEarly = listing && receipts && receipts.size > 0 && !ctx.signal.aborted ? settleOnReceipts(t, pre, manifest, receipts, listing, ctx) : undefined;
   // what is left to copy and check: everything, unless receipts settled some of it

@@ -2,9 +2,12 @@
 // modtime it had when its content was last proven equal to a BLAKE3, how, and when.
 
 // A push may reuse a receipt instead of re-hashing (or re-downloading) an object whose size and
-// modtime in a fresh listing are unchanged; the outcome then carries the receipt's time, so the
-// evidence never looks fresher than the check behind it. verify() never reuses receipts; it
-// re-checks everything and refreshes them.
+// modtime in a fresh listing are unchanged; the outcome is then `unchanged` and carries the
+// receipt's time (capped at now), so the evidence never looks fresher than the check behind it.
+// verify() and confirm() never reuse receipts; verify re-checks everything and refreshes them.
+// Every receipt is stamped with the kernel's receipt scope (HandlerContext.receiptScope): one
+// stamped with any other scope (another database, identity, epoch or an evidence rewind) is
+// discarded unread.
 
 import { createHash } from "node:crypto";
 import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
@@ -16,9 +19,19 @@ export interface Receipt {
   blake3: string;
   method: string;
   at: bigint;
-  /** The destination epoch of the check: a receipt from before a reset (an earlier epoch) never holds. */
-  epoch: bigint;
+  /** The kernel's receipt scope at the check: under any other scope the receipt never holds. */
+  scope: string;
 }
+
+/**
+ * The receipt scope of a context, or undefined when it has none usable (then no receipt may be
+ * accepted or written: a receipt without a scope could outlive a reset or a rewind).
+ */
+export const scopeOf = (ctx: { receiptScope?: unknown }): string | undefined =>
+  typeof ctx.receiptScope === "string" && ctx.receiptScope !== "" ? ctx.receiptScope : undefined;
+
+/** A receipt's time as evidence: never later than now (a clock set back must not make it fresh). */
+export const receiptTime = (r: Receipt, now: bigint): bigint => (r.at < now ? r.at : now);
 
 export class Receipts {
   private map = new Map<string, Receipt>();
@@ -39,8 +52,9 @@ export class Receipts {
       if (!line) continue;
       try {
         const o = JSON.parse(line);
-        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string" && typeof o.a === "string" && /^\d+$/.test(o.a) && typeof o.e === "string" && /^\d+$/.test(o.e))
-          r.map.set(o.p, { size: o.s, modtime: o.t, blake3: o.b, method: o.h, at: BigInt(o.a), epoch: BigInt(o.e) });
+        if (typeof o.p === "string" && typeof o.b === "string" && typeof o.m === "string" && typeof o.t === "string" && typeof o.s === "number" && typeof o.h === "string" && typeof o.a === "string" && /^\d+$/.test(o.a) && typeof o.c === "string" && o.c !== "")
+          r.map.set(o.p, { size: o.s, modtime: o.t, blake3: o.b, method: o.h, at: BigInt(o.a), scope: o.c });
+        // an unknown shape (e.g. an older, unscoped receipt) is dropped: that object is checked again
         else r.dirty = true;
       } catch {
         /* a torn line only means that object is checked again */
@@ -68,12 +82,20 @@ export class Receipts {
   }
   set(path: string, r: Receipt): void {
     const old = this.map.get(path);
-    if (old && old.size === r.size && old.modtime === r.modtime && old.blake3 === r.blake3 && old.method === r.method && old.at === r.at && old.epoch === r.epoch) return;
+    if (old && old.size === r.size && old.modtime === r.modtime && old.blake3 === r.blake3 && old.method === r.method && old.at === r.at && old.scope === r.scope) return;
     this.map.set(path, r);
     this.dirty = true;
   }
   delete(path: string): void {
     if (this.map.delete(path)) this.dirty = true;
+  }
+  /** Discard every receipt stamped with a scope other than this one (they are never trusted again). */
+  keepScope(scope: string): void {
+    for (const [p, r] of this.map)
+      if (r.scope !== scope) {
+        this.map.delete(p);
+        this.dirty = true;
+      }
   }
   get size(): number {
     return this.map.size;
@@ -92,7 +114,7 @@ export class Receipts {
         }
     if (!this.dirty) return;
     const lines: string[] = [];
-    for (const [p, r] of this.map) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), e: String(r.epoch), m: "v1" }));
+    for (const [p, r] of this.map) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), c: r.scope, m: "v2" }));
     await mkdir(join(this.file, ".."), { recursive: true });
     const tmp = `${this.file}.tmp-${process.pid}`;
     await writeFile(tmp, lines.join("\n") + (lines.length ? "\n" : ""));

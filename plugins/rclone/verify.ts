@@ -7,7 +7,7 @@ import type { FileOutcome, HandlerContext, ManifestEntry } from "../../src/kerne
 import type { HashAlgo, Plan } from "./features.ts";
 import { CopyLog } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
-import type { Receipt, Receipts } from "./receipts.ts";
+import { receiptTime, scopeOf, type Receipt, type Receipts } from "./receipts.ts";
 import { joinRemote } from "./options.ts";
 import type { Rclone } from "./run.ts";
 
@@ -159,7 +159,7 @@ const notAddressable = (t: Target) =>
   `rclone cannot address this file name (it contains the character U+201B "‛", which rclone's local backend cannot open), so it cannot be stored at ${t.dest} through rclone; rename the file`;
 
 /** Existence and size against a listing: an outcome for entries that fail, undefined for candidates. */
-function presence(t: Target, e: ManifestEntry, f: Listed | undefined): FileOutcome | undefined {
+export function presence(t: Target, e: ManifestEntry, f: Listed | undefined): FileOutcome | undefined {
   if (!f) {
     const reason = rcloneCanAddress(e.path) ? `missing at ${t.dest}` : `missing at ${t.dest}: ${notAddressable(t)}`;
     return { path: e.path, ok: false, missing: true, reason };
@@ -170,12 +170,17 @@ function presence(t: Target, e: ManifestEntry, f: Listed | undefined): FileOutco
 
 /**
  * Whether a receipt still speaks for a listed object: the listing shows the size and modtime the
- * object had when its content was proven equal to this entry's BLAKE3, by the method in use, in
- * the destination's current epoch (a reset means nothing checked before it is trusted).
+ * object had when its content was proven equal to this entry's BLAKE3, by the method in use,
+ * under the kernel's current receipt scope (a reset, a new identity or an evidence rewind means
+ * nothing checked before it is trusted). An entry the kernel asks to recheck never holds.
  */
-export function receiptHolds(r: Receipt, f: Listed, e: ManifestEntry, method: string, epoch: bigint): boolean {
-  return f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && f.size === e.size && r.blake3 === e.blake3 && r.method === method && r.epoch === epoch;
+export function receiptHolds(r: Receipt, f: Listed, e: ManifestEntry, method: string, scope: string | undefined): boolean {
+  if (e.recheck === true || scope === undefined || r.scope !== scope) return false;
+  return f.modtime !== undefined && r.modtime === f.modtime && r.size === f.size && f.size === e.size && r.blake3 === e.blake3 && r.method === method;
 }
+
+/** The outcome of an entry accepted on its receipt: `unchanged`, at the receipt's time (never later than now). */
+export const onReceipt = (e: ManifestEntry, r: Receipt, now: bigint): FileOutcome => ({ path: e.path, ok: true, unchanged: true, method: r.method, verifiedAt: receiptTime(r, now) });
 
 export interface Verified {
   /** Exactly one outcome per entry, keyed by path. */
@@ -262,14 +267,15 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       listed.set(e.path, f!);
     }
   }
+  const scope = scopeOf(ctx);
   if (reuse) {
     const rest: ManifestEntry[] = [];
+    const now = ctx.now();
     for (const e of candidates) {
       const std = standardPath(e.path);
       const f = listed.get(e.path)!;
       const r = receipts!.get(std);
-      if (r && receiptHolds(r, f, e, methodFor(t, plan, e), ctx.epoch) && !opts.transferred?.has(std))
-        out.set(e.path, { path: e.path, ok: true, method: r.method, verifiedAt: r.at });
+      if (r && receiptHolds(r, f, e, methodFor(t, plan, e), scope) && !opts.transferred?.has(std)) out.set(e.path, onReceipt(e, r, now));
       else rest.push(e);
     }
     candidates = rest;
@@ -312,7 +318,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       const std = standardPath(e.path);
       const o = out.get(e.path);
       const f = listed.get(e.path);
-      if (o?.ok && f?.modtime !== undefined) receipts.set(std, { size: f.size, modtime: f.modtime, blake3: e.blake3, method: o.method, at: o.verifiedAt, epoch: ctx.epoch });
+      if (o?.ok && !o.unchanged && f?.modtime !== undefined && scope !== undefined) receipts.set(std, { size: f.size, modtime: f.modtime, blake3: e.blake3, method: o.method, at: o.verifiedAt, scope });
       else receipts.delete(std);
     }
     for (const e of entries) if (!out.get(e.path)?.ok) receipts.delete(standardPath(e.path));
@@ -321,7 +327,7 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
   return result;
 }
 
-async function compareHashes(
+export async function compareHashes(
   t: Target,
   algo: HashAlgo,
   cands: ManifestEntry[],
@@ -399,7 +405,7 @@ const STREAM_JOBS = 2;
  * into BLAKE3 and compare with the index. The exit code, the byte count and the digest must all
  * agree; the outcome's time is when its read began.
  */
-async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+export async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
   const total = cands.length;
   const totalBytes = cands.reduce((s, e) => s + e.size, 0);
   let done = 0;
@@ -441,7 +447,7 @@ const BATCH_FILES = 2000;
  * Read files back: copy a batch into a private temp directory with `rclone copy --files-from-raw`,
  * BLAKE3 each file, delete it. Disk use stays bounded by one batch.
  */
-async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+export async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
   if (cands.length === 0) return;
   const batches: ManifestEntry[][] = [];
   let cur: ManifestEntry[] = [];

@@ -46,7 +46,7 @@ describe("receipts checked before the copy", () => {
     const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo", "d/e/c.txt": "charlie" });
     const { handler, calls, stateDir } = logged({ remote });
     const first = await outcomes(handler.push(vol.manifest, makeCtx(vol)));
-    for (const o of first.values()) expect(o).toMatchObject({ ok: true, method: "sha256", transferred: true });
+    for (const o of first.values()) expect([o.ok, o.ok && o.method, o.ok && o.transferred, o.ok && o.unchanged]).toEqual([true, "sha256", true, undefined]);
     const subs1 = calls().map((c) => c.sub);
     expect(subs1).toContain("copy");
 
@@ -61,8 +61,8 @@ describe("receipts checked before the copy", () => {
     for (const e of vol.manifest) {
       const o = second.get(e.path)!;
       const f = first.get(e.path)! as any;
-      // accepted on the receipt: its time, not now; nothing transferred
-      expect([e.path, o.ok, (o as any).verifiedAt, !!(o as any).transferred]).toEqual([e.path, true, f.verifiedAt, false]);
+      // accepted on the receipt: unchanged, its time, not now; nothing transferred
+      expect([e.path, o.ok, (o as any).unchanged, (o as any).verifiedAt, !!(o as any).transferred]).toEqual([e.path, true, true, f.verifiedAt, false]);
     }
     const c2 = calls();
     expect(c2.map((c) => c.sub).filter((s) => s !== "version" && s !== "backend")).toEqual(["lsjson"]);
@@ -81,9 +81,10 @@ describe("receipts checked before the copy", () => {
     utimesSync(join(remote, "vol", "a.txt"), new Date(2001, 0, 1), new Date(2001, 0, 1));
     const ctx = makeCtx(vol, { runId: 8n });
     const res = await outcomes(handler.push(vol.manifest, ctx));
-    expect(res.get("b.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    expect(res.get("b.txt")).toMatchObject({ ok: true, unchanged: true, verifiedAt: t1 });
     const a = res.get("a.txt") as any;
     expect(a).toMatchObject({ ok: true, method: "sha256" });
+    expect(a.unchanged).toBeUndefined();
     expect(a.verifiedAt).toBeGreaterThan(t1);
     // only a.txt was handed to the copy and then hashed
     expect(calls().filter(hashing)).toHaveLength(1);
@@ -104,7 +105,8 @@ describe("receipts checked before the copy", () => {
     const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
     expect(res.get("a.txt")).toMatchObject({ ok: true, method: "sha256", transferred: true });
     expect((res.get("a.txt") as any).verifiedAt).toBeGreaterThan(t1);
-    expect(res.get("b.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    expect((res.get("a.txt") as any).unchanged).toBeUndefined();
+    expect(res.get("b.txt")).toMatchObject({ ok: true, unchanged: true, verifiedAt: t1 });
     expect(readFileSync(p, "utf8")).toBe("alpha");
     expect(readFileSync(join(remote, "vol", ".hoard", "history", "run-9", "a.txt"), "utf8")).toBe("alpha!");
   });
@@ -117,20 +119,23 @@ describe("receipts checked before the copy", () => {
     const t1 = (first.get("a.txt") as any).verifiedAt as bigint;
     overwriteKeepingTimes(join(remote, "vol", "a.txt"), "ALPHA");
     const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
-    // a receipt can only speak for what size and modtime show; the evidence keeps its old time
-    expect(res.get("a.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    // a receipt can only speak for what size and modtime show: the outcome says so (unchanged,
+    // at the receipt's old time: not a verification)
+    expect(res.get("a.txt")).toMatchObject({ ok: true, unchanged: true, verifiedAt: t1 });
     calls();
     const ctxv = makeCtx(vol);
     const ver = await outcomes(handler.verify(vol.manifest, ctxv));
     expect(ver.get("a.txt")).toMatchObject({ ok: false });
     expect((ver.get("a.txt") as any).reason).toContain("differs");
     expect(ver.get("b.txt")).toMatchObject({ ok: true });
+    expect((ver.get("b.txt") as any).unchanged).toBeUndefined();
     expect((ver.get("b.txt") as any).verifiedAt).toBeGreaterThan(t1);
     // verify hashed every file (no receipt accepted)
     expect(calls().some(hashing)).toBe(true);
     // the failed receipt is gone: the next push copies a.txt again
     const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 10n })));
     expect(again.get("a.txt")).toMatchObject({ ok: true, transferred: true });
+    expect((again.get("a.txt") as any).unchanged).toBeUndefined();
     expect(readFileSync(join(remote, "vol", "a.txt"), "utf8")).toBe("alpha");
   });
 
@@ -141,7 +146,7 @@ describe("receipts checked before the copy", () => {
     await outcomes(handler.push(vol.manifest, makeCtx(vol)));
     rmSync(join(remote, "vol"), { recursive: true });
     const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 9n })));
-    for (const o of res.values()) expect(o).toMatchObject({ ok: true, transferred: true });
+    for (const o of res.values()) expect([o.ok, o.ok && o.transferred, o.ok && o.unchanged]).toEqual([true, true, undefined]);
   });
 
   test("an offloaded entry with a holding receipt is accepted without a digest; a lost one is missing", async () => {
@@ -155,7 +160,7 @@ describe("receipts checked before the copy", () => {
     rmSync(join(remote, "vol", "lost.txt"));
     const ctx = makeCtx(vol, { runId: 9n });
     const res = await outcomes(handler.push(off, ctx));
-    expect(res.get("off.txt")).toMatchObject({ ok: true, verifiedAt: (first.get("off.txt") as any).verifiedAt });
+    expect(res.get("off.txt")).toMatchObject({ ok: true, unchanged: true, verifiedAt: (first.get("off.txt") as any).verifiedAt });
     expect(res.get("keep.txt")).toMatchObject({ ok: true });
     expect(res.get("lost.txt")).toMatchObject({ ok: false, missing: true });
     expect(ctx.digestCalls.every((c) => c.count <= 1)).toBe(true);
@@ -174,31 +179,86 @@ describe("receipts checked before the copy", () => {
   });
 });
 
-describe("receipts and destination epochs", () => {
-  test("after a reset (a new epoch) no receipt holds: every object is hashed again and carries a new time", async () => {
+describe("receipts and the kernel's receipt scope", () => {
+  test("receipts stamped with another scope are ignored: every object is hashed again (now); the receipts then speak for the new scope", async () => {
     const remote = tmp();
     const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo" });
-    const { handler, calls } = logged({ remote });
-    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol, { epoch: 1n })));
+    const { handler, calls, stateDir } = logged({ remote });
+    const first = await outcomes(handler.push(vol.manifest, makeCtx(vol, { receiptScope: "db1/id1/epoch1/rewind0" })));
     calls();
-    // same epoch: accepted on the receipts, nothing hashed
-    const same = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n, epoch: 1n })));
-    for (const e of vol.manifest) expect((same.get(e.path) as any).verifiedAt).toBe((first.get(e.path) as any).verifiedAt);
+    // same scope: accepted on the receipts, nothing hashed
+    const same = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n, receiptScope: "db1/id1/epoch1/rewind0" })));
+    for (const e of vol.manifest) expect([e.path, (same.get(e.path) as any).unchanged, (same.get(e.path) as any).verifiedAt]).toEqual([e.path, true, (first.get(e.path) as any).verifiedAt]);
     expect(calls().some(hashing)).toBe(false);
-    // epoch 2: the destination was reset; what was checked before proves nothing now
-    const ctx = makeCtx(vol, { runId: 9n, epoch: 2n });
+    // another scope (a reset, a new identity, an evidence rewind): what was checked before proves nothing now
+    const ctx = makeCtx(vol, { runId: 9n, receiptScope: "db1/id1/epoch1/rewind1" });
     const after = await outcomes(handler.push(vol.manifest, ctx));
     for (const e of vol.manifest) {
       const o = after.get(e.path) as any;
-      expect([e.path, o.ok, o.method]).toEqual([e.path, true, "sha256"]);
+      expect([e.path, o.ok, o.method, o.unchanged]).toEqual([e.path, true, "sha256", undefined]);
       expect(o.verifiedAt).toBeGreaterThan((first.get(e.path) as any).verifiedAt);
     }
     expect(calls().some(hashing)).toBe(true);
-    // and the receipts now speak for epoch 2
-    calls();
-    const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 10n, epoch: 2n })));
-    for (const e of vol.manifest) expect((again.get(e.path) as any).verifiedAt).toBe((after.get(e.path) as any).verifiedAt);
+    expect(ctx.digestCalls.reduce((n, c) => n + c.count, 0)).toBe(vol.manifest.length);
+    const stored = await Receipts.load(stateDir, remote, "vol");
+    for (const e of vol.manifest) expect([e.path, stored.get(e.path)?.scope]).toEqual([e.path, "db1/id1/epoch1/rewind1"]);
+    // the receipts now carry the new scope only: going back to the earlier one trusts none of them
+    const back = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 10n, receiptScope: "db1/id1/epoch1/rewind0" })));
+    for (const e of vol.manifest) expect([e.path, (back.get(e.path) as any).unchanged]).toEqual([e.path, undefined]);
+    expect(calls().some(hashing)).toBe(true);
+    // and the receipts now speak for the scope of the last check
+    const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 11n, receiptScope: "db1/id1/epoch1/rewind0" })));
+    for (const e of vol.manifest) expect([e.path, (again.get(e.path) as any).unchanged, (again.get(e.path) as any).verifiedAt]).toEqual([e.path, true, (back.get(e.path) as any).verifiedAt]);
     expect(calls().some(hashing)).toBe(false);
+  });
+
+  test("a warmed push under another scope accepts nothing either", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha" });
+    const { handler, calls } = logged({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { receiptScope: "s1" })));
+    calls();
+    handler.warm!("vol");
+    const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n, receiptScope: "s2" })));
+    expect(res.get("a.txt")).toMatchObject({ ok: true, method: "sha256" });
+    expect((res.get("a.txt") as any).unchanged).toBeUndefined();
+    expect(calls().some(hashing)).toBe(true);
+  });
+
+  test("without a receipt scope no receipt is accepted or written", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha" });
+    const { handler, calls, stateDir } = logged({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    calls();
+    for (const run of [8n, 9n]) {
+      const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: run, receiptScope: null })));
+      expect(res.get("a.txt")).toMatchObject({ ok: true, method: "sha256" });
+      expect((res.get("a.txt") as any).unchanged).toBeUndefined();
+      expect(calls().some(hashing)).toBe(true);
+    }
+    // the scoped receipts were left alone (nothing read them as valid, nothing rewrote them)
+    const r = await Receipts.load(stateDir, remote, "vol");
+    expect(r.get("a.txt")?.scope).toBe("scope-1");
+  });
+
+  test("a receipt's time is capped at now (a clock set back never makes an unchanged outcome look fresh)", async () => {
+    const remote = tmp();
+    const vol = makeVolume({ "a.txt": "alpha" });
+    const { handler, stateDir } = open({ remote });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const r = await Receipts.load(stateDir, remote, "vol");
+    const rec = r.get("a.txt")!;
+    const future = rec.at + 10n ** 18n;
+    r.set("a.txt", { ...rec, at: future });
+    await r.save(undefined);
+    const ctx = makeCtx(vol, { runId: 8n });
+    const before = ctx.now();
+    const res = await outcomes(handler.push(vol.manifest, ctx));
+    const o = res.get("a.txt") as any;
+    expect(o).toMatchObject({ ok: true, unchanged: true });
+    expect(o.verifiedAt).toBeGreaterThanOrEqual(before);
+    expect(o.verifiedAt).toBeLessThanOrEqual(ctx.now());
   });
 });
 
@@ -211,7 +271,7 @@ describe("warm(): the listing and receipts begin before the push", () => {
     calls();
     handler.warm!("vol");
     const res = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
-    for (const e of vol.manifest) expect([e.path, (res.get(e.path) as any).verifiedAt]).toEqual([e.path, (first.get(e.path) as any).verifiedAt]);
+    for (const e of vol.manifest) expect([e.path, (res.get(e.path) as any).unchanged, (res.get(e.path) as any).verifiedAt]).toEqual([e.path, true, (first.get(e.path) as any).verifiedAt]);
     const subs = calls().map((c) => c.sub).filter((s) => s !== "version" && s !== "backend");
     expect(subs).toEqual(["lsjson"]);
   });
@@ -271,7 +331,8 @@ describe("large objects on a local path: read back into BLAKE3 instead of hashed
     // the hashing listing never asked for the large object
     for (const c of c1.filter(hashing)) expect(c.argv.join("\n")).not.toContain("big.bin");
     const again = await outcomes(handler.push(vol.manifest, makeCtx(vol, { runId: 8n })));
-    expect(again.get("big.bin")).toMatchObject({ ok: true, method: "blake3", verifiedAt: (res.get("big.bin") as any).verifiedAt });
+    expect(again.get("big.bin")).toMatchObject({ ok: true, unchanged: true, method: "blake3", verifiedAt: (res.get("big.bin") as any).verifiedAt });
+    expect(again.get("a.txt")).toMatchObject({ ok: true, unchanged: true, method: "sha256", verifiedAt: (res.get("a.txt") as any).verifiedAt });
     const c2 = calls();
     expect(cats(c2)).toBe(0);
     expect(c2.some(hashing)).toBe(false);
@@ -432,8 +493,8 @@ describe("receipts file", () => {
   test("written back only when something changed; an unreadable line is dropped and the file rewritten", async () => {
     const dir = tmp();
     const r = await Receipts.load(dir, "remote:", "vol");
-    r.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, epoch: 1n });
-    r.set("b", { size: 2, modtime: "t2", blake3: "c".repeat(64), method: "sha256", at: 6n, epoch: 1n });
+    r.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, scope: "s1" });
+    r.set("b", { size: 2, modtime: "t2", blake3: "c".repeat(64), method: "sha256", at: 6n, scope: "s1" });
     await r.save(new Set(["a", "b"]));
     const { readdirSync } = require("node:fs") as typeof import("node:fs");
     const file = join(dir, "receipts", readdirSync(join(dir, "receipts"))[0]!);
@@ -441,8 +502,8 @@ describe("receipts file", () => {
     // the same receipts in another order: a save without changes must leave this text alone
     writeFileSync(file, [...lines].reverse().join("\n") + "\n");
     const r2 = await Receipts.load(dir, "remote:", "vol");
-    expect(r2.get("a")).toEqual({ size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, epoch: 1n });
-    r2.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, epoch: 1n });
+    expect(r2.get("a")).toEqual({ size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, scope: "s1" });
+    r2.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, scope: "s1" });
     await r2.save(new Set(["a", "b"]));
     expect(readFileSync(file, "utf8")).toBe([...lines].reverse().join("\n") + "\n");
     // a path that left the manifest is dropped
@@ -456,6 +517,26 @@ describe("receipts file", () => {
     expect(r4.get("a")).toBeDefined();
     await r4.save(new Set(["a", "c"]));
     expect(readFileSync(file, "utf8")).toBe(lines[0] + "\n");
+  });
+
+  test("keepScope discards every receipt of another scope (and the file forgets them); an unscoped (older) line is dropped", async () => {
+    const dir = tmp();
+    const r = await Receipts.load(dir, "remote:", "vol");
+    r.set("a", { size: 1, modtime: "t1", blake3: "b".repeat(64), method: "sha256", at: 5n, scope: "old" });
+    r.set("b", { size: 2, modtime: "t2", blake3: "c".repeat(64), method: "sha256", at: 6n, scope: "new" });
+    await r.save(undefined);
+    const { readdirSync } = require("node:fs") as typeof import("node:fs");
+    const file = join(dir, "receipts", readdirSync(join(dir, "receipts"))[0]!);
+    // a receipt written before scopes existed (stamped with an epoch only)
+    appendFileSync(file, JSON.stringify({ p: "c", s: 3, t: "t3", b: "d".repeat(64), h: "sha256", a: "7", e: "1", m: "v1" }) + "\n");
+    const r2 = await Receipts.load(dir, "remote:", "vol");
+    expect(r2.get("c")).toBeUndefined();
+    r2.keepScope("new");
+    expect([r2.get("a"), r2.get("b")?.scope, r2.size]).toEqual([undefined, "new", 1]);
+    await r2.save(undefined);
+    const r3 = await Receipts.load(dir, "remote:", "vol");
+    expect([r3.get("a"), r3.get("b")?.scope, r3.get("c"), r3.size]).toEqual([undefined, "new", undefined, 1]);
+    expect(readFileSync(file, "utf8").trim().split("\n")).toHaveLength(1);
   });
 });
 

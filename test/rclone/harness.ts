@@ -127,14 +127,19 @@ export interface TestCtx extends HandlerContext {
   abort: AbortController;
 }
 
-/** A HandlerContext; digests come from the local files (node:crypto) plus a cache seeded by the test. */
-export function makeCtx(vol: Volume, o: { volume?: string; runId?: bigint; epoch?: bigint; cache?: Map<string, string> } = {}): TestCtx {
+/**
+ * A HandlerContext; digests come from the local files (node:crypto) plus a cache seeded by the test.
+ * Every context shares one receipt scope ("scope-1") unless the test gives another (or null: none,
+ * as a kernel that does not pass one yet).
+ */
+export function makeCtx(vol: Volume, o: { volume?: string; runId?: bigint; epoch?: bigint; receiptScope?: string | null; cache?: Map<string, string> } = {}): TestCtx {
   const abort = new AbortController();
   const cache = o.cache ?? new Map<string, string>(); // `${algo}:${contentId}` -> hex
   const ctx: TestCtx = {
     runId: o.runId ?? 7n,
     volume: o.volume ?? "vol",
     epoch: o.epoch ?? 1n,
+    receiptScope: (o.receiptScope === null ? undefined : (o.receiptScope ?? "scope-1")) as string,
     volumeRoot: vol.root,
     signal: abort.signal,
     abort,

@@ -147,9 +147,10 @@ describe("local path remote", () => {
     const m2 = vol.manifest.map((e) => (e.path === "b.txt" ? entryFor(vol.root, "b.txt", 2n) : e));
     const ctx2 = makeCtx(vol, { runId: 8n });
     const second = await outcomes(handler.push(m2, ctx2));
-    expect(second.get("a.txt")).toMatchObject({ ok: true, method: "sha256", verifiedAt: t1 });
-    expect(second.get("c.txt")).toMatchObject({ ok: true, method: "sha256", verifiedAt: t1 });
+    expect(second.get("a.txt")).toMatchObject({ ok: true, unchanged: true, method: "sha256", verifiedAt: t1 });
+    expect(second.get("c.txt")).toMatchObject({ ok: true, unchanged: true, method: "sha256", verifiedAt: t1 });
     expect(second.get("b.txt")).toMatchObject({ ok: true, method: "sha256", transferred: true });
+    expect((second.get("b.txt") as any).unchanged).toBeUndefined();
     expect((second.get("b.txt") as any).verifiedAt).toBeGreaterThan(t1);
     // only the transferred file needed a digest
     expect(ctx2.digestCalls.reduce((n, c) => n + c.count, 0)).toBe(1);
@@ -158,11 +159,12 @@ describe("local path remote", () => {
     const p = join(remote, "vol", "c.txt");
     overwriteKeepingTimes(p, "CHARLIE");
     const third = await outcomes(handler.push(m2, makeCtx(vol, { runId: 9n })));
-    expect(third.get("c.txt")).toMatchObject({ ok: true, verifiedAt: t1 });
+    expect(third.get("c.txt")).toMatchObject({ ok: true, unchanged: true, verifiedAt: t1 });
     const ctxv = makeCtx(vol);
     const ver = await outcomes(handler.verify(m2, ctxv));
     expect(ver.get("c.txt")).toMatchObject({ ok: false });
     expect((ver.get("a.txt") as any).verifiedAt).toBeGreaterThan(t1);
+    expect((ver.get("a.txt") as any).unchanged).toBeUndefined();
     // the failed receipt is gone: the next push checks c.txt again and repairs it
     const fourth = await outcomes(handler.push(m2, makeCtx(vol, { runId: 10n })));
     expect(fourth.get("c.txt")).toMatchObject({ ok: true });

@@ -74,7 +74,7 @@ describe("webdav (no stored hashes)", () => {
     // a re-push reads nothing back: unchanged objects are accepted on their receipts
     const ctx4 = makeCtx(vol, { volume: "dlmode", runId: 100n });
     const again = await outcomes(handler.push(vol.manifest, ctx4));
-    for (const o of again.values()) expect(o).toMatchObject({ ok: true, method: "blake3" });
+    for (const o of again.values()) expect(o).toMatchObject({ ok: true, unchanged: true, method: "blake3" });
     expect(ctx4.progressLog.some((x) => x.phase === "download")).toBe(false);
     // download batches leave nothing behind
     expect(readdirSync(stateDir).filter((n) => n.startsWith("download-"))).toEqual([]);
