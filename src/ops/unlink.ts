@@ -1,10 +1,10 @@
-// The last checks before hoard deletes a local file (DESIGN invariant 6): real parent directories,
-// a regular file whose open handle is the indexed inode with the indexed size, mtime and BLAKE3.
+// The last checks before hoard deletes a local file (DESIGN invariants 6 and 10): the file is reached through
+// directory handles opened from the volume root without following symlinks, and only the checked inode is unlinked.
 
-import { lstatSync, unlinkSync, constants } from "node:fs";
-import { open } from "node:fs/promises";
-import { join } from "node:path";
+import { closeSync, constants, fstatSync, type BigIntStats } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { hashFileFromHandle } from "../kernel/hash.ts";
+import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
 
 export type UnlinkCheck = { ok: true } | { ok: false; code: "parent_not_dir" | "not_regular" | "gone" | "drift" | "inode_changed" | "io"; message: string };
 
@@ -14,59 +14,99 @@ export interface Expected {
   blake3: string;
 }
 
-/** Re-verify the file right before unlinking it; unlink only if every check passes. */
+/** Prefix of the private name a file is moved to, in its own directory, right before it is unlinked. */
+export const OFFLOAD_TEMP_PREFIX = ".hoard-offload-";
+
+const errText = (e: any) => e?.code ?? e?.message ?? String(e);
+
+/**
+ * Re-verify the file right before unlinking it; unlink only if every check passes:
+ * 1. its parents open from `root` one component at a time, each a real directory (never a symlink);
+ * 2. the file opens O_NOFOLLOW through that parent handle and the handle is a regular file with the
+ *    indexed size, mtime and BLAKE3 (hashed from the handle);
+ * 3. unlinkChecked: it is renamed to a private name in the same anchored directory, the moved entry is
+ *    checked to be that very inode, and only then unlinked.
+ */
 export async function verifiedUnlink(root: string, rel: string, exp: Expected): Promise<UnlinkCheck> {
-  // 1. every parent is a real directory (no symlinks), from the volume root down
-  const parts = rel.split("/");
-  let dir = root;
-  for (const p of parts.slice(0, -1)) {
-    dir = join(dir, p);
-    let st;
-    try {
-      st = lstatSync(dir);
-    } catch (e: any) {
-      return { ok: false, code: "gone", message: `parent ${dir} is gone (${e.code})` };
-    }
-    if (st.isSymbolicLink() || !st.isDirectory()) return { ok: false, code: "parent_not_dir", message: `parent ${dir} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}: refusing to delete through it` };
-  }
-  const abs = join(root, rel);
-  let before;
+  const { parents, name } = splitRel(rel);
+  const rootDir = openRoot(root); // no /proc: a refusal (nothing is deleted by path instead)
+  let dir: Dir;
   try {
-    before = lstatSync(abs, { bigint: true });
-  } catch (e: any) {
-    return { ok: false, code: "gone", message: `file is gone (${e.code})` };
-  }
-  if (!before.isFile()) return { ok: false, code: "not_regular", message: "not a regular file anymore" };
-  // 2. open without following links; the handle must be the same inode
-  let fh;
-  try {
-    fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (e: any) {
-    return { ok: false, code: "io", message: `cannot open: ${e.code ?? e.message}` };
-  }
-  try {
-    const st = await fh.stat({ bigint: true });
-    if (!st.isFile() || st.ino !== before.ino || st.dev !== before.dev) return { ok: false, code: "inode_changed", message: "the file was replaced while being checked" };
-    if (Number(st.size) !== exp.size || st.mtimeNs !== exp.mtimeNs)
-      return { ok: false, code: "drift", message: `changed since it was indexed (size ${st.size} vs ${exp.size}, mtime differs: ${st.mtimeNs !== exp.mtimeNs}); index again` };
-    // 3. size + mtime + BLAKE3 from that very handle
-    const h = await hashFileFromHandle(fh);
-    if (h.changed || h.blake3 !== exp.blake3) return { ok: false, code: "drift", message: "content differs from the index (changed since indexing); index again" };
+    dir = rootDir.openDir(parents);
+  } catch (e) {
+    if (!(e instanceof AnchorError)) throw e;
+    if (e.kind === "missing") return { ok: false, code: "gone", message: `parent ${e.message}` };
+    if (e.kind === "io") return { ok: false, code: "io", message: `parent: ${e.message}` };
+    return { ok: false, code: "parent_not_dir", message: `parent ${e.message}: refusing to delete through it` };
   } finally {
-    await fh.close();
+    rootDir.close();
   }
-  // 4. a second lstat still shows the same inode
-  let after;
   try {
-    after = lstatSync(abs, { bigint: true });
-  } catch (e: any) {
-    return { ok: false, code: "gone", message: `file vanished during the check (${e.code})` };
+    let fd: number;
+    try {
+      fd = dir.openFile(name, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    } catch (e) {
+      if (!(e instanceof AnchorError)) throw e;
+      if (e.kind === "symlink") return { ok: false, code: "not_regular", message: "not a regular file anymore (a symbolic link): not followed" };
+      if (e.kind === "missing") return { ok: false, code: "gone", message: "file is gone (ENOENT)" };
+      return { ok: false, code: "io", message: e.message };
+    }
+    try {
+      const st = fstatSync(fd, { bigint: true });
+      if (!st.isFile()) return { ok: false, code: "not_regular", message: "not a regular file anymore" };
+      if (Number(st.size) !== exp.size || st.mtimeNs !== exp.mtimeNs)
+        return { ok: false, code: "drift", message: `changed since it was indexed (size ${st.size} vs ${exp.size}, mtime differs: ${st.mtimeNs !== exp.mtimeNs}); index again` };
+      const h = await hashFileFromHandle(fd);
+      if (h.changed || h.blake3 !== exp.blake3) return { ok: false, code: "drift", message: "content differs from the index (changed since indexing); index again" };
+      return unlinkChecked(dir, name, st);
+    } catch (e: any) {
+      return { ok: false, code: "io", message: `cannot check: ${errText(e)}` };
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    dir.close();
   }
-  if (after.ino !== before.ino || after.dev !== before.dev || !after.isFile()) return { ok: false, code: "inode_changed", message: "the file was replaced during the check" };
+}
+
+/**
+ * Unlink the entry `name` of `dir` only if it is the inode `checked` (from the fstat of a handle the
+ * caller verified): rename it to a private name in the same directory, lstat the moved entry, unlink it
+ * if it is that inode; otherwise put it back (never replacing anything) and report.
+ */
+export function unlinkChecked(dir: Dir, name: string, checked: BigIntStats): UnlinkCheck {
+  const priv = `${OFFLOAD_TEMP_PREFIX}${randomUUID()}`;
   try {
-    unlinkSync(abs);
+    dir.rename(name, dir, priv);
   } catch (e: any) {
-    return { ok: false, code: "io", message: `unlink failed: ${e.code ?? e.message}` };
+    if (e?.code === "ENOENT") return { ok: false, code: "gone", message: "file vanished during the check (ENOENT)" };
+    return { ok: false, code: "io", message: `cannot move it aside for the unlink: ${errText(e)}` };
+  }
+  const moved = dir.stat(priv);
+  if (!moved) return { ok: false, code: "gone", message: "file vanished during the check" };
+  if (moved.dev !== checked.dev || moved.ino !== checked.ino || !moved.isFile())
+    return { ok: false, code: "inode_changed", message: `the file was replaced between the check and the unlink; nothing deleted (${putBack(dir, priv, name)})` };
+  try {
+    dir.unlink(priv);
+  } catch (e: any) {
+    return { ok: false, code: "io", message: `unlink failed: ${errText(e)} (${putBack(dir, priv, name)})` };
   }
   return { ok: true };
+}
+
+/** Move `priv` back to `name` without replacing whatever may be at `name` now; says what happened. */
+function putBack(dir: Dir, priv: string, name: string): string {
+  try {
+    dir.link(priv, dir, name);
+    dir.unlink(priv);
+    return "the entry found was put back";
+  } catch (e: any) {
+    if (e?.code !== "EEXIST" && !dir.stat(name)) {
+      try {
+        dir.rename(priv, dir, name); // e.g. a directory (no hard links): the name is still free
+        return "the entry found was put back";
+      } catch {}
+    }
+    return `the entry found was left at ${dir.path}/${priv}`;
+  }
 }
