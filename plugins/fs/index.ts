@@ -1,7 +1,8 @@
 // Built-in destination `fs`: a plain directory, the embedded default that needs no external tool.
-// Writes through temp file + fsync + rename, never deletes, reads every transfer back (BLAKE3).
+// Writes through temp file + fsync + rename, never deletes, reads every transfer back (BLAKE3);
+// receipts (local state) only spare re-reading unchanged objects and are reported as such.
 
-import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerContext, type ManifestEntry, type PluginApi } from "../../src/kernel/plugin.ts";
+import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
 import { closeSync, copyFileSync, createReadStream, createWriteStream, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, writeFileSync, existsSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { dirname, join, sep } from "node:path";
@@ -42,8 +43,9 @@ function safeRel(rel: string): string {
   return parts.join(sep);
 }
 
-export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationHandler {
+export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "name" | "stateDir">): DestinationHandler {
   const root = o.path;
+  const name = octx.name;
   const { failure } = api.util.errors;
   const volDir = (volume: string) => join(root, volume);
   const okDirs = new Set<string>();
@@ -81,11 +83,17 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     if (st === "not-a-file") return { path: e.path, ok: false, reason: `not a regular file at ${name}` };
     if (st.size !== e.size) return { path: e.path, ok: false, reason: `size at ${name} is ${st.size}, expected ${e.size}` };
     const rc = receipts.get(e.path);
-    if (useReceipt && rc && rc.epoch === String(ctx.epoch) && rc.blake3 === e.blake3 && rc.size === st.size && rc.mtime_ns === String(st.mtimeNs))
-      return { path: e.path, ok: true, method: "blake3", verifiedAt: BigInt(rc.checked_at) };
+    // a receipt saves the read-back of an object unchanged since its last check; it is reported as
+    // such (unchanged since then), never as verified now, and never for an entry due for a check
+    if (useReceipt && !e.recheck && rc && rc.blake3 === e.blake3 && rc.size === st.size && rc.mtime_ns === String(st.mtimeNs)) {
+      const now = api.util.nowNs();
+      const at = BigInt(rc.checked_at);
+      return { path: e.path, ok: true, unchanged: true, method: "blake3", verifiedAt: at < now ? at : now };
+    }
     const digest = await readBack(p);
     const now = api.util.nowNs();
-    receipts.set(e.path, { blake3: digest, size: st.size, mtime_ns: String(st.mtimeNs), checked_at: String(now), epoch: String(ctx.epoch) });
+    if (digest === e.blake3) receipts.set(e.path, { blake3: digest, size: st.size, mtime_ns: String(st.mtimeNs), checked_at: String(now) });
+    else receipts.delete(e.path);
     receipts.dirty = true;
     if (digest !== e.blake3) return { path: e.path, ok: false, reason: `content at ${name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` };
     return { path: e.path, ok: true, method: "blake3", verifiedAt: now };
@@ -127,7 +135,7 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
    * back in manifest order; an entry not reached before an abort has none.
    */
   async function eachEntry(phase: string, manifest: ManifestEntry[], ctx: HandlerContext, fn: (e: ManifestEntry, receipts: Receipts) => Promise<FileOutcome>, concurrency = 1): Promise<FileOutcome[]> {
-    const receipts = loadReceipts(volDir(ctx.volume));
+    const receipts = loadReceipts(octx.stateDir, ctx.volume, ctx.receiptScope);
     const slots: (FileOutcome | undefined)[] = new Array(manifest.length);
     let next = 0;
     let done = 0;
@@ -148,7 +156,7 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
       await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, manifest.length)) }, worker));
       for (const o of slots) if (o) out.push(o);
     } finally {
-      saveReceipts(volDir(ctx.volume), receipts);
+      saveReceipts(octx.stateDir, ctx.volume, receipts);
       // make the renames durable: one fsync per touched directory; a failure un-verifies its files
       for (const dir of pendingDirs) {
         try {
@@ -216,6 +224,28 @@ export function openFs(api: PluginApi, o: FsOptions, name: string): DestinationH
     async verify(manifest, ctx) {
       return eachEntry("verify", manifest, ctx, (e, receipts) => checkOne(e, ctx, receipts, false));
     },
+    async confirm(entries, ctx, depth) {
+      // live: every answer comes from the destination now (no receipts)
+      const out: FileOutcome[] = [];
+      for (const e of entries) {
+        if (ctx.signal.aborted) break;
+        try {
+          const p = join(volDir(ctx.volume), safeRel(e.path));
+          const st = statOf(p);
+          if (st === undefined) out.push({ path: e.path, ok: false, missing: true, reason: `missing at ${name}` });
+          else if (st === "not-a-file") out.push({ path: e.path, ok: false, reason: `not a regular file at ${name}` });
+          else if (st.size !== e.size) out.push({ path: e.path, ok: false, reason: `size at ${name} is ${st.size}, expected ${e.size}` });
+          else if (depth === "presence") out.push({ path: e.path, ok: true, method: "presence", verifiedAt: api.util.nowNs() });
+          else {
+            const digest = await readBack(p);
+            out.push(digest === e.blake3 ? { path: e.path, ok: true, method: "blake3", verifiedAt: api.util.nowNs() } : { path: e.path, ok: false, reason: `content at ${name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)` });
+          }
+        } catch (err: any) {
+          out.push({ path: e.path, ok: false, reason: `cannot check at ${name}: ${err.code ?? err.message}` });
+        }
+      }
+      return out;
+    },
     async fetch(entry, target, ctx) {
       const src = join(volDir(ctx.volume), safeRel(entry.path));
       await new Promise<void>((resolve, reject) => {
@@ -238,7 +268,7 @@ export default definePlugin({
     api.destination<FsOptions>({
       name: "fs",
       schema: v.strictObject({ path: v.pipe(v.string(), v.check((p) => p.startsWith("/"), "must be an absolute path")) }),
-      open: (o, octx) => openFs(api, o, octx.name),
+      open: (o, octx) => openFs(api, o, octx),
     });
   },
 });

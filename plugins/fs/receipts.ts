@@ -1,7 +1,8 @@
-// Read-back receipts the fs destination keeps beside the data (`.hoard/receipts.ndjson`): for each
-// path the BLAKE3, size and mtime last read back, and when, so unchanged files need no re-read.
+// Receipts of the fs destination, kept in hoard's local state for that destination (never at the
+// destination): per path the BLAKE3, size and mtime last read back, and when, under one scope.
 
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 
 export interface Receipt {
@@ -9,45 +10,60 @@ export interface Receipt {
   size: number;
   mtime_ns: string;
   checked_at: string; // ns since epoch, as a decimal string
-  /** The destination epoch it was read back in: a receipt of an earlier epoch (before a reset) is never trusted. */
-  epoch?: string;
 }
 
-const file = (volDir: string) => join(volDir, ".hoard", "receipts.ndjson");
+/** One file per volume, named by a hash of the volume name (any name is a safe file name then). */
+const file = (stateDir: string, volume: string) => join(stateDir, "receipts", `${createHash("sha256").update(volume).digest("hex").slice(0, 24)}.ndjson`);
 
 /** Receipts by path; `dirty` is set by whoever changes one, so an unchanged set is not rewritten. */
-export type Receipts = Map<string, Receipt> & { dirty?: boolean };
+export type Receipts = Map<string, Receipt> & { dirty?: boolean; scope: string };
 
-export function loadReceipts(volDir: string): Receipts {
-  const m: Receipts = new Map<string, Receipt>();
+/**
+ * Load the receipts of a volume. The first line names the scope they were written under
+ * (HandlerContext.receiptScope); under any other scope the whole set is discarded.
+ */
+export function loadReceipts(stateDir: string, volume: string, scope: string): Receipts {
+  const m = new Map<string, Receipt>() as Receipts;
+  m.scope = scope;
+  m.dirty = false;
   let text: string;
   try {
-    text = readFileSync(file(volDir), "utf8");
+    text = readFileSync(file(stateDir, volume), "utf8");
   } catch {
     return m;
   }
-  for (const line of text.split("\n")) {
+  const lines = text.split("\n");
+  try {
+    if (JSON.parse(lines[0] ?? "").scope !== scope) {
+      m.dirty = true; // stale: rewrite under the current scope
+      return m;
+    }
+  } catch {
+    m.dirty = true;
+    return m;
+  }
+  for (const line of lines.slice(1)) {
     if (!line) continue;
     try {
       const r = JSON.parse(line);
-      if (typeof r.path === "string" && typeof r.blake3 === "string") m.set(r.path, { blake3: r.blake3, size: r.size, mtime_ns: String(r.mtime_ns), checked_at: String(r.checked_at), ...(typeof r.epoch === "string" ? { epoch: r.epoch } : {}) });
+      if (typeof r.path === "string" && typeof r.blake3 === "string") m.set(r.path, { blake3: r.blake3, size: r.size, mtime_ns: String(r.mtime_ns), checked_at: String(r.checked_at) });
     } catch {
       /* a torn line is ignored: that file is simply read back again */
     }
   }
-  m.dirty = false;
   return m;
 }
 
-export function saveReceipts(volDir: string, m: Receipts): void {
+export function saveReceipts(stateDir: string, volume: string, m: Receipts): void {
   if (m.dirty === false) return;
-  mkdirSync(join(volDir, ".hoard"), { recursive: true });
-  const lines: string[] = [];
+  const f = file(stateDir, volume);
+  mkdirSync(join(stateDir, "receipts"), { recursive: true, mode: 0o700 });
+  const lines: string[] = [JSON.stringify({ scope: m.scope })];
   for (const [path, r] of m) lines.push(JSON.stringify({ path, ...r }));
-  const tmp = `${file(volDir)}.tmp-${process.pid}`;
-  writeFileSync(tmp, lines.join("\n") + "\n");
+  const tmp = `${f}.tmp-${process.pid}`;
+  writeFileSync(tmp, lines.join("\n") + "\n", { mode: 0o600 });
   const fd = openSync(tmp, "r");
   fsyncSync(fd);
   closeSync(fd);
-  renameSync(tmp, file(volDir));
+  renameSync(tmp, f);
 }

@@ -212,6 +212,58 @@ export const duration = () =>
     }),
   );
 
+/** A byte size ("1GiB", "500MB", "0", "4096"): binary (KiB…TiB) and decimal (KB…TB) units. */
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?$/.exec(s);
+  if (!m) throw new Error(`invalid size ${JSON.stringify(s)}: expected a number and unit such as "1GiB", "500MB" or "0"`);
+  const mult: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
+  return Math.floor(Number(m[1]) * mult[m[2] ?? "B"]!);
+}
+const size = () =>
+  v.pipe(
+    stringOf('a size such as "1GiB" or "0"'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      try {
+        return parseSize(dataset.value);
+      } catch (e) {
+        addIssue({ message: (e as Error).message });
+        return NEVER;
+      }
+    }),
+  );
+
+/**
+ * Keys every [destinations.X] table may carry, whatever its type: how offload proves files live
+ * there, and how often its objects are read again.
+ */
+export const BUILTIN_DESTINATION_KEYS = {
+  /** Depth of the live confirmation right before an offload unlinks ("presence" or "content"). */
+  offload_confirm: v.optional(v.picklist(["presence", "content"], 'expected "presence" or "content"'), "presence"),
+  /** Files whose last content check here is older than this are confirmed by content. */
+  reverify_after: v.optional(duration(), "30d"),
+  /** Bytes per sync whose content is read again, oldest check first ("0": off). */
+  reverify_budget: v.optional(size(), "1GiB"),
+  /** May be believed from recorded evidence when it cannot be reached (a disk in your safe). */
+  trusted: v.optional(v.boolean(), false),
+};
+
+/** The proof settings of one destination, from its validated table. */
+export interface DestinationProof {
+  confirm: "presence" | "content";
+  reverifyAfterNs: bigint;
+  reverifyBudget: number;
+  trusted: boolean;
+}
+export function proofOf(table: Record<string, unknown> | undefined): DestinationProof {
+  const t = table ?? {};
+  return {
+    confirm: t.offload_confirm === "content" ? "content" : "presence",
+    reverifyAfterNs: typeof t.reverify_after === "bigint" ? t.reverify_after : 30n * 86_400_000_000_000n,
+    reverifyBudget: typeof t.reverify_budget === "number" ? t.reverify_budget : 1024 ** 3,
+    trusted: t.trusted === true,
+  };
+}
+
 const nameKey = (what: "volume" | "destination") =>
   v.pipe(
     v.string(),
@@ -286,8 +338,8 @@ export interface ParsedDestination {
  */
 export function destinationSchema(ext: SchemaExtensions): v.GenericSchema<unknown, ParsedDestination> {
   for (const k of ext.destinationKeys.keys())
-    if (k === "type") throw configError("config_key_conflict", `a plugin registered destination key "type", which is built in`);
-  const base = table({ type: stringOf(), ...Object.fromEntries(ext.destinationKeys) });
+    if (k === "type" || Object.hasOwn(BUILTIN_DESTINATION_KEYS, k)) throw configError("config_key_conflict", `a plugin registered destination key "${k}", which is built in`);
+  const base = table({ type: stringOf(), ...BUILTIN_DESTINATION_KEYS, ...Object.fromEntries(ext.destinationKeys) });
   return v.pipe(
     tableValue(),
     v.rawTransform(({ dataset, addIssue, NEVER }): ParsedDestination => {
@@ -297,7 +349,7 @@ export function destinationSchema(ext: SchemaExtensions): v.GenericSchema<unknow
       };
       const common: Record<string, unknown> = {};
       const rest: Record<string, unknown> = {};
-      for (const k of Object.keys(input)) (k === "type" || ext.destinationKeys.has(k) ? common : rest)[k] = input[k];
+      for (const k of Object.keys(input)) (k === "type" || Object.hasOwn(BUILTIN_DESTINATION_KEYS, k) || ext.destinationKeys.has(k) ? common : rest)[k] = input[k];
 
       const b = v.safeParse(base, common);
       if (!b.success) report(flattenIssues(b.issues));

@@ -22,7 +22,18 @@ export function listPinned(db: Db): DestinationRow[] {
   return db.all<DestinationRow>("SELECT * FROM destinations ORDER BY name");
 }
 
+/**
+ * Two destinations never pin one identity: they would be one physical place counted as two
+ * copies. Refused (exit 3) naming the other destination.
+ */
+export function assertDistinctIdentity(db: Db, name: string, id: string): void {
+  const other = db.get<{ name: string }>("SELECT name FROM destinations WHERE identity = ? AND name <> ?", id, name);
+  if (other)
+    throw refused("dest_same_identity", `refused: destination ${name} shows identity ${id}, which destination ${other.name} already pins: they are the same physical place, and one place is never two copies`, `point destinations.${name} at a different place, then run \`hoard dest init ${name}\` (or \`hoard dest reset ${name} --yes\`) there`, { destination: name, other: other.name });
+}
+
 export function pin(db: Db, name: string, type: string, id: Identity, run: bigint | null): DestinationRow {
+  assertDistinctIdentity(db, name, id.id);
   const now = nowNs();
   db.run("INSERT INTO destinations(name, type, identity, epoch, initialized_at, updated_at) VALUES (?,?,?,1,?,?)", name, type, id.id, now, now);
   db.run("INSERT INTO destination_events(destination, kind, old_identity, new_identity, epoch, run, at) VALUES (?, 'init', NULL, ?, 1, ?, ?)", name, id.id, run, now);
@@ -31,6 +42,7 @@ export function pin(db: Db, name: string, type: string, id: Identity, run: bigin
 
 export function repin(db: Db, name: string, id: Identity, run: bigint): DestinationRow {
   const cur = pinned(db, name)!;
+  assertDistinctIdentity(db, name, id.id);
   const epoch = cur.epoch + 1n;
   const now = nowNs();
   db.run("UPDATE destinations SET identity = ?, epoch = ?, updated_at = ? WHERE name = ?", id.id, epoch, now, name);

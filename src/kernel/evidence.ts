@@ -12,6 +12,11 @@ export interface Advance {
   /** The distinct accepted methods behind the covered entries, sorted, joined by "+". */
   method: string;
   covered: number;
+  /**
+   * Whether every covered entry had its content compared in this run (none was accepted on a
+   * receipt): only then may the run refresh the component's verified_at and confirmed_run.
+   */
+  allChecked: boolean;
   /** The first origin run that blocked further advance, and why. */
   blockedAt?: { originRun: bigint; path: string; reason: string };
 }
@@ -52,6 +57,8 @@ interface RunAgg {
   count: number;
   oldest: bigint | null;
   methods: Set<string>;
+  /** Entries accepted on a receipt (`unchanged`), not content-checked in this run. */
+  unchanged: number;
   firstFailure?: { path: string; reason: string };
 }
 
@@ -77,7 +84,7 @@ export function computeAdvances(manifest: readonly ManifestEntry[], outcomes: Ou
       let runs = byOrigin.get(e.originNode);
       if (!runs) byOrigin.set(e.originNode, (runs = new Map()));
       agg = runs.get(e.originRun);
-      if (!agg) runs.set(e.originRun, (agg = { count: 0, oldest: null, methods: new Set() }));
+      if (!agg) runs.set(e.originRun, (agg = { count: 0, oldest: null, methods: new Set(), unchanged: 0 }));
       lastNode = e.originNode;
       lastRun = e.originRun;
     }
@@ -99,6 +106,7 @@ export function computeAdvances(manifest: readonly ManifestEntry[], outcomes: Ou
       continue;
     }
     agg.methods.add(o.method);
+    if (o.unchanged) agg.unchanged++;
     if (agg.oldest === null || o.verifiedAt < agg.oldest) agg.oldest = o.verifiedAt;
   }
   const out: Advance[] = [];
@@ -108,6 +116,7 @@ export function computeAdvances(manifest: readonly ManifestEntry[], outcomes: Ou
     let oldest: bigint | null = null;
     const methods = new Set<string>();
     let covered = 0;
+    let unchanged = 0;
     let blockedAt: Advance["blockedAt"];
     for (const r of order) {
       const g = runs.get(r)!;
@@ -119,8 +128,32 @@ export function computeAdvances(manifest: readonly ManifestEntry[], outcomes: Ou
       if (g.oldest !== null && (oldest === null || g.oldest < oldest)) oldest = g.oldest;
       for (const m of g.methods) methods.add(m);
       covered += g.count;
+      unchanged += g.unchanged;
     }
-    out.push({ originNode, originRun: best, verifiedAt: oldest, method: [...methods].sort().join("+"), covered, blockedAt });
+    out.push({ originNode, originRun: best, verifiedAt: oldest, method: [...methods].sort().join("+"), covered, allChecked: unchanged === 0, blockedAt });
   }
   return out;
+}
+
+/** What one computed advance does to the current component (pure; applied by vector.writeAdvance). */
+export type ComponentWrite =
+  | { kind: "write"; advance: Advance; confirmedRun: bigint | null }
+  | { kind: "touch" }
+  | { kind: "none" };
+
+/**
+ * Decide the write for advance `a` in run `run`, given the current-epoch component (if any):
+ * - a higher value is an advance; its verified_at is the oldest content check behind it, and it
+ *   becomes confirmed by this run only when every covered entry was content-checked now (entries
+ *   accepted on receipts keep the earlier confirmed_run);
+ * - an equal value, or a lower one with nothing blocked up to the current value (the manifest no
+ *   longer holds the newest content), re-verifies the whole current prefix only when every entry
+ *   was content-checked in this run; otherwise only updated_at moves (touch).
+ */
+export function decideComponentWrite(a: Advance, live: { originRun: bigint; confirmedRun: bigint | null } | undefined, run: bigint): ComponentWrite {
+  if (a.originRun === null || a.originRun <= 0n) return live ? { kind: "touch" } : { kind: "none" };
+  if (!live || a.originRun > live.originRun) return { kind: "write", advance: a, confirmedRun: a.allChecked ? run : (live?.confirmedRun ?? null) };
+  const wholePrefix = a.originRun === live.originRun || !a.blockedAt || a.blockedAt.originRun > live.originRun;
+  if (wholePrefix && a.allChecked) return { kind: "write", advance: { ...a, originRun: live.originRun }, confirmedRun: run };
+  return { kind: "touch" };
 }

@@ -39,10 +39,11 @@ export function liveFile(db: Db, volume: string, path: string): LiveFile | undef
 /**
  * The manifest of a sync or verify: every present or offloaded row with its content's digest and
  * origin, ordered by path, shaped as handlers receive it (only the columns a manifest needs).
+ * `statusChangedRuns`, when given, receives each entry's status_changed_run (aligned by index).
  */
-export function manifestRows(db: Db, volume: string): ManifestEntry[] {
-  const rows = db.all<{ path: string; size: bigint; mtime_ns: bigint; status: "present" | "offloaded"; content_id: bigint; blake3: string; origin_node: string; origin_run: bigint }>(
-    `SELECT f.path, f.size, f.mtime_ns, f.status, f.content_id, c.blake3, c.origin_node, c.origin_run FROM files f JOIN content c ON c.id = f.content_id
+export function manifestRows(db: Db, volume: string, statusChangedRuns?: bigint[]): ManifestEntry[] {
+  const rows = db.all<{ path: string; size: bigint; mtime_ns: bigint; status: "present" | "offloaded"; content_id: bigint; blake3: string; origin_node: string; origin_run: bigint; status_changed_run: bigint }>(
+    `SELECT f.path, f.size, f.mtime_ns, f.status, f.content_id, c.blake3, c.origin_node, c.origin_run, f.status_changed_run FROM files f JOIN content c ON c.id = f.content_id
      WHERE f.volume = ? AND f.status <> 'superseded' AND f.status IN ('present', 'offloaded') ORDER BY f.path`, // "<> 'superseded'" lets SQLite use the partial index files_live, already in path order
     volume,
   );
@@ -50,6 +51,7 @@ export function manifestRows(db: Db, volume: string): ManifestEntry[] {
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
     out[i] = { path: r.path, size: Number(r.size), mtimeNs: r.mtime_ns, blake3: r.blake3, contentId: r.content_id, originNode: r.origin_node, originRun: r.origin_run, status: r.status };
+    if (statusChangedRuns) statusChangedRuns[i] = r.status_changed_run;
   }
   return out;
 }

@@ -170,4 +170,28 @@ ALTER TABLE hook_runs ADD COLUMN runner_start TEXT;
 ALTER TABLE hook_runs ADD COLUMN pid_start TEXT;
 CREATE INDEX hook_runs_running ON hook_runs(volume) WHERE status = 'running';
 `,
+  /* 3: live proof: this database's random instance id (receipts are bound to it); per-object check
+        records keyed by the destination object (destination, volume, path, content), so one volume's
+        success never masks another's failure; the old per-content records are copied onto every live
+        row holding that content and otherwise left in place (history) */ `
+INSERT OR IGNORE INTO meta(key, value) VALUES ('instance_id', lower(hex(randomblob(16))));
+CREATE TABLE dest_objects (
+  destination TEXT NOT NULL,
+  volume TEXT NOT NULL,
+  path TEXT NOT NULL,
+  content_id INTEGER NOT NULL REFERENCES content(id),
+  epoch INTEGER NOT NULL,
+  ok INTEGER NOT NULL,
+  method TEXT,
+  reason TEXT,
+  run INTEGER NOT NULL,
+  checked_at INTEGER,
+  checked_run INTEGER,
+  PRIMARY KEY (destination, volume, path, content_id)
+) STRICT, WITHOUT ROWID;
+INSERT OR IGNORE INTO dest_objects(destination, volume, path, content_id, epoch, ok, method, reason, run, checked_at, checked_run)
+  SELECT dc.destination, f.volume, f.path, dc.content_id, dc.epoch, dc.ok, dc.method, dc.reason, dc.run,
+         CASE WHEN dc.ok = 1 THEN dc.verified_at END, CASE WHEN dc.ok = 1 THEN dc.run END
+  FROM dest_content dc JOIN files f ON f.content_id = dc.content_id AND f.status <> 'superseded';
+`,
 ];

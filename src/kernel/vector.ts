@@ -4,8 +4,8 @@
 import type { Db } from "./db.ts";
 import { refused } from "./errors.ts";
 import { nowNs } from "./runtime.ts";
-import { outcomeAt, type Advance, type Outcomes } from "./evidence.ts";
-import type { ComponentView, FileOutcome, ManifestEntry } from "./plugin.ts";
+import type { Advance } from "./evidence.ts";
+import type { ComponentView } from "./plugin.ts";
 
 export interface ComponentRow {
   volume: string;
@@ -57,7 +57,7 @@ export type WriteResult = "advanced" | "reverified" | "unchanged";
  * advance; an equal value means the whole prefix was verified again in this run (reverify); a
  * lower value is refused (only rewind and reset lower a component).
  */
-export function writeAdvance(db: Db, volume: string, destination: string, epoch: bigint, run: bigint, a: Advance): WriteResult {
+export function writeAdvance(db: Db, volume: string, destination: string, epoch: bigint, run: bigint, a: Advance, confirmedRun: bigint | null = run): WriteResult {
   if (a.originRun === null) {
     return "unchanged";
   }
@@ -71,7 +71,7 @@ export function writeAdvance(db: Db, volume: string, destination: string, epoch:
     `INSERT INTO evidence(volume, destination, origin_node, origin_run, method, verified_at, confirmed_run, updated_at, source, epoch) VALUES (?,?,?,?,?,?,?,?, 'local', ?)
      ON CONFLICT(volume, destination, origin_node) DO UPDATE SET origin_run = excluded.origin_run, method = excluded.method, verified_at = excluded.verified_at,
        confirmed_run = excluded.confirmed_run, updated_at = excluded.updated_at, source = excluded.source, epoch = excluded.epoch`,
-    volume, destination, a.originNode, a.originRun, a.method, a.verifiedAt, run, now, epoch,
+    volume, destination, a.originNode, a.originRun, a.method, a.verifiedAt, confirmedRun, now, epoch,
   );
   logHistory(db, { volume, destination, originNode: a.originNode, kind, oldRun: live?.origin_run ?? null, newRun: a.originRun, method: a.method, run, epoch, verifiedAt: a.verifiedAt });
   return kind === "advance" ? "advanced" : "reverified";
@@ -100,50 +100,4 @@ export function resetDestinationComponents(db: Db, destination: string, epoch: b
     logHistory(db, { volume: c.volume, destination, originNode: c.origin_node, kind: "reset", oldRun: c.origin_run, newRun: 0n, method: null, run, epoch, verifiedAt: null, note: "destination reset" });
   }
   return rows.length;
-}
-
-/**
- * Record the latest per-content outcome at a destination (the gate refuses content whose last
- * check failed). Only records that change are written (`run` is the run that last changed one):
- * a no-change sync of many files writes nothing here.
- */
-export function recordOutcomes(db: Db, destination: string, epoch: bigint, run: bigint, manifest: readonly ManifestEntry[], outcomes: Outcomes): void {
-  const at = outcomeAt(outcomes, manifest);
-  // one record per content; a failure at any path holding that content wins (keys: content ids
-  // as numbers, which are row ids)
-  const agg = new Map<number, FileOutcome>();
-  for (let i = 0; i < manifest.length; i++) {
-    const o = at(i);
-    if (!o) continue;
-    const cid = Number(manifest[i]!.contentId);
-    const prev = agg.get(cid);
-    if (!prev || (prev.ok && !o.ok) || (prev.ok && o.ok && o.verifiedAt < prev.verifiedAt)) agg.set(cid, o);
-  }
-  if (agg.size === 0) return;
-  const current = new Map<number, ContentCheck>();
-  for (const r of db.all<ContentCheck & { content_id: bigint }>("SELECT content_id, epoch, run, ok, method, verified_at, reason FROM dest_content WHERE destination = ?", destination)) current.set(Number(r.content_id), r);
-  for (const [contentId, o] of agg) {
-    const c = current.get(contentId);
-    const method = o.method ?? null;
-    const verifiedAt = o.ok ? o.verifiedAt : null;
-    const reason = o.ok ? null : o.reason;
-    if (c && c.epoch === epoch && c.ok === (o.ok ? 1n : 0n) && c.method === method && c.verified_at === verifiedAt && c.reason === reason) continue;
-    db.run(
-      `INSERT INTO dest_content(destination, content_id, epoch, run, ok, method, verified_at, reason) VALUES (?,?,?,?,?,?,?,?)
-       ON CONFLICT(destination, content_id) DO UPDATE SET epoch = excluded.epoch, run = excluded.run, ok = excluded.ok, method = excluded.method, verified_at = excluded.verified_at, reason = excluded.reason`,
-      destination, BigInt(contentId), epoch, run, o.ok ? 1 : 0, method, verifiedAt, reason,
-    );
-  }
-}
-
-export interface ContentCheck {
-  epoch: bigint;
-  run: bigint;
-  ok: bigint;
-  method: string | null;
-  verified_at: bigint | null;
-  reason: string | null;
-}
-export function contentCheck(db: Db, destination: string, contentId: bigint): ContentCheck | undefined {
-  return db.get<ContentCheck>("SELECT epoch, run, ok, method, verified_at, reason FROM dest_content WHERE destination = ? AND content_id = ?", destination, contentId);
 }

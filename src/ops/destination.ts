@@ -3,6 +3,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { randomUUID } from "node:crypto";
 import type { DestinationHandler, HandlerContext, ManifestEntry } from "../kernel/plugin.ts";
 import { usageError } from "../kernel/errors.ts";
 import { cachedDigest, storeDigest } from "../kernel/files.ts";
@@ -29,16 +30,18 @@ export function openDestination(ctx: OpContext, name: string): OpenDestination {
     throw usageError("unknown_destination", `unknown destination ${name}: it is not declared in the config`, `declare [destinations.${name}] in ${ctx.config.file || "the config"}` + (Object.keys(ctx.config.destinations).length ? ` (known: ${Object.keys(ctx.config.destinations).join(", ")})` : ""));
   const type = ctx.registry.destinationType(config.type);
   const stateDir = join(ctx.dataDir, "destinations", name);
-  mkdirSync(stateDir, { recursive: true });
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const handler = type.open(config.options, { name, stateDir, log: ctx.log, env: process.env });
   const od = { name, config, handler };
   m.set(name, od);
   return od;
 }
 
-export function handlerContext(ctx: OpContext, o: { runId: bigint; volume: string; volumeRoot: string; epoch: bigint; signal: AbortSignal; warnings: string[] }): HandlerContext {
+export function handlerContext(ctx: OpContext, o: { runId: bigint; volume: string; volumeRoot: string; epoch: bigint; receiptScope?: string; signal: AbortSignal; warnings: string[] }): HandlerContext {
   return {
     runId: o.runId,
+    // no scope given (restore, tests): a fresh one that matches no stored receipt
+    receiptScope: o.receiptScope ?? randomUUID(),
     volume: o.volume,
     volumeRoot: o.volumeRoot,
     epoch: o.epoch,

@@ -1,10 +1,11 @@
 // Assembling the offload gate's inputs from the DB (offline): pinned epochs, components, the
-// latest per-content checks, and policy refusals from gate:check listeners, then deciding per file.
+// latest per-object checks, and policy refusals from gate:check listeners, then deciding per file.
 
 import type { Method } from "../kernel/plugin.ts";
 import { gate, type GateDestination, type Refusal } from "../kernel/gate.ts";
 import { pinned } from "../kernel/destinations.ts";
-import { componentView, components, contentCheck, type ComponentRow } from "../kernel/vector.ts";
+import { componentView, components, type ComponentRow } from "../kernel/vector.ts";
+import { objectChecks, objectKey, type ObjectCheck } from "../kernel/objects.ts";
 import type { LiveFile } from "../kernel/files.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
@@ -22,10 +23,14 @@ export async function gateFor(ctx: OpContext, volume: string, required = ctx.con
   const comps = new Map<string, ComponentRow>(); // dest \0 origin
   const policy = new Map<string, { reason: string; hint?: string }[]>();
   const epochs = new Map<string, bigint | null>();
+  const identities = new Map<string, string | null>();
+  const objects = new Map<string, Map<string, ObjectCheck>>();
   const accept = new Map<string, (o: string, m: Method) => boolean>();
   for (const d of required) {
     const pin = pinned(ctx.db, d);
     epochs.set(d, pin?.epoch ?? null);
+    identities.set(d, pin?.identity ?? null);
+    objects.set(d, objectChecks(ctx.db, d, volume));
     const rows = components(ctx.db, { volume, destination: d });
     const methods: [string, Method][] = [];
     for (const c of rows) {
@@ -53,12 +58,13 @@ export async function gateFor(ctx: OpContext, volume: string, required = ctx.con
       const dests = new Map<string, GateDestination>();
       for (const d of required) {
         const c = comps.get(`${d}\u0000${f.origin_node}`);
-        const ck = contentCheck(ctx.db, d, f.content_id);
+        const ck = objects.get(d)!.get(objectKey(f.path, f.content_id));
         dests.set(d, {
           name: d,
           epoch: epochs.get(d) ?? null,
+          identity: identities.get(d) ?? null,
           component: c && { originRun: c.origin_run, method: c.method, confirmedRun: c.confirmed_run, epoch: c.epoch },
-          check: ck && { ok: ck.ok === 1n, epoch: ck.epoch, method: ck.method, reason: ck.reason },
+          check: ck && { ok: ck.ok === 1n, epoch: ck.epoch, method: ck.method, reason: ck.reason, checkedRun: ck.checked_run },
           policyRefusals: policy.get(`${d}\u0000${f.origin_node}`) ?? [],
         });
       }

@@ -6,8 +6,13 @@ import { HoardError, refused, usageError } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { checkDestinationIdentity, pinned } from "../kernel/destinations.ts";
 import { manifestRows } from "../kernel/files.ts";
-import { alignOutcomes, computeAdvances } from "../kernel/evidence.ts";
-import { component, recordOutcomes, touchComponent, writeAdvance } from "../kernel/vector.ts";
+import { alignOutcomes, computeAdvances, decideComponentWrite } from "../kernel/evidence.ts";
+import { component, touchComponent, writeAdvance } from "../kernel/vector.ts";
+import { objectChecks, objectKey, receiptScope, recordObjectOutcomes } from "../kernel/objects.ts";
+import { planRechecks, sanitizeOutcomes } from "../kernel/reverify.ts";
+import { checkpoint } from "../kernel/crash.ts";
+import { nowNs } from "../kernel/runtime.ts";
+import { proofOf } from "../config/schema.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { collect, handlerContext, openDestination } from "./destination.ts";
@@ -18,7 +23,12 @@ export interface CheckResult {
   volume: string;
   destination: string;
   status: "success" | "partial" | "failed" | "dry-run";
-  counts: { manifest: number; verified: number; failed: number; transferred: number; alarms: number; bytes: number };
+  /**
+   * verified: entries that hold (checked + unchanged); checked: content compared in this run;
+   * unchanged: accepted on a receipt (size and modtime unchanged since an earlier content check;
+   * not a verification); rechecked: entries picked by rolling re-verification.
+   */
+  counts: { manifest: number; verified: number; checked: number; unchanged: number; rechecked: number; failed: number; transferred: number; alarms: number; bytes: number };
   evidence: { origin_node: string; origin_run: bigint | null; method: string; result: string; verified_at: bigint | null; blocked?: { origin_run: bigint; path: string; reason: string } }[];
   failures: { path: string; reason: string; offloaded: boolean }[];
   alarms: { path: string; reason: string }[];
@@ -68,7 +78,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     volume,
     destination,
     status: "success",
-    counts: { manifest: 0, verified: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
+    counts: { manifest: 0, verified: 0, checked: 0, unchanged: 0, rechecked: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
     evidence: [],
     failures: [],
     alarms: [],
@@ -98,12 +108,19 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     });
     if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.reason}`, preflightRefusal.hint);
 
-    const manifest = manifestRows(ctx.db, volume); // captured once, before any transfer
+    const changedRuns: bigint[] = [];
+    const manifest = manifestRows(ctx.db, volume, changedRuns); // captured once, before any transfer
     result.counts.manifest = manifest.length;
     result.counts.bytes = manifest.reduce((n, e) => n + e.size, 0);
+    // which objects must have their content compared now (a receipt may settle only the others)
+    const records = objectChecks(ctx.db, destination, volume);
+    const recordAt = (i: number) => records.get(objectKey(manifest[i]!.path, manifest[i]!.contentId));
+    const proof = proofOf(ctx.config.destinations[destination]?.table);
+    const plan = planRechecks(manifest, changedRuns, recordAt, epoch, kind === "verify" ? 0 : proof.reverifyBudget);
+    result.counts.rechecked = plan.rolling;
     const caps = await dest.handler.capabilities();
     for (const w of caps.warnings) if (!result.warnings.includes(w)) (result.warnings.push(w), ctx.log.warn(`${destination}: ${w}`));
-    const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
+    const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, receiptScope: receiptScope(ctx.db, destination, volume), signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
     let raw: FileOutcome[];
     let handlerError: unknown;
     try {
@@ -112,8 +129,10 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
       handlerError = e;
       raw = [];
     }
+    checkpoint("sync.record");
     // only outcomes for manifest paths count (the first for each); anything else a handler says is ignored
     const outcomes = alignOutcomes(manifest, raw);
+    sanitizeOutcomes(manifest, outcomes, nowNs());
 
     // the (origin, method) pairs of verified entries, for the policy
     function* pairs(): Generator<[string, Method]> {
@@ -126,23 +145,23 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     const advances = computeAdvances(manifest, outcomes, accepted);
 
     ctx.db.tx(() => {
-      recordOutcomes(ctx.db, destination, epoch, run.id, manifest, outcomes);
+      recordObjectOutcomes(ctx.db, destination, volume, epoch, run.id, manifest, outcomes, records);
       for (const a of advances) {
         const cur = component(ctx.db, volume, destination, a.originNode);
         const live = cur && cur.epoch === epoch ? cur : undefined;
+        const w = decideComponentWrite(a, live && { originRun: live.origin_run, confirmedRun: live.confirmed_run }, run.id);
         let res = "unchanged";
-        if (a.originRun !== null && a.originRun > 0n && (!live || a.originRun >= live.origin_run)) res = writeAdvance(ctx.db, volume, destination, epoch, run.id, a);
-        // the manifest holds nothing between the advance and the current value (e.g. the newest content was
-        // superseded or went missing) and nothing blocked up to it: the whole current prefix was verified again
-        else if (live && a.originRun !== null && a.originRun > 0n && (!a.blockedAt || a.blockedAt.originRun > live.origin_run)) res = writeAdvance(ctx.db, volume, destination, epoch, run.id, Object.assign(a, { originRun: live.origin_run }));
-        else if (live) touchComponent(ctx.db, volume, destination, a.originNode);
-        result.evidence.push({ origin_node: a.originNode, origin_run: a.originRun, method: a.method, result: res, verified_at: a.verifiedAt, blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
+        if (w.kind === "write") res = writeAdvance(ctx.db, volume, destination, epoch, run.id, w.advance, w.confirmedRun);
+        else if (w.kind === "touch") touchComponent(ctx.db, volume, destination, a.originNode);
+        result.evidence.push({ origin_node: a.originNode, origin_run: a.originRun, method: a.method, result: res, verified_at: w.kind === "write" ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
       for (let i = 0; i < manifest.length; i++) {
         const e = manifest[i]!;
         const o = outcomes[i];
         if (o?.ok) {
           result.counts.verified++;
+          if (o.unchanged) result.counts.unchanged++;
+          else result.counts.checked++;
           if (o.transferred) result.counts.transferred++;
           if (e.status === "offloaded") clearAlarm(ctx.db, volume, destination, e.path, run.id);
           continue;

@@ -9,7 +9,7 @@ import { tempDbPerTest } from "../helpers.ts";
 
 const T = tempDbPerTest("hoard-vector-");
 
-const adv = (originRun: bigint | null, verifiedAt: bigint | null = 1000n, method = "blake3", originNode = "n1"): Advance => ({ originNode, originRun, verifiedAt, method, covered: 1 });
+const adv = (originRun: bigint | null, verifiedAt: bigint | null = 1000n, method = "blake3", originNode = "n1"): Advance => ({ originNode, originRun, verifiedAt, method, covered: 1, allChecked: true });
 interface Hist {
   kind: string;
   old_run: bigint | null;

@@ -6,12 +6,13 @@ import { gate, type GateDestination, type GateInput } from "../../src/kernel/gat
 
 const FILE = { path: "dir/a.jpg", contentId: 7n, originNode: "n1", originRun: 5n, statusChangedRun: 6n };
 
-/** A destination whose evidence covers FILE: epoch 2, component up to run 9 confirmed in run 10, content checked ok. */
+/** A destination whose evidence covers FILE: epoch 2, component up to run 9 confirmed in run 10, the object content-checked ok in run 10. */
 const goodDest = (name: string, over: Partial<GateDestination> = {}): GateDestination => ({
   name,
   epoch: 2n,
   component: { originRun: 9n, method: "blake3", confirmedRun: 10n, epoch: 2n },
-  check: { ok: true, epoch: 2n, method: "blake3", reason: null },
+  check: { ok: true, epoch: 2n, method: "blake3", reason: null, checkedRun: 10n },
+  identity: `id-${name}`,
   policyRefusals: [],
   ...over,
 });
@@ -30,8 +31,8 @@ describe("gate", () => {
     expect(gate(input([goodDest("nas"), goodDest("cloud")]))).toEqual([]);
   });
 
-  test("boundaries are inclusive: component run = origin run and confirmed run = status-changed run pass", () => {
-    const d = goodDest("nas", { component: { originRun: 5n, method: "blake3", confirmedRun: 6n, epoch: 2n } });
+  test("boundaries are inclusive: component run = origin run and the object's check run = status-changed run pass", () => {
+    const d = goodDest("nas", { component: { originRun: 5n, method: "blake3", confirmedRun: 6n, epoch: 2n }, check: { ok: true, epoch: 2n, method: "blake3", reason: null, checkedRun: 6n } });
     expect(gate(input([d]))).toEqual([]);
   });
 
@@ -51,14 +52,14 @@ describe("gate", () => {
   });
 
   test("last_check_failed: the latest check of this content in the current epoch failed, even with covering evidence", () => {
-    const r = gate(input([goodDest("nas", { check: { ok: false, epoch: 2n, method: null, reason: "content at nas differs" } })]));
+    const r = gate(input([goodDest("nas", { check: { ok: false, epoch: 2n, method: null, reason: "content at nas differs", checkedRun: 3n } })]));
     expect(r.map((x) => x.code)).toEqual(["last_check_failed"]);
     expect(r[0]!.reason).toContain("content at nas differs");
     expect(r[0]!.hint).toContain("hoard sync photos --to nas");
   });
 
   test("a failed check from an older epoch is ignored (the content check is then absent: no_content_check)", () => {
-    const r = gate(input([goodDest("nas", { check: { ok: false, epoch: 1n, method: null, reason: "old" } })]));
+    const r = gate(input([goodDest("nas", { check: { ok: false, epoch: 1n, method: null, reason: "old", checkedRun: null } })]));
     expect(r.map((x) => x.code)).toEqual(["no_content_check"]);
   });
 
@@ -85,7 +86,7 @@ describe("gate", () => {
   });
 
   test("method_not_accepted: no component, but the content was only checked by a weak method", () => {
-    const d = goodDest("nas", { component: undefined, check: { ok: true, epoch: 2n, method: "size", reason: null } });
+    const d = goodDest("nas", { component: undefined, check: { ok: true, epoch: 2n, method: "size", reason: null, checkedRun: 10n } });
     const r = gate(input([d]));
     expect(r.map((x) => x.code)).toEqual(["method_not_accepted"]);
     expect(r[0]!.reason).toContain("size");
@@ -104,13 +105,27 @@ describe("gate", () => {
     expect(r[0]!.reason).toContain("run 5");
   });
 
-  test("not_confirmed: the file (re)appeared after the last run that verified the whole prefix", () => {
-    const d = goodDest("nas", { component: { originRun: 9n, method: "blake3", confirmedRun: 5n, epoch: 2n } });
+  test("not_confirmed: the file (re)appeared after the last content check of its object at the destination", () => {
+    const d = goodDest("nas", { check: { ok: true, epoch: 2n, method: "blake3", reason: null, checkedRun: 5n } });
     const r = gate(input([d]));
     expect(r.map((x) => x.code)).toEqual(["not_confirmed"]);
     expect(r[0]!.reason).toContain("run 6");
-    const never = goodDest("nas", { component: { originRun: 9n, method: "blake3", confirmedRun: null, epoch: 2n } });
+    const never = goodDest("nas", { check: { ok: true, epoch: 2n, method: "blake3", reason: null, checkedRun: null } });
     expect(gate(input([never]))[0]!.reason).toContain("never");
+    // a component confirmed long ago does not matter: receipts never refresh it, the object's check decides
+    expect(gate(input([goodDest("nas", { component: { originRun: 9n, method: "blake3", confirmedRun: 1n, epoch: 2n } })]))).toEqual([]);
+  });
+
+  test("method_not_accepted: the object's last check used a weak method, even with good component evidence", () => {
+    const d = goodDest("nas", { check: { ok: true, epoch: 2n, method: "size", reason: null, checkedRun: 10n } });
+    expect(codes(input([d]))).toEqual(["nas:method_not_accepted"]);
+  });
+
+  test("same_place: two required destinations pinning one identity count once", () => {
+    const i = input([goodDest("nas", { identity: "X" }), goodDest("usb", { identity: "X" })]);
+    const r = gate(i);
+    expect(r.map((x) => `${x.destination}:${x.code}`)).toEqual(["usb:same_place"]);
+    expect(r[0]!.reason).toContain("nas");
   });
 
   test("no_content_check: covering evidence but no record of this exact content at the destination", () => {

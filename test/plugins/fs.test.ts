@@ -29,8 +29,8 @@ function tree(dir: string, rel = ""): string[] {
   return out.sort();
 }
 
-async function init(root: string) {
-  const h = openFs(fakeApi(), { path: root }, "nas");
+async function init(root: string, stateDir = tmp()) {
+  const h = openFs(fakeApi(), { path: root }, { name: "nas", stateDir });
   await h.init();
   return h;
 }
@@ -45,9 +45,63 @@ test("a push of many files: one outcome per entry, in manifest order, each read 
   for (const o of out) expect(o).toMatchObject({ ok: true, method: "blake3", transferred: true });
   for (const [p, c] of Object.entries(content)) expect(readFileSync(join(root, "vol", p), "utf8")).toBe(c);
   expect(tree(join(root, "vol"))).toEqual(Object.keys(content).sort());
-  const again = (await h.push(vol.manifest, makeCtx(vol, { runId: 8n }))) as FileOutcome[];
+  const again = (await h.push(vol.manifest, { ...makeCtx(vol, { runId: 8n }), receiptScope: "other" })) as FileOutcome[];
   expect(again.filter((o) => (o as any).transferred)).toEqual([]);
   expect(again.every((o) => o.ok)).toBe(true);
+});
+
+test("receipts: unchanged objects are reported unchanged (never verified now), never for recheck entries, and never under another scope; they live in local state only", async () => {
+  const root = tmp();
+  const state = tmp();
+  const content = files(5);
+  const vol = makeVolume(content);
+  const h = await init(root, state);
+  const scoped = (runId: bigint, scope: string) => ({ ...makeCtx(vol, { runId }), receiptScope: scope });
+  const first = (await h.push(vol.manifest, scoped(1n, "S"))) as FileOutcome[];
+  expect(first.every((o) => o.ok && !o.unchanged)).toBe(true);
+  expect(tree(join(root, "vol")).some((p) => p.includes("receipt"))).toBe(false);
+  expect(readdirSync(join(state, "receipts")).length).toBe(1);
+  // silent corruption at the destination, size and mtime kept
+  const victim = vol.manifest[0]!.path;
+  const { flipBit } = await import("../e2e/lib.ts");
+  flipBit(join(root, "vol", victim));
+  const second = (await h.push(vol.manifest, scoped(2n, "S"))) as FileOutcome[];
+  const at = (o: FileOutcome) => o as FileOutcome & { unchanged?: boolean; verifiedAt?: bigint };
+  expect(second.every((o) => o.ok && at(o).unchanged === true)).toBe(true); // a receipt cannot see it: reported as unchanged, not verified
+  expect(at(second[0]!).verifiedAt).toBe(at(first[0]!).verifiedAt); // the receipt's time, not now
+  // the kernel asks for a content check of that entry: the corruption is found and repaired from the local copy
+  const due = vol.manifest.map((e, i) => ({ ...e, recheck: i === 0 }));
+  const third = (await h.push(due, scoped(3n, "S"))) as FileOutcome[];
+  expect(third[0]).toMatchObject({ ok: true, transferred: true });
+  expect(at(third[0]!).unchanged).toBeUndefined();
+  expect(readFileSync(join(root, "vol", victim), "utf8")).toBe(content[victim]!);
+  // another scope (new database, reset, rewind): every object is read again
+  flipBit(join(root, "vol", vol.manifest[1]!.path));
+  const fourth = (await h.push(vol.manifest, scoped(4n, "T"))) as FileOutcome[];
+  expect(fourth.filter((o) => at(o).unchanged)).toEqual([]);
+  expect(fourth[1]).toMatchObject({ ok: true, transferred: true });
+});
+
+test("confirm: presence sees a deleted or truncated object; content sees a flipped byte with size and mtime kept", async () => {
+  const root = tmp();
+  const content = files(4);
+  const vol = makeVolume(content);
+  const h = await init(root);
+  await h.push(vol.manifest, makeCtx(vol));
+  const [a, b, c] = vol.manifest.map((e) => join(root, "vol", e.path));
+  rmSync(a!);
+  const { flipBit } = await import("../e2e/lib.ts");
+  flipBit(b!);
+  const { truncateSync } = await import("node:fs");
+  truncateSync(c!, 1);
+  const pres = (await h.confirm(vol.manifest, makeCtx(vol), "presence")) as FileOutcome[];
+  expect(pres.map((o) => o.ok)).toEqual([false, true, false, true]);
+  expect(pres[0]).toMatchObject({ missing: true });
+  expect(pres[1]).toMatchObject({ method: "presence" });
+  const cont = (await h.confirm(vol.manifest, makeCtx(vol), "content")) as FileOutcome[];
+  expect(cont.map((o) => o.ok)).toEqual([false, false, false, true]);
+  expect((cont[1] as any).reason).toContain("differs");
+  expect(cont[3]).toMatchObject({ ok: true, method: "blake3" });
 });
 
 test("aborted mid-push: outcomes only for entries that finished, each of them really there; nothing half-written is left", async () => {

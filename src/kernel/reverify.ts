@@ -1,0 +1,63 @@
+// Which manifest entries a sync must content-check (pure): those with no current good check, those
+// whose row changed status since, and the rolling re-verification of the oldest checks, by budget.
+
+import type { FileOutcome, ManifestEntry } from "./plugin.ts";
+import type { ObjectCheck } from "./objects.ts";
+
+export interface RecheckPlan {
+  /** Entries due because their last check is missing, failed, of another epoch or older than their row. */
+  due: number;
+  /** Entries picked by rolling re-verification (oldest content check first, within the budget). */
+  rolling: number;
+  rollingBytes: number;
+}
+
+/**
+ * Set `recheck` on the entries whose content must be compared in this run. `check(i)` is entry i's
+ * per-object record; `changedRun[i]` its row's status_changed_run. Rolling re-verification takes
+ * the remaining entries by oldest content check while the bytes taken are under `budget` (so one
+ * object larger than the budget is still re-read in its turn).
+ */
+export function planRechecks(manifest: ManifestEntry[], changedRun: readonly bigint[], check: (i: number) => ObjectCheck | undefined, epoch: bigint, budget: number): RecheckPlan {
+  const plan: RecheckPlan = { due: 0, rolling: 0, rollingBytes: 0 };
+  const rest: number[] = [];
+  for (let i = 0; i < manifest.length; i++) {
+    const c = check(i);
+    const e = manifest[i]!;
+    if (!c || c.epoch !== epoch || c.ok !== 1n || c.checked_at === null || c.checked_run === null || c.checked_run < (changedRun[i] ?? 0n)) {
+      e.recheck = true;
+      plan.due++;
+    } else {
+      e.recheck = false;
+      if (budget > 0) rest.push(i);
+    }
+  }
+  if (budget > 0 && rest.length) {
+    rest.sort((a, b) => {
+      const x = check(a)!.checked_at!;
+      const y = check(b)!.checked_at!;
+      return x < y ? -1 : x > y ? 1 : a - b;
+    });
+    for (const i of rest) {
+      if (plan.rollingBytes >= budget) break;
+      manifest[i]!.recheck = true;
+      plan.rolling++;
+      plan.rollingBytes += manifest[i]!.size;
+    }
+  }
+  return plan;
+}
+
+/**
+ * The kernel's own reading of a handler's outcomes: times are capped at now (a check is never in
+ * the future), and an entry settled on a receipt although its content check was due counts as
+ * not verified.
+ */
+export function sanitizeOutcomes(manifest: readonly ManifestEntry[], outcomes: (FileOutcome | undefined)[], now: bigint): void {
+  for (let i = 0; i < outcomes.length; i++) {
+    const o = outcomes[i];
+    if (!o || !o.ok) continue;
+    if (o.unchanged && manifest[i]!.recheck) outcomes[i] = { path: o.path, ok: false, reason: "accepted on a receipt although a content check was due (not verified)" };
+    else if (o.verifiedAt > now) outcomes[i] = { ...o, verifiedAt: now };
+  }
+}
