@@ -1,18 +1,26 @@
-// The restore workflow: fetch offloaded files from a destination holding evidence for them into a
-// temp file, check BLAKE3, set mtime, fsync, rename (keeping any different file found there).
+// The restore workflow (DESIGN invariants 7 and 10): fetch each offloaded file from the first destination with
+// evidence that can serve it, land it beside the target through anchored handles, check, then put it in place.
+//
+// Fetching: handler.fetch writes to a path, and plugins may run tools in other processes (rclone, kopia) that
+// make their own partial files beside that path, so no plugin is ever given a path inside the volume. A fetch
+// goes to a private directory under hoard's data dir (0700); the bytes then enter the volume through the anchored
+// parent handle: one rename when both are on the same file system, else a copy into a file created O_EXCL
+// through the handle. BLAKE3 is then read back from the temp file's own handle, so what is checked is what lands.
 
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, utimesSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { closeSync, constants, fstatSync, fsyncSync, futimesSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
+import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
-import { usageError } from "../kernel/errors.ts";
-import { checkVolumeIdentity } from "../kernel/volumes.ts";
+import { refused, usageError, HoardError } from "../kernel/errors.ts";
+import { checkVolumeIdentity, RESERVED_DIR } from "../kernel/volumes.ts";
 import { checkDestinationIdentity } from "../kernel/destinations.ts";
 import { liveFiles, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
-import { hashFile } from "../kernel/hash.ts";
+import { hashFileFromHandle } from "../kernel/hash.ts";
+import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { handlerContext, openDestination } from "./destination.ts";
 import { gateFor } from "./gatecheck.ts";
 import { normaliseSelector, select } from "./select.ts";
+import { unlinkChecked } from "./unlink.ts";
 import type { ManifestEntry } from "../kernel/plugin.ts";
 
 export interface RestoreResult {
@@ -23,31 +31,34 @@ export interface RestoreResult {
   status: "success" | "partial" | "failed" | "dry-run";
   counts: { selected: number; restored: number; bytes: number; kept_existing: number; failed: number; no_source: number };
   restored: { path: string; from: string }[];
+  /** Different files found where a restored file belonged, and where they were kept (relative to the target). */
+  kept: { path: string; kept_at: string }[];
   failures: { path: string; reason: string }[];
   unmatched: string[];
 }
 
-function fsyncFile(p: string, dir = false) {
-  const fd = openSync(p, dir ? "r" : "r+");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+/** An entry moved into the restore history: its directory handle, name there, and path relative to the target. */
+type Kept = { dir: Dir; name: string; rel: string };
 
-/** mkdir -p below root, refusing to go through symlinked or non-directory parents. */
-function ensureRealDirs(root: string, rel: string) {
-  let dir = root;
-  for (const p of rel.split("/").slice(0, -1)) {
-    dir = join(dir, p);
+/** Prefix of the temp file a restore writes beside its target. */
+export const RESTORE_TEMP_PREFIX = ".hoard-restore-";
+const HISTORY = "restore-history";
+const errText = (e: any) => (e instanceof Error ? e.message : String(e));
+const NO_HARD_LINKS = new Set(["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EMLINK"]);
+
+/** Copy a private file into a new file `name` of `dir` (created O_EXCL through the handle). */
+function copyInto(src: string, dir: Dir, name: string): void {
+  const from = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const to = dir.openFile(name, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
     try {
-      const st = lstatSync(dir);
-      if (st.isSymbolicLink() || !st.isDirectory()) throw usageError("restore_parent", `cannot restore under ${dir}: it is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}`, "move it away and restore again");
-    } catch (e: any) {
-      if (e.code !== "ENOENT") throw e;
-      mkdirSync(dir);
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (let n; (n = readSync(from, buf, 0, buf.length, null)) > 0; ) for (let off = 0; off < n; ) off += writeSync(to, buf, off, n - off);
+    } finally {
+      closeSync(to);
     }
+  } finally {
+    closeSync(from);
   }
 }
 
@@ -57,7 +68,10 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`);
   if (opts.from && !ctx.config.destinations[opts.from]) throw usageError("unknown_destination", `unknown destination ${opts.from}`);
   if (opts.to && !opts.to.startsWith("/")) opts.to = resolve(opts.to);
+  // fallback order: the policy's destinations first, then the other sync targets
   const candidates = opts.from ? [opts.from] : [...new Set([...vol.offload_requires, ...vol.sync_to])];
+  const others = Object.keys(ctx.config.destinations).filter((d) => !candidates.includes(d));
+  const fromHint = (path: string) => `if another destination holds it, try \`hoard restore ${volume} ${path} --from DEST\`${others.length ? ` (e.g. ${others.join(", ")})` : ""}`;
   const result: RestoreResult = {
     run_id: null,
     volume,
@@ -66,6 +80,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     status: opts.dryRun ? "dry-run" : "success",
     counts: { selected: 0, restored: 0, bytes: 0, kept_existing: 0, failed: 0, no_source: 0 },
     restored: [],
+    kept: [],
     failures: [],
     unmatched: [],
   };
@@ -77,82 +92,231 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     const { matched, unmatched } = select(rows, selectors.length ? selectors : ["."]);
     result.unmatched = selectors.length ? unmatched : [];
     result.counts.selected = matched.length;
-    // the source of each file: the first candidate destination whose evidence would pass the gate
+    // the sources of each file: every candidate destination whose evidence would pass the gate, in order
     const gates = new Map<string, Awaited<ReturnType<typeof gateFor>>>();
     for (const d of candidates) gates.set(d, await gateFor(ctx, volume, [d]));
-    const out: { f: LiveFile; from: string }[] = [];
+    const out: { f: LiveFile; sources: string[] }[] = [];
     for (const f of matched) {
-      const from = candidates.find((d) => gates.get(d)!.decide(f).filter((r) => r.code !== "policy" && r.code !== "not_confirmed").length === 0);
-      if (!from) {
+      const sources = candidates.filter((d) => gates.get(d)!.decide(f).filter((r) => r.code !== "policy" && r.code !== "not_confirmed").length === 0);
+      if (sources.length === 0) {
         result.counts.no_source++;
-        result.failures.push({ path: f.path, reason: `no destination among ${candidates.join(", ")} holds verified evidence for it` });
-      } else out.push({ f, from });
+        result.failures.push({ path: f.path, reason: `no destination among ${candidates.join(", ")} holds verified evidence for it; ${fromHint(f.path)}` });
+      } else out.push({ f, sources });
     }
     return out;
   };
 
   if (opts.dryRun) {
     checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-    for (const p of await plan()) result.restored.push({ path: p.f.path, from: p.from });
+    for (const p of await plan()) result.restored.push({ path: p.f.path, from: p.sources[0]! });
     return result;
   }
   let root = "";
+  let target = "";
   const out = await withRun(
     ctx,
     { kind: "restore", volume, touches: candidates },
-    () => void (root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume)),
+    () => {
+      root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
+      target = opts.to ?? root;
+      mkdirSync(target, { recursive: true });
+      // the restore history lives in <target>/.hoard: a symlink there is refused, never followed
+      const top = openRoot(target);
+      try {
+        const st = top.stat(RESERVED_DIR);
+        if (st && !st.isDirectory())
+          throw refused("restore_reserved", `refused: ${target}/${RESERVED_DIR} is ${st.isSymbolicLink() ? "a symbolic link" : "not a directory"}; hoard keeps its restore history there and never follows a link`, `move ${target}/${RESERVED_DIR} away and restore again`);
+      } finally {
+        top.close();
+      }
+    },
     async (run) => {
       result.run_id = run.id;
       const items = await plan();
-      const epochs = new Map<string, bigint>(); // destination -> epoch, once its identity was checked
-      const target = opts.to ?? root;
-      mkdirSync(target, { recursive: true });
+      const top = openRoot(target);
+      const fetchDir = join(ctx.dataDir, "restore-tmp");
+      mkdirSync(fetchDir, { recursive: true, mode: 0o700 });
+      const priv = mkdtempSync(join(fetchDir, `run-${run.id}-`));
+      const epochs = new Map<string, bigint | Error>(); // destination -> epoch once its identity was checked, or why not
       const warnings: string[] = [];
-      for (const { f, from } of items) {
+      let history: Dir | undefined; // this run's own directory under .hoard/restore-history, made on first use
+      const historyName = `run-${run.id}-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}-${randomUUID().slice(0, 8)}`;
+
+      /** Fetch `f` from `from` and land it as a checked temp file in `dir`; returns the temp name. */
+      const fetchInto = async (f: LiveFile, from: string, dir: Dir): Promise<string> => {
         const dest = openDestination(ctx, from);
-        if (!epochs.has(from)) epochs.set(from, (await checkDestinationIdentity(ctx.db, from, dest.handler)).epoch);
+        if (!epochs.has(from))
+          try {
+            epochs.set(from, (await checkDestinationIdentity(ctx.db, from, dest.handler)).epoch);
+          } catch (e) {
+            epochs.set(from, e instanceof Error ? e : new Error(String(e)));
+          }
+        const epoch = epochs.get(from)!;
+        if (epoch instanceof Error) throw epoch;
         const entry: ManifestEntry = { path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "offloaded" };
-        const abs = join(target, f.path);
-        let tmp = "";
+        const fetched = join(priv, randomUUID());
+        const tmp = `${RESTORE_TEMP_PREFIX}${randomUUID()}`;
+        let landed = false;
         try {
-          ensureRealDirs(target, f.path);
-          tmp = join(dirname(abs), `.hoard-restore-${randomUUID()}`);
-          await dest.handler.fetch(entry, tmp, handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch: epochs.get(from)!, signal: new AbortController().signal, warnings }));
-          const h = await hashFile(tmp);
-          if (h.blake3 !== f.blake3) throw new Error(`bytes from ${from} do not match the index (BLAKE3 ${h.blake3.slice(0, 16)}…, expected ${f.blake3.slice(0, 16)}…)`);
-          const sec = Number(f.mtime_ns / 1000n) / 1e6;
-          utimesSync(tmp, sec, sec);
-          fsyncFile(tmp);
-          if (existsSync(abs) || isLink(abs)) {
-            const cur = lstatSync(abs);
-            const same = cur.isFile() && (await hashFile(abs)).blake3 === f.blake3;
-            if (!same) {
-              const keep = join(target, ".hoard", "restore-history", `run-${run.id}`, f.path);
-              mkdirSync(dirname(keep), { recursive: true });
-              renameSync(abs, keep);
-              result.counts.kept_existing++;
-              ctx.log.warn(`${f.path}: a different file was there; kept it at ${keep}`);
+          await dest.handler.fetch(entry, fetched, handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, signal: new AbortController().signal, warnings }));
+          if (!lstatSync(fetched).isFile()) throw new Error(`${from} did not fetch a regular file`);
+          try {
+            renameSync(fetched, dir.at(tmp));
+            landed = true;
+          } catch (e: any) {
+            if (e?.code !== "EXDEV") throw e;
+            landed = true; // copyInto creates it: remove it on any failure
+            copyInto(fetched, dir, tmp);
+          }
+          const fd = dir.openFile(tmp, constants.O_RDWR | (constants.O_NONBLOCK ?? 0));
+          try {
+            const h = await hashFileFromHandle(fd);
+            if (h.changed || h.blake3 !== f.blake3) throw new Error(`bytes from ${from} do not match the index (BLAKE3 ${h.blake3.slice(0, 16)}…, expected ${f.blake3.slice(0, 16)}…)`);
+            const sec = Number(f.mtime_ns / 1000n) / 1e6;
+            futimesSync(fd, sec, sec);
+            fsyncSync(fd);
+          } finally {
+            closeSync(fd);
+          }
+          return tmp;
+        } catch (e) {
+          if (landed) rmTemp(dir, tmp);
+          throw e;
+        } finally {
+          rmSync(fetched, { force: true, recursive: true });
+        }
+      };
+
+      /** Move the entry `name` of `dir` into this run's restore history (never onto an earlier kept file). */
+      const keepAside = (f: LiveFile, dir: Dir, name: string): Kept => {
+        if (!history) {
+          const base = top.openDir([RESERVED_DIR, HISTORY], { create: true });
+          try {
+            base.mkdir(historyName, 0o700); // EEXIST (never expected: the name is unique) fails the file
+            history = base.openDir([historyName]);
+          } finally {
+            base.close();
+          }
+        }
+        const { parents, name: base } = splitRel(f.path);
+        const sub = history.openDir(parents, { create: true });
+        for (let k = 0; ; k++) {
+          const cand = k === 0 ? base : `${base}.${k}`;
+          if (sub.stat(cand)) continue;
+          try {
+            dir.rename(name, sub, cand);
+          } catch (e: any) {
+            sub.close();
+            if (e?.code === "EXDEV") throw new Error(`a different file is there and cannot be moved into ${RESERVED_DIR}/${HISTORY} (another file system); move it away and restore again`);
+            throw e;
+          }
+          return { dir: sub, name: cand, rel: [RESERVED_DIR, HISTORY, historyName, ...parents, cand].join("/") };
+        }
+      };
+
+      /** Put the temp file at `name` without ever replacing an entry: whatever is there is kept aside first. */
+      const place = (f: LiveFile, dir: Dir, tmp: string, name: string, kept: Kept[]): void => {
+        for (let attempt = 0; attempt < 5; attempt++) {
+          const st = dir.stat(name);
+          if (st?.isDirectory()) throw new Error(`a directory is where the file belongs; move it away and restore again`);
+          if (st) {
+            kept.push(keepAside(f, dir, name));
+            continue;
+          }
+          try {
+            dir.link(tmp, dir, name);
+          } catch (e: any) {
+            if (e?.code === "EEXIST") continue; // something appeared: keep it aside too
+            if (!NO_HARD_LINKS.has(e?.code)) throw e;
+            // a file system without hard links: a plain rename to the (just checked) free name
+            dir.rename(tmp, dir, name);
+            return;
+          }
+          dir.unlink(tmp);
+          return;
+        }
+        throw new Error("the path keeps changing while restoring it; try again when it is quiet");
+      };
+
+      /** Once the file is restored, a kept entry identical to it is dropped (nothing is lost); the others are reported. */
+      const settleKept = async (f: LiveFile, k: Kept, restored: boolean) => {
+        try {
+          const st = restored ? k.dir.stat(k.name) : undefined;
+          if (st?.isFile()) {
+            const fd = k.dir.openFile(k.name, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+            try {
+              const fst = fstatSync(fd, { bigint: true });
+              const h = await hashFileFromHandle(fd);
+              if (!h.changed && h.blake3 === f.blake3 && unlinkChecked(k.dir, k.name, fst).ok) return;
+            } finally {
+              closeSync(fd);
             }
           }
-          renameSync(tmp, abs);
-          tmp = "";
-          fsyncFile(dirname(abs), true);
-          if (!opts.to) {
-            const st = lstatSync(abs, { bigint: true });
-            ctx.db.tx(() => {
-              if (f.status === "offloaded" || f.status === "missing") setFileStatus(ctx.db, f.id, f.status, "present", run.id);
-              touchFile(ctx.db, f.id, { size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, run: run.id });
-            });
-          }
-          result.counts.restored++;
-          result.counts.bytes += Number(f.size);
-          result.restored.push({ path: f.path, from });
-        } catch (e) {
-          if (tmp) rmSync(tmp, { force: true });
-          result.counts.failed++;
-          result.failures.push({ path: f.path, reason: (e as Error)?.message ?? String(e) });
+        } catch {
+          /* unreadable: kept */
+        } finally {
+          k.dir.close();
         }
-        ctx.progress({ phase: "restore", done: result.counts.restored + result.counts.failed, total: items.length, current: f.path });
+        result.counts.kept_existing++;
+        result.kept.push({ path: f.path, kept_at: k.rel });
+        ctx.log.warn(`${f.path}: a different file was there; kept it at ${target}/${k.rel}`);
+      };
+
+      try {
+        for (const { f, sources } of items) {
+          let dir: Dir | undefined;
+          let tmp = "";
+          const kept: Kept[] = [];
+          try {
+            const { parents, name } = splitRel(f.path);
+            try {
+              dir = top.openDir(parents, { create: true }); // mkdirat each missing parent, never through a link
+            } catch (e) {
+              if (e instanceof AnchorError) throw new Error(`cannot restore under ${e.message}; move it away and restore again`);
+              throw e;
+            }
+            let from = "";
+            const tried: string[] = [];
+            for (const s of sources) {
+              try {
+                tmp = await fetchInto(f, s, dir);
+                from = s;
+                break;
+              } catch (e) {
+                if (e instanceof HoardError && e.kind === "refused" && e.code === "no_anchored_fs") throw e;
+                tried.push(`${s}: ${errText(e)}`);
+              }
+            }
+            if (!from) throw new Error(`${tried.join("; ")}${sources.length > 1 ? " (every destination with evidence failed)" : ""}; ${fromHint(f.path)}`);
+            place(f, dir, tmp, name, kept);
+            tmp = "";
+            dir.sync();
+            for (const k of kept.splice(0)) await settleKept(f, k, true);
+            if (!opts.to) {
+              const st = dir.stat(name) as BigIntStats;
+              ctx.db.tx(() => {
+                if (f.status === "offloaded" || f.status === "missing") setFileStatus(ctx.db, f.id, f.status, "present", run.id);
+                touchFile(ctx.db, f.id, { size: Number(st.size), mtimeNs: st.mtimeNs, ino: st.ino, run: run.id });
+              });
+            }
+            result.counts.restored++;
+            result.counts.bytes += Number(f.size);
+            result.restored.push({ path: f.path, from });
+          } catch (e) {
+            if (e instanceof HoardError && e.kind === "refused") throw e;
+            if (tmp && dir) rmTemp(dir, tmp);
+            result.counts.failed++;
+            result.failures.push({ path: f.path, reason: errText(e) });
+          } finally {
+            for (const k of kept.splice(0)) await settleKept(f, k, false); // kept aside before a failure: still kept, and said so
+            dir?.close();
+          }
+          ctx.progress({ phase: "restore", done: result.counts.restored + result.counts.failed, total: items.length, current: f.path });
+        }
+      } finally {
+        history?.close();
+        top.close();
+        rmSync(priv, { recursive: true, force: true });
       }
       const bad = result.counts.failed + result.counts.no_source;
       result.status = bad === 0 ? "success" : result.counts.restored > 0 ? "partial" : "failed";
@@ -162,11 +326,11 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
   return out.result;
 }
 
-function isLink(p: string): boolean {
+/** Remove a restore temp through its directory handle (it is ours; a symlink is removed, not followed). */
+function rmTemp(dir: Dir, tmp: string): void {
   try {
-    return lstatSync(p).isSymbolicLink();
+    dir.unlink(tmp);
   } catch {
-    return false;
+    /* already gone, or not removable: the next index removes leftovers */
   }
 }
-

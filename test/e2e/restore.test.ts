@@ -1,5 +1,5 @@
 // Restore end to end (DESIGN invariant 7): never clobbers a different file (kept under
-// .hoard/restore-history/run-N/), checks BLAKE3 before anything lands, --to DIR changes no rows.
+// .hoard/restore-history/run-N-<unique>/), checks BLAKE3 before anything lands, --to DIR changes no rows.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, readdirSync } from "node:fs";
@@ -18,7 +18,8 @@ test.concurrent("restore onto a path that now holds different bytes: the existin
   expect(r.json.counts).toMatchObject({ selected: 1, restored: 1, kept_existing: 1, failed: 0 });
   expect(r.json.restored).toEqual([{ path: "a.txt", from: "nas" }]);
   expect(read(w, "vol/a.txt")).toBe("alpha\n");
-  expect(read(w, `vol/.hoard/restore-history/run-${r.json.run_id}/a.txt`)).toBe("a different file that appeared here\n");
+  expect(r.json.kept).toEqual([{ path: "a.txt", kept_at: expect.stringMatching(new RegExp(`^\\.hoard/restore-history/run-${r.json.run_id}-[^/]+/a\\.txt$`)) }]);
+  expect(read(w, `vol/${r.json.kept[0].kept_at}`)).toBe("a different file that appeared here\n");
   // the indexed mtime is back, the row is present again, the other offloaded files are untouched
   const f = row(w, "SELECT mtime_ns, status_changed_run FROM files WHERE path = 'a.txt' AND status = 'present'")!;
   expect(lstatSync(w.path("vol/a.txt"), { bigint: true }).mtimeNs / 1000n).toBe(f.mtime_ns / 1000n);
