@@ -1,13 +1,14 @@
 // The kopia destination handler: explicit init, identity from the repository's unique id, push as a
-// pinned snapshot of the volume root checked against its listing + `snapshot verify`, and fetch.
+// pinned snapshot of the volume root whose objects are read back into BLAKE3, live confirm, and fetch.
 
 import { Buffer } from "node:buffer";
 import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
-import type { Capabilities, DestinationHandler, FileOutcome, HandlerContext, Identity, ManifestEntry, OpenContext, PluginApi } from "../../src/kernel/plugin.ts";
-import { loadCatalog, saveCatalog, type Catalog } from "./catalog.ts";
+import type { Capabilities, ConfirmDepth, DestinationHandler, FileOutcome, HandlerContext, Identity, ManifestEntry, OpenContext, PluginApi } from "../../src/kernel/plugin.ts";
+import { loadCatalog, saveCatalog, scopeOf, type Catalog } from "./catalog.ts";
 import { errorText, Kopia, type KopiaResult } from "./exec.ts";
 import { floorSec, parseCreateOutput, parseLongListing, parseSnapshotList, verifyErrors, type Listed, type Snapshot } from "./listing.ts";
+import { readBack, type ReadItem, type ReadResult } from "./readback.ts";
 
 export interface KopiaConfig {
   repository: string;
@@ -27,12 +28,13 @@ export const internals = new WeakMap<DestinationHandler, KopiaInternals>();
 export const FORMAT_BLOB = "kopia.repository.f";
 /** Every snapshot hoard makes is pinned: any of them may be the last one holding an offloaded file. */
 export const PIN = "hoard";
-/** BLAKE3 read-back budget per run for objects never read back before (offloaded entries first). */
-const READBACK_FILES = 16;
-const READBACK_BYTES = 256 * 1024 * 1024;
+/** Object ids per `snapshot verify --file-id …` call (argv stays far below the system's limit). */
+const VERIFY_IDS = 500;
 
-export const METHOD_VERIFIED = "kopia-verified";
+/** Every ok outcome of push/verify is a BLAKE3 read-back (or a receipt of one). */
 export const METHOD_BLAKE3 = "blake3";
+/** confirm at depth "presence": listed with the indexed size, data blobs in storage. */
+export const METHOD_PRESENCE = "presence";
 
 type ListingResult = { ok: true; items: Map<string, Listed> } | { ok: false; error: string };
 type Verdict = { ok: true; at: bigint } | { ok: false; at: bigint; errors: string[] };
@@ -40,6 +42,11 @@ interface Found {
   e: ManifestEntry;
   snap: Snapshot;
   item: Listed;
+}
+/** The next snapshot object that may hold an entry (undefined: none left); notes: why others did not. */
+interface Cursor {
+  notes: string[];
+  next(): Promise<Found | undefined>;
 }
 
 /** Is the binary there and executable (a path, or a name looked up on PATH)? */
@@ -65,7 +72,9 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
   const literalWarning = o.password.literal
     ? `destinations.${name}.password is written literally in the config file: make sure nobody else can read that file (chmod 600), or use password = { env = "VAR" }`
     : undefined;
-  const connectFlags = () => ["--cache-directory", k.cacheDir, "--no-check-for-updates", "--disable-repository-format-cache"];
+  // no local caches (content, metadata, index, format blob): every read-back and listing asks the
+  // repository itself, so a lost or damaged blob can never be answered from an earlier read
+  const connectFlags = () => ["--content-cache-size-mb=0", "--metadata-cache-size-mb=0", "--no-check-for-updates", "--disable-repository-format-cache"];
   const reachHint = `check that ${repo} is reachable and that destinations.${name}.password is right; hoard never creates a repository except in \`hoard dest init ${name}\``;
 
   /** The id identify() last returned: the one the kernel compared with the pinned identity. */
@@ -110,11 +119,11 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
     return { ok: true, id };
   }
 
-  /** Our kopia config file exists, points at this repository and has the format-blob cache off. */
+  /** Our kopia config file exists, points at this repository and has the format-blob and content caches off. */
   function connectedHere(): boolean {
     try {
       const c = JSON.parse(readFileSync(k.configFile, "utf8"));
-      return c?.storage?.type === "filesystem" && typeof c.storage.config?.path === "string" && resolve(c.storage.config.path) === resolve(repo) && Number(c.formatBlobCacheDuration) < 0;
+      return c?.storage?.type === "filesystem" && typeof c.storage.config?.path === "string" && resolve(c.storage.config.path) === resolve(repo) && Number(c.formatBlobCacheDuration) < 0 && !c.caching?.cacheDirectory;
     } catch {
       return false;
     }
@@ -201,160 +210,281 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
     return null;
   }
 
-  /**
-   * Per-file outcomes for a manifest. `current` is the snapshot this push just made (present files
-   * must be in it); without it (verify), present files are looked up like offloaded ones.
-   */
-  async function check(manifest: ManifestEntry[], ctx: HandlerContext, repoId: string, current: Snapshot | undefined): Promise<FileOutcome[]> {
+  /** What one run knows about the repository: snapshots and listings, each asked for at most once. */
+  function session(ctx: HandlerContext, cat: Catalog) {
     const signal = ctx.signal;
-    const cat = loadCatalog(stateDir, ctx.volume, repoId);
-    let all: Snapshot[] | undefined;
-    const snapshots = async () => (all ??= await listSnapshots(signal));
-    const ofSource = async () => ofRoot(await snapshots(), ctx.volumeRoot);
+    let all: Promise<Snapshot[]> | undefined;
+    const snapshots = () => (all ??= listSnapshots(signal));
     const listings = new Map<string, Promise<ListingResult>>();
     const listing = (s: Snapshot) => {
       let p = listings.get(s.id);
       if (!p) listings.set(s.id, (p = listTree(s, signal)));
       return p;
     };
-
-    const found = new Map<string, Found>();
-    const out = new Map<string, FileOutcome>();
-    const fail = (e: ManifestEntry, reason: string, missing = false) => out.set(e.path, missing ? { path: e.path, ok: false, reason, missing: true } : { path: e.path, ok: false, reason });
-
-    /** Try snapshots in order; the first whose listing holds the entry wins. */
-    async function locate(e: ManifestEntry, candidates: () => AsyncIterable<Snapshot>): Promise<{ f?: Found; notes: string[] }> {
-      const notes: string[] = [];
-      for await (const s of candidates()) {
-        const l = await listing(s);
-        if (!l.ok) {
-          notes.push(l.error);
-          continue;
-        }
-        const why = mismatch(e, l.items.get(e.path));
-        if (why === null) return { f: { e, snap: s, item: l.items.get(e.path)! }, notes };
-        if (why !== "absent") notes.push(`snapshot ${s.id}: ${why}`);
-      }
-      return { notes };
-    }
     const holderSnap = async (e: ManifestEntry): Promise<Snapshot | undefined> => {
       const h = cat.files[e.path];
       if (!h || h.b3 !== e.blake3) return undefined;
       return (await snapshots()).find((s) => s.id === h.snap);
     };
+    /**
+     * Where an entry may be held, best first: the snapshot its content was last checked in, `first`,
+     * then every snapshot of the volume root, newest first; each distinct object once. Listings that
+     * fail or hold another version are noted.
+     */
+    function cursor(e: ManifestEntry, first?: Snapshot): Cursor {
+      const notes: string[] = [];
+      const gen = (async function* (): AsyncGenerator<Found> {
+        const seen = new Set<string>();
+        const objs = new Set<string>();
+        const order = async function* () {
+          const h = await holderSnap(e);
+          if (h) yield h;
+          if (first) yield first;
+          yield* ofRoot(await snapshots(), ctx.volumeRoot);
+        };
+        for await (const s of order()) {
+          if (seen.has(s.id)) continue;
+          seen.add(s.id);
+          const l = await listing(s);
+          if (!l.ok) {
+            notes.push(l.error);
+            continue;
+          }
+          const it = l.items.get(e.path);
+          const why = mismatch(e, it);
+          if (why === null) {
+            if (objs.has(it!.obj)) continue;
+            objs.add(it!.obj);
+            yield { e, snap: s, item: it! };
+          } else if (why !== "absent") notes.push(`snapshot ${s.id}: ${why}`);
+        }
+      })();
+      return { notes, next: async () => ((await gen.next()).value as Found | undefined) ?? undefined };
+    }
+    return { snapshots, listing, cursor };
+  }
+
+  /** Read objects back into BLAKE3 (hoard's private state dir holds the temporary copies). */
+  function reader(ctx: HandlerContext) {
+    const memo = new Map<string, ReadResult>();
+    return async (items: ReadItem[]): Promise<Map<string, ReadResult>> => {
+      const want = items.filter((it) => !memo.has(it.obj));
+      if (want.length > 0) {
+        const got = await readBack(k, want, {
+          tmpRoot: join(stateDir, "tmp"),
+          signal: ctx.signal,
+          blake3File: (p) => ctx.blake3File(p),
+          blake3Stream: () => ctx.blake3Stream(),
+          now: () => ctx.now(),
+          progress: (done, total, bytes) => ctx.progress({ phase: "kopia read-back", done, total, bytes }),
+        });
+        for (const [obj, r] of got) memo.set(obj, r);
+      }
+      return memo;
+    };
+  }
+
+  const short = (h: string) => `${h.slice(0, 16)}…`;
+
+  /**
+   * Content checks by read-back: each entry's candidate object is read back and its BLAKE3 compared
+   * with the entry's; on a mismatch or a failed read the next candidate is tried (when `more` allows).
+   * Returns the entries that matched (with where) and the failure reasons of the others.
+   */
+  async function contentRounds(
+    ctx: HandlerContext,
+    start: { f: Found; cur: Cursor | undefined }[],
+    hooks: { matched(f: Found, at: bigint): void; unreadable(obj: string): void },
+  ): Promise<Map<string, string[]>> {
+    const read = reader(ctx);
+    const reasons = new Map<string, string[]>();
+    let queue = start;
+    while (queue.length > 0 && !ctx.signal.aborted) {
+      const res = await read(queue.map((q) => ({ obj: q.f.item.obj, size: q.f.item.size })));
+      const next: typeof queue = [];
+      for (const q of queue) {
+        const { e, snap, item } = q.f;
+        const r = res.get(item.obj);
+        if (!r) continue; // aborted
+        const why = reasons.get(e.path) ?? [];
+        if (r.ok && r.b3 === e.blake3) {
+          reasons.delete(e.path);
+          hooks.matched(q.f, r.at);
+          continue;
+        }
+        if (r.ok) why.push(`content in kopia snapshot ${snap.id} differs from the index (BLAKE3 ${short(r.b3)}, expected ${short(e.blake3)})`);
+        else {
+          hooks.unreadable(item.obj);
+          why.push(`reading it back from kopia snapshot ${snap.id} failed: ${r.error}`);
+        }
+        reasons.set(e.path, why);
+        const f = q.cur ? await q.cur.next() : undefined;
+        if (f) next.push({ f, cur: q.cur });
+      }
+      queue = next;
+    }
+    return reasons;
+  }
+
+  /**
+   * Per-file outcomes for a manifest. `current` is the snapshot this push just made (present files
+   * must be in it); without it (verify), present files are looked up like offloaded ones. Every
+   * entry is content-checked (read back into BLAKE3) unless `reuse` lets a receipt settle it.
+   */
+  async function check(manifest: ManifestEntry[], ctx: HandlerContext, repoId: string, current: Snapshot | undefined, reuse: boolean): Promise<FileOutcome[]> {
+    const signal = ctx.signal;
+    const cat = loadCatalog(stateDir, ctx.volume, repoId, scopeOf(ctx.receiptScope));
+    const ses = session(ctx, cat);
+    const out = new Map<string, FileOutcome>();
+    const fail = (e: ManifestEntry, reason: string, missing = false) => out.set(e.path, missing ? { path: e.path, ok: false, reason, missing: true } : { path: e.path, ok: false, reason });
+    const found = new Map<string, Found>(); // where each settled entry's content is
+    const first: { f: Found; cur: Cursor | undefined }[] = [];
 
     let done = 0;
     for (const e of manifest) {
       if (signal.aborted) break;
       ctx.progress({ phase: "kopia listing", done: done++, total: manifest.length, current: e.path });
       if (e.status === "present" && current) {
-        const l = await listing(current);
+        // the bytes on disk now went into this push's snapshot: only it may hold them
+        const l = await ses.listing(current);
         if (!l.ok) {
           fail(e, l.error);
           continue;
         }
         const it = l.items.get(e.path);
         const why = mismatch(e, it);
-        if (why === null) found.set(e.path, { e, snap: current, item: it! });
+        if (why === null) first.push({ f: { e, snap: current, item: it! }, cur: undefined });
         else if (why === "absent") {
           const err = current.errors.find((x) => x.path === e.path);
           fail(e, err ? `kopia could not read it, so snapshot ${current.id} does not hold it: ${k.scrub(err.error)}` : `not in kopia snapshot ${current.id}`, true);
         } else fail(e, `kopia snapshot ${current.id} holds a different version (${why}): the file changed since it was indexed (run \`hoard index ${ctx.volume}\`)`);
         continue;
       }
-      // offloaded entries (and present ones when verifying): the catalog's holder, this push's
-      // snapshot, then every snapshot of the volume root, newest first
-      const scanAll = e.status === "offloaded";
-      const r = await locate(e, async function* () {
-        const seen = new Set<string>();
-        const h = await holderSnap(e);
-        if (h) (seen.add(h.id), yield h);
-        if (current && !seen.has(current.id)) (seen.add(current.id), yield current);
-        const src = await ofSource();
-        for (const s of scanAll ? src : src.slice(0, 1)) if (!seen.has(s.id)) (seen.add(s.id), yield s);
-      });
-      if (r.f) found.set(e.path, r.f);
-      else fail(e, `no kopia snapshot of ${ctx.volumeRoot} holds it${r.notes.length ? ` (${r.notes.slice(0, 3).join("; ")})` : ""}`, true);
+      const cur = ses.cursor(e, current);
+      const f = await cur.next();
+      if (f) first.push({ f, cur });
+      else fail(e, `no kopia snapshot of ${ctx.volumeRoot} holds it${cur.notes.length ? ` (${cur.notes.slice(0, 3).join("; ")})` : ""}`, true);
     }
 
-    // `snapshot verify` once per snapshot that holds something
+    // receipts: an object whose bytes were read back into this BLAKE3 under this scope; its blobs
+    // must still be there (`snapshot verify` of the snapshots holding such objects)
+    const byReceipt: { f: Found; cur: Cursor | undefined }[] = [];
+    const toRead: { f: Found; cur: Cursor | undefined }[] = [];
+    for (const q of first) {
+      const r = reuse && !q.f.e.recheck ? cat.receipts.get(q.f.item.obj) : undefined;
+      if (r && r.b3 === q.f.e.blake3) byReceipt.push(q);
+      else toRead.push(q);
+    }
     const verdicts = new Map<string, Verdict>();
     const pct = String(o.verify_files_percent);
-    for (const f of found.values()) {
+    for (const { f } of byReceipt) {
       if (verdicts.has(f.snap.id) || signal.aborted) continue;
       ctx.progress({ phase: "kopia verify", done: verdicts.size, current: f.snap.id });
       const at = ctx.now();
       const r = await k.run(["snapshot", "verify", "--verify-files-percent", pct, ...k.common(), f.snap.id], { signal });
       verdicts.set(f.snap.id, r.code === 0 ? { ok: true, at } : { ok: false, at, errors: verifyErrors(r.stderr).length ? verifyErrors(r.stderr) : [errorText(r)] });
     }
-
-    // BLAKE3 read-back: offloaded files in a snapshot that failed verification (is it really lost?),
-    // then, within a budget, objects never read back before (offloaded first, then by path)
-    const readback = new Set<string>();
-    const attributed = (f: Found, v: Verdict) => (v.ok ? undefined : v.errors.find((l) => l.includes(`/${f.e.path}:`) || l.includes(f.item.obj)));
-    for (const f of found.values()) {
-      const v = verdicts.get(f.snap.id);
-      if (v && !v.ok && f.e.status === "offloaded" && !attributed(f, v)) readback.add(f.e.path);
-    }
-    const fresh = [...found.values()]
-      .filter((f) => verdicts.get(f.snap.id)?.ok && cat.confirmed[f.item.obj] !== f.e.blake3)
-      .sort((a, b) => (a.e.status !== b.e.status ? (a.e.status === "offloaded" ? -1 : 1) : a.e.path < b.e.path ? -1 : a.e.path > b.e.path ? 1 : 0));
-    let files = 0;
-    let bytes = 0;
-    for (const f of fresh) {
-      if (files >= READBACK_FILES) break;
-      if (bytes + f.e.size > READBACK_BYTES) continue;
-      readback.add(f.e.path);
-      files++;
-      bytes += f.e.size;
-    }
-
-    for (const e of manifest) {
-      const f = found.get(e.path);
-      if (!f || out.has(e.path)) continue;
+    const now = ctx.now();
+    for (const q of byReceipt) {
+      const f = q.f;
       const v = verdicts.get(f.snap.id);
       if (!v) continue; // aborted
-      if (readback.has(e.path)) {
-        if (signal.aborted) continue;
-        ctx.progress({ phase: "kopia read-back", done: 0, current: e.path });
-        const h = ctx.blake3Stream();
-        const err = await show(f.item.obj, (b) => h.update(b), signal);
-        const at = ctx.now();
-        if (err !== undefined) fail(e, `reading it back from kopia snapshot ${f.snap.id} failed: ${err}`);
-        else {
-          const digest = h.digestHex();
-          if (digest === e.blake3) {
-            cat.confirmed[f.item.obj] = e.blake3;
-            out.set(e.path, { path: e.path, ok: true, method: METHOD_BLAKE3, verifiedAt: at });
-          } else fail(e, `content in kopia snapshot ${f.snap.id} differs from the index (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)`);
-        }
+      if (!v.ok) {
+        // the snapshot's blobs are not all there: this object's content is checked instead
+        toRead.push(q);
         continue;
       }
-      if (v.ok) out.set(e.path, { path: e.path, ok: true, method: METHOD_VERIFIED, verifiedAt: v.at });
-      else {
-        const own = attributed(f, v);
-        fail(
-          e,
-          own
-            ? `kopia snapshot verify found it damaged in snapshot ${f.snap.id}: ${own}`
-            : `kopia snapshot verify of snapshot ${f.snap.id} failed (${v.errors.length} error${v.errors.length === 1 ? "" : "s"}: ${v.errors.slice(0, 2).join("; ")}), so nothing in it is claimed; a lost blob is not re-uploaded by later snapshots: repair the repository (kopia snapshot fix) or reset the destination`,
-        );
-      }
+      const r = cat.receipts.get(f.item.obj)!;
+      out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_BLAKE3, verifiedAt: r.at < now ? r.at : now, unchanged: true });
+      found.set(f.e.path, f);
     }
 
-    // the catalog: where each verified (path, content) is, for offloaded files and fetch later
-    const next: Catalog = { version: 1, repository: repoId, files: {}, confirmed: cat.confirmed };
+    // content checks of everything else
+    const reasons = await contentRounds(ctx, toRead, {
+      matched(f, at) {
+        out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_BLAKE3, verifiedAt: at });
+        found.set(f.e.path, f);
+        cat.receipts.set(f.item.obj, { b3: f.e.blake3, at });
+      },
+      unreadable(obj) {
+        cat.receipts.delete(obj);
+      },
+    });
+    for (const q of toRead) {
+      const e = q.f.e;
+      if (out.has(e.path)) continue;
+      const why = reasons.get(e.path);
+      if (!why) continue; // aborted
+      const changed = e.status === "present" && current && why.length === 1 && why[0]!.startsWith("content in");
+      fail(e, changed ? `${why[0]}: the file changed since it was indexed (run \`hoard index ${ctx.volume}\`)` : why.slice(0, 3).join("; "));
+    }
+
+    // the catalog: where each checked (path, content) is, for offloaded files and fetch later
+    const next: Catalog = { version: 2, repository: repoId, files: {}, scope: cat.scope, receipts: new Map() };
     for (const e of manifest) {
-      const o2 = out.get(e.path);
       const f = found.get(e.path);
-      if (o2?.ok && f) next.files[e.path] = { b3: e.blake3, snap: f.snap.id, obj: f.item.obj };
+      if (out.get(e.path)?.ok && f) next.files[e.path] = { b3: e.blake3, snap: f.snap.id, obj: f.item.obj };
       else if (cat.files[e.path]?.b3 === e.blake3) next.files[e.path] = cat.files[e.path]!;
     }
-    const liveObjs = new Set(Object.values(next.files).map((h) => h.obj));
-    for (const obj of Object.keys(next.confirmed)) if (!liveObjs.has(obj)) delete next.confirmed[obj];
+    for (const h of Object.values(next.files)) {
+      const r = cat.receipts.get(h.obj);
+      if (r && r.b3 === h.b3) next.receipts.set(h.obj, r);
+    }
     saveCatalog(stateDir, ctx.volume, next);
     ctx.progress({ phase: "kopia", done: manifest.length, total: manifest.length });
     return manifest.map((e) => out.get(e.path) ?? { path: e.path, ok: false as const, reason: signal.aborted ? "aborted" : "not verified" });
+  }
+
+  /** Live proof right before an offload: never from receipts; the repository is asked now. */
+  async function confirm(entries: ManifestEntry[], ctx: HandlerContext, depth: ConfirmDepth): Promise<FileOutcome[]> {
+    const repoId = await ensure(ctx.signal);
+    const signal = ctx.signal;
+    const cat = loadCatalog(stateDir, ctx.volume, repoId, ""); // holders only order the snapshots
+    const ses = session(ctx, cat);
+    const out = new Map<string, FileOutcome>();
+    const fail = (e: ManifestEntry, reason: string, missing = false) => out.set(e.path, missing ? { path: e.path, ok: false, reason, missing: true } : { path: e.path, ok: false, reason });
+    const first: { f: Found; cur: Cursor }[] = [];
+    let done = 0;
+    for (const e of entries) {
+      if (signal.aborted) break;
+      ctx.progress({ phase: `kopia confirm (${depth})`, done: done++, total: entries.length, current: e.path });
+      const cur = ses.cursor(e);
+      const f = await cur.next();
+      if (f) first.push({ f, cur });
+      else fail(e, `no kopia snapshot of ${ctx.volumeRoot} holds it with size ${e.size}${cur.notes.length ? ` (${cur.notes.slice(0, 3).join("; ")})` : ""}`, true);
+    }
+    if (depth === "presence") {
+      // the listing shows it; `snapshot verify --file-id` (no reads) shows its blobs are in storage
+      for (let i = 0; i < first.length && !signal.aborted; i += VERIFY_IDS) {
+        const batch = first.slice(i, i + VERIFY_IDS);
+        const ids = [...new Set(batch.map((q) => q.f.item.obj))];
+        const r = await k.run(["snapshot", "verify", ...k.common(), ...ids.flatMap((id) => ["--file-id", id])], { signal });
+        const at = ctx.now();
+        const errs = r.code === 0 ? [] : verifyErrors(r.stderr).length ? verifyErrors(r.stderr) : [errorText(r)];
+        for (const { f } of batch) {
+          if (r.code === 0) {
+            out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_PRESENCE, verifiedAt: at });
+            continue;
+          }
+          const own = errs.find((l) => l.includes(f.item.obj));
+          if (own) fail(f.e, `kopia snapshot ${f.snap.id} lists it, but its data is not in the repository: ${own}`, true);
+          else fail(f.e, `kopia could not show that the data of the objects it lists is in the repository (${errs.slice(0, 2).join("; ")})`);
+        }
+      }
+    } else {
+      const reasons = await contentRounds(ctx, first, {
+        matched(f, at) {
+          out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_BLAKE3, verifiedAt: at });
+        },
+        unreadable() {},
+      });
+      for (const { f } of first) {
+        if (out.has(f.e.path)) continue;
+        const why = reasons.get(f.e.path);
+        if (why) fail(f.e, why.slice(0, 3).join("; "));
+      }
+    }
+    return entries.map((e) => out.get(e.path) ?? { path: e.path, ok: false as const, reason: signal.aborted ? "aborted" : "not confirmed" });
   }
 
   const handler: DestinationHandler = {
@@ -362,7 +492,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       const warnings = literalWarning ? [literalWarning] : [];
       if (!findBinary(k.binary, octx.env.PATH)) warnings.push(`kopia binary ${k.binary} not found${k.binary.includes("/") ? "" : " on PATH"} (set destinations.${name}.binary or KOPIA_BIN)`);
       return {
-        methods: [METHOD_VERIFIED, METHOD_BLAKE3],
+        methods: [METHOD_BLAKE3],
         warnings,
         facts: { repository: repo, binary: k.binary, verify_files_percent: o.verify_files_percent, config_file: k.configFile, pin: PIN },
       };
@@ -411,17 +541,19 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       } else if (snap.numIgnored > 0 || /Ignored \d+ error/.test(r.stderr)) {
         ctx.warn(`${name}: kopia ignored ${snap.numIgnored || "some"} error(s) in snapshot ${snap.id}${snap.errors.length ? ` (${snap.errors.slice(0, 3).map((x) => x.path).join(", ")})` : ""}; files it skipped are not claimed`);
       }
-      return check(manifest, ctx, repoId, snap);
+      return check(manifest, ctx, repoId, snap, true);
     },
 
     async verify(manifest, ctx) {
       const repoId = await ensure(ctx.signal);
-      return check(manifest, ctx, repoId, undefined);
+      return check(manifest, ctx, repoId, undefined, false); // verify re-checks everything
     },
+
+    confirm,
 
     async fetch(entry, targetPath, ctx) {
       const repoId = await ensure(ctx.signal);
-      const cat = loadCatalog(stateDir, ctx.volume, repoId);
+      const cat = loadCatalog(stateDir, ctx.volume, repoId, "");
       const snaps = await listSnapshots(ctx.signal);
       const h = cat.files[entry.path];
       const held = h && h.b3 === entry.blake3 ? snaps.find((s) => s.id === h.snap) : undefined;
