@@ -1,13 +1,14 @@
 // Assembling a command's world: resolve config and DB paths, load built-in then third-party
-// plugins, validate the config against what they registered, open the DB, build the OpContext.
+// plugins, validate the config, refuse a missing DB the config implies, open it, build the OpContext.
 
-import { dirname, isAbsolute, resolve } from "node:path";
-import { existsSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { existsSync, lstatSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { Registry } from "../kernel/registry.ts";
 import { openDb, type Db } from "../kernel/db.ts";
-import { configError } from "../kernel/errors.ts";
+import { configError, refused } from "../kernel/errors.ts";
+import { VOLUME_MARKER } from "../kernel/volumes.ts";
 import { loadConfig, readConfigText, resolveConfigPath, resolveDbPath } from "../config/load.ts";
 import type { HoardConfig } from "../config/schema.ts";
 import type { Plugin } from "../kernel/plugin.ts";
@@ -69,12 +70,51 @@ export interface App {
   close(): void;
 }
 
-export async function openApp(g: GlobalArgs, argv: string[], opts: { requireConfig?: boolean } = {}): Promise<App> {
+export interface OpenOptions {
+  requireConfig?: boolean;
+  /** Checks on the loaded config before the DB is opened or created: a refusal here writes nothing. */
+  precheck?: (config: HoardConfig) => void;
+  /** May this command create a missing DB although the config declares volumes? (default: no) */
+  mayCreateDb?: (config: HoardConfig) => boolean;
+}
+
+/** The refusal when the DB the config implies is not there (never silently re-created). */
+export function dbMissing(dbPath: string) {
+  return refused(
+    "db_missing",
+    `database ${dbPath} is missing: was it on an unmounted disk? restore it, or \`hoard recover\``,
+    "nothing was created; mount or restore the database (or pass --db). Only a brand-new setup (every declared volume directory present, none with a .hoard-volume marker) starts a new one, with `hoard volume add`",
+    { db: dbPath },
+  );
+}
+
+/**
+ * A brand-new setup: every declared volume's directory (and each of `also`) is there, and none
+ * carries a .hoard-volume marker, so no DB ever recorded them (a missing directory may be an
+ * unmounted disk: not brand-new).
+ */
+export function noVolumeEverAdded(config: HoardConfig, also: string[] = []): boolean {
+  const roots = [...Object.values(config.volumes).map((v) => v.path), ...also];
+  return roots.every((root) => {
+    try {
+      if (!statSync(root).isDirectory()) return false;
+      lstatSync(join(root, VOLUME_MARKER));
+      return false;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException)?.code === "ENOENT" && existsSync(root);
+    }
+  });
+}
+
+export async function openApp(g: GlobalArgs, argv: string[], opts: OpenOptions = {}): Promise<App> {
   const configFile = resolveConfigPath(g.config);
   const text = readConfigText(configFile);
   const registry = await loadRegistry(configFile, text);
   const config = loadConfig(configFile, registry.configExtensions(), { required: opts.requireConfig ?? false });
   const dbPath = resolveDbPath(g.db, config);
+  opts.precheck?.(config);
+  // the DB is the map of what was offloaded: a config with volumes implies one exists
+  if (!existsSync(dbPath) && Object.keys(config.volumes).length > 0 && !(opts.mayCreateDb?.(config) ?? false)) throw dbMissing(dbPath);
   const db: Db = openDb(dbPath);
   const ctx: OpContext = {
     db,

@@ -1,5 +1,5 @@
 // Commands of the hooks feature (registered through extra.ts): `hoard hooks [--volume V] [--limit N]`
-// lists volume hook runs, newest first.
+// lists volume hook runs, newest first (secret values of the current config redacted, old rows too).
 
 import { defineCommand } from "citty";
 import type { Command, CmdResult } from "./dispatch.ts";
@@ -8,6 +8,7 @@ import { table, when } from "./output.ts";
 import { usageError } from "../kernel/errors.ts";
 import { listHookRuns } from "../kernel/hookruns.ts";
 import { formatDuration } from "../config/duration.ts";
+import { redact } from "../ops/hooks.ts";
 
 const hooksCmd = defineCommand({
   meta: { name: "hooks", description: "list volume hook runs (newest first): status, exit code or signal, stderr tail" },
@@ -21,6 +22,7 @@ const hooksCmd = defineCommand({
     const app = await openApp(args, process.argv.slice(2));
     try {
       if (args.volume !== undefined && !app.config.volumes[args.volume]) throw usageError("unknown_volume", `unknown volume ${args.volume}`);
+      const secrets = app.config.secrets?.values ?? [];
       const rows = listHookRuns(app.ctx.db, { volume: args.volume, limit }).map((r) => ({
         id: r.id,
         volume: r.volume,
@@ -34,8 +36,8 @@ const hooksCmd = defineCommand({
         finished_at: r.finished_at,
         exit_code: r.exit_code,
         signal: r.signal,
-        stderr_tail: r.stderr_tail,
-        note: r.note,
+        stderr_tail: redact(r.stderr_tail, secrets),
+        note: redact(r.note, secrets),
       }));
       const last = (s: string | null) => (s ?? "").trim().split("\n").pop()!.slice(0, 60);
       const human = rows.length

@@ -1,18 +1,18 @@
 // The command tree: each command parses its arguments, calls one workflow from src/ops, and turns
 // the result into a JSON document and a human rendering. No SQL and no decisions live here.
 
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { defineCommand } from "citty";
 import type { Command, CmdResult } from "./dispatch.ts";
-import { openApp, type App, type GlobalArgs } from "./app.ts";
+import { noVolumeEverAdded, openApp, type App, type GlobalArgs, type OpenOptions } from "./app.ts";
 import { age, bytes, table, when } from "./output.ts";
 import { configError, refused, usageError } from "../kernel/errors.ts";
-import { checkDb, openDb, SCHEMA_VERSION } from "../kernel/db.ts";
+import { checkDb, dbIsEmpty, mkdirPrivate, openDb, SCHEMA_VERSION } from "../kernel/db.ts";
 import { abortRun, getRun, listRuns } from "../kernel/runs.ts";
 import { getVolume, listVolumes, readMarker, recordVolume, writeMarker } from "../kernel/volumes.ts";
-import { resolveConfigPath, resolveDbPath, readConfigText } from "../config/load.ts";
-import { addVolumeToConfigText, writeFileAtomic } from "../config/edit.ts";
+import { assertVolumeDisjoint, configFileWarnings, resolveConfigPath, resolveDbPath, readConfigText } from "../config/load.ts";
+import { addVolumeToConfigText, writeFileAtomic, writeNewPrivateFile } from "../config/edit.ts";
 import { starterConfig } from "../config/starter.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
 import { indexVolume } from "../ops/index.ts";
@@ -29,7 +29,7 @@ import { protectionProblems } from "../ops/expire.ts";
 type Args = GlobalArgs & Record<string, any>;
 
 /** Open the app for a command, run fn, always close the DB. */
-async function withApp(args: Args, fn: (app: App) => Promise<CmdResult>, opts: { requireConfig?: boolean } = {}): Promise<CmdResult> {
+async function withApp(args: Args, fn: (app: App) => Promise<CmdResult>, opts: OpenOptions = {}): Promise<CmdResult> {
   const app = await openApp(args, process.argv.slice(2), opts);
   try {
     return await fn(app);
@@ -46,9 +46,9 @@ const init = defineCommand({
     const file = resolveConfigPath(args.config);
     const dbPath = resolveDbPath(args.db, undefined);
     if (existsSync(file)) throw refused("config_exists", `refused: ${file} already exists; hoard init never overwrites a config`, "edit it, or pass --config to write a new one elsewhere");
-    if (existsSync(dbPath)) throw refused("db_exists", `refused: database ${dbPath} already exists; hoard init never overwrites it`, "pass --db to create a new one elsewhere");
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, starterConfig({ node: args.node ?? sanitisedHostname(), db: dbPath }), { flag: "wx" });
+    if (existsSync(dbPath) && !dbIsEmpty(dbPath)) throw refused("db_exists", `refused: database ${dbPath} already exists; hoard init never overwrites it`, "pass --db to create a new one elsewhere");
+    mkdirPrivate(dirname(file));
+    writeNewPrivateFile(file, starterConfig({ node: args.node ?? sanitisedHostname(), db: dbPath }));
     openDb(dbPath).close();
     return { data: { config: file, db: dbPath, schema_version: SCHEMA_VERSION }, human: `wrote ${file}\ncreated ${dbPath}\nnext: hoard volume add NAME PATH`, status: "success" };
   },
@@ -76,6 +76,16 @@ const volumeAdd = defineCommand({
     const file = resolveConfigPath(args.config);
     const text = readConfigText(file);
     if (text === undefined) throw configError("config_missing", `config ${file} does not exist`, "run `hoard init` first (or pass --config)");
+    const opts: OpenOptions = {
+      // overlapping trees are refused before anything (DB included) is created or written
+      precheck: (config) => {
+        const d = config.volumes[name];
+        const mismatch = d !== undefined && resolve(d.path) !== path;
+        const taken = Object.entries(config.volumes).some(([o, v]) => o !== name && resolve(v.path) === path);
+        if (!mismatch && !taken) assertVolumeDisjoint(config, name, path); // those two are refused below (exit 3), naming the volume
+      },
+      mayCreateDb: (config) => noVolumeEverAdded(config, [path]),
+    };
     return withApp(args, async (app) => {
       const declared = app.config.volumes[name];
       const actions: string[] = [];
@@ -103,7 +113,7 @@ const volumeAdd = defineCommand({
       }
       if (!actions.length) actions.push("already added; nothing to do");
       return { data: { volume: name, path, actions }, human: actions.map((a) => `${name}: ${a}`).join("\n"), status: "success" };
-    });
+    }, opts);
   },
 });
 const volumeList = defineCommand({
@@ -179,12 +189,12 @@ const runsList = defineCommand({
       },
     }),
     abort: defineCommand({
-      meta: { name: "abort", description: "mark a running run aborted (its process is gone); recorded with a note" },
-      args: { id: { type: "positional", required: true, description: "run id" }, note: { type: "string", description: "why" } },
+      meta: { name: "abort", description: "mark a running run aborted (its process is gone); refused while it is alive on this node; recorded with a note" },
+      args: { id: { type: "positional", required: true, description: "run id" }, note: { type: "string", description: "why" }, force: { type: "boolean", description: "abort a run of another node (whose process this node cannot see)" } },
       async run({ args }: { args: Args }): Promise<CmdResult> {
         return withApp(args, async (app) => {
-          abortRun(app.ctx.db, parseId(args.id), args.note ?? "aborted by hand (hoard runs abort)");
-          return { data: { run_id: parseId(args.id), status: "aborted" }, human: `run ${args.id} aborted`, status: "success" };
+          const r = abortRun(app.ctx.db, parseId(args.id), { note: args.note ?? "aborted by hand (hoard runs abort)", node: app.ctx.node, force: !!args.force });
+          return { data: { run_id: parseId(args.id), status: "aborted", forced: r.forced, node: r.node }, human: r.forced ? `run ${args.id} of node ${r.node} aborted (forced: this node could not check its process)` : `run ${args.id} aborted`, status: "success" };
         });
       },
     }),
@@ -332,19 +342,24 @@ const offloadCmd = defineCommand({
     volume: { type: "positional", required: true, description: "volume" },
     olderThan: { type: "string", description: "only files whose mtime is older than this (e.g. 30d)" },
     dryRun: { type: "boolean", description: "decide from the database only; delete nothing" },
-    offline: { type: "boolean", description: "skip the online identity check of the destinations (says so)" },
+    confirm: { type: "string", description: "depth of the live confirmation at every required destination: presence (exists with the indexed size) or content (hash compared end to end); default: each destination's offload_confirm" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
       const selectors = (args._ as string[]).slice(1).map(String);
-      const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, offline: args.offline });
+      if (args.confirm !== undefined && args.confirm !== "presence" && args.confirm !== "content")
+        throw usageError("bad_confirm", `--confirm ${JSON.stringify(args.confirm)}: expected presence or content`, "e.g. --confirm content");
+      const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined });
       const c = r.counts;
       const lines = [
         `${r.dry_run ? "[dry run] " : ""}offload ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
         r.dry_run ? `  ${c.offloadable} of ${c.selected} selected files may be offloaded` : `  offloaded ${c.offloaded} files (${bytes(c.offloaded_bytes)}) of ${c.selected} selected`,
         ...(c.refused ? [`  kept ${c.refused} files that are not provably safe:`] : []),
         ...r.refusals.map((g) => `    ${g.destination}: ${g.files} files: ${g.reason}\n      next: ${g.hint}${g.examples.length ? `\n      e.g. ${g.examples.slice(0, 3).join(", ")}` : ""}`),
+        ...(c.unconfirmed ? [`  kept ${c.unconfirmed} files a destination did not confirm live:`] : []),
         ...r.problems.map((p) => `  ! ${p.path}: ${p.code}: ${p.message}`),
+        ...r.destinations.filter((d) => !d.asked).map((d) => `  ${d.name}: ${d.note}`),
+        ...r.destinations.filter((d) => d.asked).map((d) => `  ${d.name}: confirmed ${d.presence} by presence, ${d.content} by content${d.unconfirmed ? `, ${d.unconfirmed} not confirmed` : ""}`),
         ...r.unmatched.map((u) => `  ! selector ${u} matched no present file`),
       ];
       return { data: r, human: lines.join("\n"), status: r.dry_run ? "success" : r.status };
@@ -468,7 +483,9 @@ const doctorCmd = defineCommand({
         data.push(row);
       }
       const bad = data.some((r) => r.error || r.identity_error);
-      return { data: { destinations: data }, human: data.map((r) => `${r.name} (${r.type}): methods ${r.methods?.join(",") ?? "-"}; identity ${r.identity ?? r.identity_error ?? "(not initialised)"}${r.error ? `\n  error: ${r.error}` : ""}${(r.warnings ?? []).map((w: string) => `\n  warning: ${w}`).join("")}${r.facts ? `\n  ${JSON.stringify(r.facts)}` : ""}`).join("\n") || "no destinations", status: bad ? "failed" : "success" };
+      const warnings = configFileWarnings(app.config);
+      for (const w of warnings) app.ctx.log.warn(w);
+      return { data: { destinations: data, warnings }, human: data.map((r) => `${r.name} (${r.type}): methods ${r.methods?.join(",") ?? "-"}; identity ${r.identity ?? r.identity_error ?? "(not initialised)"}${r.error ? `\n  error: ${r.error}` : ""}${(r.warnings ?? []).map((w: string) => `\n  warning: ${w}`).join("")}${r.facts ? `\n  ${JSON.stringify(r.facts)}` : ""}`).join("\n") || "no destinations", status: bad ? "failed" : "success" };
     });
   },
 });

@@ -1,5 +1,5 @@
 // Editing config text without reformatting it (appending a [volumes.NAME] table, every existing
-// byte kept), TOML string/key quoting, and atomic file replacement (temp + fsync + rename).
+// byte kept), TOML string/key quoting, and atomic file writes (private 0600 when hoard creates them).
 
 import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
@@ -92,9 +92,25 @@ export function addVolumeToConfigText(text: string, name: string, path: string):
   return out;
 }
 
+/** Mode of a file hoard creates (config): private, whatever the umask. */
+const NEW_FILE_MODE = 0o600;
+
+/** Create a new file (refusing to overwrite one) with mode 0600, write text, fsync. */
+export function writeNewPrivateFile(path: string, text: string): void {
+  const fd = openSync(path, "wx", NEW_FILE_MODE);
+  try {
+    fchmodSync(fd, NEW_FILE_MODE);
+    writeFileSync(fd, text, "utf8");
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Replace a file atomically: write a temp file beside it, fsync, rename over it, fsync the
- * directory. An existing file's permission bits are kept; a symlink is followed (its target is replaced).
+ * directory. An existing file's permission bits are kept (a new one is 0600); a symlink is
+ * followed (its target is replaced).
  */
 export function writeFileAtomic(path: string, text: string): void {
   let target = path;
@@ -107,10 +123,10 @@ export function writeFileAtomic(path: string, text: string): void {
   }
   const dir = dirname(target);
   const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "wx", mode ?? 0o666);
+  const fd = openSync(tmp, "wx", mode ?? NEW_FILE_MODE);
   try {
     try {
-      if (mode !== undefined) fchmodSync(fd, mode);
+      fchmodSync(fd, mode ?? NEW_FILE_MODE);
       writeFileSync(fd, text, "utf8");
       fsyncSync(fd);
     } finally {

@@ -1,10 +1,10 @@
 // Finding, reading and validating config.toml: path resolution (flags, env, XDG), TOML parsing,
-// and one config error naming the file and every offending key path.
+// disjoint volume/destination trees, the secrets it names, and one config error listing every key.
 
 import * as v from "valibot";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { configError } from "../kernel/errors.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
@@ -21,6 +21,23 @@ import {
 } from "./schema.ts";
 
 export type { HoardConfig, VolumeConfig, DestinationConfig, HookConfig, Secret } from "./schema.ts";
+
+/** What the config names as secret: hooks never see these variables, stored text never these values. */
+export interface ConfigSecrets {
+  /** Environment variables named by `{ env = "VAR" }` anywhere in the config. */
+  envVars: string[];
+  /** Resolved values: of those variables, and literal strings at secret-looking keys of destination tables. */
+  values: string[];
+  /** Key paths of destination tables holding a literal (not `{ env }`) secret, e.g. `destinations.vault.password`. */
+  literals: string[];
+}
+
+declare module "./schema.ts" {
+  interface HoardConfig {
+    /** Set by loadConfig/parseConfig. */
+    secrets?: ConfigSecrets;
+  }
+}
 
 export interface ConfigExtensions {
   /** type name -> schema of the plugin-specific keys (a strictObject) */
@@ -127,20 +144,16 @@ function crossChecks(raw: Record<string, unknown>, absVolumePaths: Map<string, s
         });
       }
     }
-    // Two volumes on the same tree, or one inside another, would index the same files twice.
-    for (const [name, p] of absVolumePaths) {
-      for (const [other, q] of absVolumePaths) {
-        if (other === name) continue;
-        const inside = q === p ? other < name : p.startsWith(q.endsWith("/") ? q : `${q}/`);
-        if (inside && isTable(vols[name])) {
-          out.push({
-            items: [item(raw, "volumes"), item(vols, name), item(vols[name] as Record<string, unknown>, "path")],
-            message: q === p ? `is the same directory as volume ${JSON.stringify(other)}` : `is inside volume ${JSON.stringify(other)} (${q})`,
-          });
-          break;
-        }
-      }
-    }
+  }
+  // Disjoint trees: a volume inside another volume or a local destination would index (and could
+  // offload) bytes twice or the copies themselves; a local destination inside a volume likewise.
+  for (const p of treeOverlaps(localTrees(absVolumePaths, isTable(raw.destinations) ? raw.destinations : {}))) {
+    const t = p.a;
+    const keyItems =
+      t.kind === "volume"
+        ? [item(raw, "volumes"), item(vols as Record<string, unknown>, t.name), item((vols as Record<string, Record<string, unknown>>)[t.name]!, "path")]
+        : [item(raw, "destinations"), item(raw.destinations as Record<string, unknown>, t.name), item((raw.destinations as Record<string, Record<string, unknown>>)[t.name]!, t.key)];
+    out.push({ items: keyItems, message: p.message });
   }
   return out;
 }
@@ -207,7 +220,7 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
   const extra: Record<string, unknown> = {};
   for (const key of ext.rootKeys.keys()) if (out[key] !== undefined) extra[key] = out[key];
 
-  return {
+  const config: HoardConfig = {
     file: absFile,
     node: out.node ?? sanitisedHostname(),
     ...(out.db !== undefined ? { db: out.db } : {}),
@@ -216,6 +229,9 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
     destinations,
     extra,
   };
+  // not enumerable: a printed or serialised config never carries the secret values
+  Object.defineProperty(config, "secrets", { value: collectSecrets(raw), enumerable: false });
+  return config;
 }
 
 /** Read and parse a config file. A missing file is an error only when `required`; otherwise the empty config. */
@@ -229,4 +245,190 @@ export function loadConfig(file: string, ext: ConfigExtensions, opts: { required
     return parseConfig("", "", ext);
   }
   return parseConfig(text, file, ext);
+}
+
+// ---------- disjoint trees ----------
+
+/** A local directory tree named by the config: a volume, or a destination that lives on a local path. */
+export interface LocalTree {
+  kind: "volume" | "destination";
+  name: string;
+  /** The key holding the path: `path` for volumes and fs, `remote` for rclone, `repository` for kopia. */
+  key: string;
+  /** e.g. `volume "photos"`, `fs destination "nas"`. */
+  label: string;
+  /** Absolute, normalised as written. */
+  path: string;
+  /** With symlinks of the existing prefix resolved. */
+  real: string;
+}
+
+/** realpath of the longest existing prefix, with the rest appended (a tree may not exist yet). */
+export function realPrefixPath(p: string): string {
+  const rest: string[] = [];
+  let cur = resolve(p);
+  for (;;) {
+    try {
+      return rest.length ? join(realpathSync.native(cur), ...rest.reverse()) : realpathSync.native(cur);
+    } catch {
+      const parent = dirname(cur);
+      if (parent === cur) return resolve(p);
+      rest.push(basename(cur));
+      cur = parent;
+    }
+  }
+}
+
+/** The local path of a destination table (best effort: fs `path`, rclone `/abs` or `:local:/abs`, kopia `repository`). */
+export function destinationLocalPath(table: Record<string, unknown>): { key: string; path: string } | undefined {
+  const abs = (key: string, p: unknown) => (typeof p === "string" && isAbsolute(p) && !p.includes("\0") ? { key, path: resolve(p) } : undefined);
+  switch (table.type) {
+    case "fs":
+      return abs("path", table.path);
+    case "kopia":
+      return abs("repository", table.repository);
+    case "rclone": {
+      const r = table.remote;
+      if (typeof r !== "string") return undefined;
+      if (r.startsWith("/")) return abs("remote", r);
+      const m = /^:local(?:,[^:]*)?:(.*)$/.exec(r);
+      return m ? abs("remote", m[1]) : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Every local tree of a config: volumes (name -> absolute path) and destination tables (with `type`). */
+export function localTrees(volumes: Map<string, string> | Record<string, { path: string }>, destinations: Record<string, unknown>): LocalTree[] {
+  const out: LocalTree[] = [];
+  const vols = volumes instanceof Map ? [...volumes] : Object.entries(volumes).map(([n, vol]) => [n, vol.path] as const);
+  for (const [name, p] of vols) if (isAbsolute(p)) out.push({ kind: "volume", name, key: "path", label: `volume ${JSON.stringify(name)}`, path: resolve(p), real: realPrefixPath(p) });
+  for (const [name, t] of Object.entries(destinations)) {
+    if (!isTable(t)) continue;
+    const loc = destinationLocalPath(t);
+    if (loc) out.push({ kind: "destination", name, key: loc.key, label: `${String(t.type)} destination ${JSON.stringify(name)}`, path: loc.path, real: realPrefixPath(loc.path) });
+  }
+  return out;
+}
+
+const under = (p: string, root: string) => p !== root && p.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
+
+/**
+ * The overlaps among trees, each reported at one tree (`a`, whose key is at fault) naming the
+ * other: volumes inside volumes or local destinations, local destinations inside volumes. Two
+ * destinations may share a parent (their identities keep them apart). Literal and real paths both count.
+ */
+export function treeOverlaps(trees: LocalTree[]): { a: LocalTree; b: LocalTree; message: string }[] {
+  const out: { a: LocalTree; b: LocalTree; message: string }[] = [];
+  const where = (b: LocalTree, literal: boolean) => (literal ? b.path : `${b.path}, which resolves to ${b.real}`);
+  for (const a of trees) {
+    let volumeReported = false; // between volumes, one message per volume (the first other one)
+    for (const b of trees) {
+      if (a === b || (a.kind === "destination" && b.kind === "destination")) continue;
+      const bothVolumes = a.kind === "volume" && b.kind === "volume";
+      if (bothVolumes && volumeReported) continue;
+      const sameLit = a.path === b.path;
+      if (sameLit || a.real === b.real) {
+        // reported once: at the volume; between two volumes, at the one whose name sorts later
+        if (a.kind === "destination" || (bothVolumes && b.name > a.name)) continue;
+        out.push({ a, b, message: `is the same directory as ${b.label}${sameLit ? "" : ` (${where(b, false)})`}` });
+        volumeReported ||= bothVolumes;
+        continue;
+      }
+      const lit = under(a.path, b.path);
+      if (lit || under(a.real, b.real)) {
+        out.push({ a, b, message: `is inside ${b.label} (${where(b, lit)})` });
+        volumeReported ||= bothVolumes;
+      }
+    }
+  }
+  // one message per (tree, other); the volume-volume pass above stops at the first other volume
+  const seen = new Set<string>();
+  return out.filter((o) => {
+    const id = `${o.a.kind}\0${o.a.name}\0${o.b.kind}\0${o.b.name}`;
+    return seen.has(id) ? false : (seen.add(id), true);
+  });
+}
+
+/**
+ * Refuse (exit 2, before anything is written) a volume at `path` that would overlap a volume or a
+ * local destination of the config, naming both.
+ */
+export function assertVolumeDisjoint(config: HoardConfig, name: string, path: string): void {
+  const vols = new Map(Object.entries(config.volumes).map(([n, vol]) => [n, vol.path] as const));
+  vols.set(name, resolve(path));
+  const tables = Object.fromEntries(Object.entries(config.destinations).map(([n, d]) => [n, d.table]));
+  const bad = treeOverlaps(localTrees(vols, tables)).filter((o) => (o.a.kind === "volume" && o.a.name === name) || (o.b.kind === "volume" && o.b.name === name));
+  if (bad.length === 0) return;
+  const lines = bad.map((o) => `${o.a.label} at ${o.a.path} ${o.message}`);
+  throw configError(
+    "trees_overlap",
+    `refused: volume ${JSON.stringify(name)} at ${path} would overlap:\n${lines.map((l) => `  ${l}`).join("\n")}`,
+    "volumes and local destinations must be disjoint trees (neither inside the other): pick another directory",
+    { volume: name, path, overlaps: bad.map((o) => ({ tree: o.a.label, path: o.a.path, other: o.b.label, other_path: o.b.path })) },
+  );
+}
+
+/** Refuse (exit 2) when the loaded config's trees overlap now (symlinks may have changed since it was written). */
+export function assertTreesDisjoint(config: HoardConfig): void {
+  const tables = Object.fromEntries(Object.entries(config.destinations).map(([n, d]) => [n, d.table]));
+  const bad = treeOverlaps(localTrees(config.volumes, tables));
+  if (bad.length === 0) return;
+  throw configError(
+    "trees_overlap",
+    `refused: volumes and destinations of ${display(config.file)} overlap:\n${bad.map((o) => `  ${o.a.label} at ${o.a.path} ${o.message}`).join("\n")}`,
+    "volumes and local destinations must be disjoint trees (neither inside the other): fix the paths in the config",
+    { overlaps: bad.map((o) => ({ tree: o.a.label, path: o.a.path, other: o.b.label, other_path: o.b.path })) },
+  );
+}
+
+// ---------- secrets ----------
+
+/** Keys of destination tables whose literal string values are secrets. */
+const SECRET_KEY = /(^|_)(pass|passwd|password|passphrase|secret|token|key|credentials?)($|_)/i;
+
+/** Collect `{ env = "VAR" }` tables anywhere, and literal strings at secret-looking destination keys. */
+export function collectSecrets(raw: Record<string, unknown>, env: Record<string, string | undefined> = process.env): ConfigSecrets {
+  const envVars = new Set<string>();
+  const values = new Set<string>();
+  const literals: string[] = [];
+  const walk = (x: unknown, path: string[], inDest: boolean) => {
+    if (Array.isArray(x)) {
+      x.forEach((y, i) => walk(y, [...path, `[${i}]`], inDest));
+      return;
+    }
+    if (!isTable(x)) return;
+    const keys = Object.keys(x);
+    if (keys.length === 1 && keys[0] === "env" && typeof x.env === "string") {
+      envVars.add(x.env);
+      const val = env[x.env];
+      if (val) values.add(val);
+      return;
+    }
+    for (const k of keys) {
+      const val = x[k];
+      if (inDest && path.length >= 2 && typeof val === "string" && val !== "" && SECRET_KEY.test(k)) {
+        values.add(val);
+        literals.push([...path, k].join("."));
+      } else walk(val, [...path, k], inDest || (path.length === 0 && k === "destinations"));
+    }
+  };
+  walk(raw, [], false);
+  return { envVars: [...envVars].sort(), values: [...values].sort((a, b) => b.length - a.length), literals };
+}
+
+/** Warnings about the config file itself: group/world-readable while it holds a literal secret. */
+export function configFileWarnings(config: HoardConfig): string[] {
+  if (config.file === "" || !config.secrets?.literals.length) return [];
+  let mode: number;
+  try {
+    mode = statSync(config.file).mode & 0o777;
+  } catch {
+    return [];
+  }
+  if ((mode & 0o077) === 0) return [];
+  return [
+    `config file ${config.file} holds a literal secret (${config.secrets.literals.join(", ")}) and is readable by ${mode & 0o007 ? "everyone" : "its group"} (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it, or use { env = "VAR" }`,
+  ];
 }

@@ -1,8 +1,8 @@
-// The database adapter: one SQLite file (WAL, foreign keys, busy timeout), typed query helpers,
-// BEGIN IMMEDIATE transactions, and numbered migrations recorded in schema_version.
+// The database adapter: one private SQLite file (WAL, foreign keys, busy timeout), typed query
+// helpers, BEGIN IMMEDIATE transactions, and numbered migrations (each after a copy of the DB).
 
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { openSqlite, nowNs, type RawDatabase, type SqlValue } from "./runtime.ts";
 import { MIGRATIONS } from "./schema.ts";
 import { failure, HoardError } from "./errors.ts";
@@ -62,9 +62,79 @@ export class Db {
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Open (creating if needed) and migrate the DB. A DB from a newer hoard is refused. */
+/** Private modes of everything hoard creates (set explicitly: the umask never widens or narrows them). */
+export const PRIVATE_FILE = 0o600;
+export const PRIVATE_DIR = 0o700;
+
+/** mkdir -p where every directory this call creates is 0700; existing ones are left as they are. */
+export function mkdirPrivate(dir: string): void {
+  const target = resolve(dir);
+  const first = mkdirSync(target, { recursive: true, mode: PRIVATE_DIR });
+  if (first === undefined) return;
+  // chmod each created directory, from the first one down to the target
+  for (let d = target; ; d = dirname(d)) {
+    chmodSync(d, PRIVATE_DIR);
+    if (d === resolve(first) || dirname(d) === d) break;
+  }
+}
+
+/** Create a new empty file with mode 0600 (fails if it exists). */
+export function createPrivateFile(path: string): void {
+  const fd = openSync(path, "wx", PRIVATE_FILE);
+  try {
+    fchmodSync(fd, PRIVATE_FILE);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Make the DB's -wal and -shm files private too (SQLite copies the main file's mode; this makes sure). */
+function privateSidecars(path: string): void {
+  for (const f of [`${path}-wal`, `${path}-shm`]) {
+    try {
+      if ((statSync(f).mode & 0o077) !== 0) chmodSync(f, PRIVATE_FILE);
+    } catch {
+      /* absent, or not ours to change */
+    }
+  }
+}
+
+/**
+ * Whether an existing DB file holds no hoard data (zero bytes, or only the schema, its version
+ * rows and the instance id): `hoard init` may adopt such a file. Reads only.
+ */
+export function dbIsEmpty(path: string): boolean {
+  if (statSync(path).size === 0) return true;
+  let raw: RawDatabase;
+  try {
+    raw = openSqlite(path);
+  } catch {
+    return false;
+  }
+  try {
+    const tables = raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[];
+    for (const { name } of tables) {
+      if (name === "schema_version" || name === "meta") continue;
+      if (raw.prepare(`SELECT 1 AS x FROM "${name.replace(/"/g, '""')}" LIMIT 1`).get() !== undefined) return false;
+    }
+    return true;
+  } catch {
+    return false; // not a database hoard can read: never adopt it
+  } finally {
+    raw.close();
+  }
+}
+
+/** Open (creating if needed) and migrate the DB. A DB from a newer hoard is refused. A new DB file and the directories made for it are private. */
 export function openDb(path: string, opts: { create?: boolean } = {}): Db {
-  if (opts.create !== false) mkdirSync(dirname(path), { recursive: true });
+  if (opts.create !== false && !existsSync(path)) {
+    mkdirPrivate(dirname(path));
+    try {
+      createPrivateFile(path);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException)?.code !== "EEXIST") throw failure("db_open", `cannot create database ${path}: ${(e as Error).message}`, "check the path and its permissions (--db or $HOARD_DB)");
+    }
+  }
   let raw: RawDatabase;
   try {
     raw = openSqlite(path);
@@ -78,6 +148,7 @@ export function openDb(path: string, opts: { create?: boolean } = {}): Db {
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA synchronous = NORMAL");
+  if ((statSync(path).mode & 0o077) === 0) privateSidecars(path);
   migrate(db);
   return db;
 }
@@ -98,6 +169,8 @@ export function migrate(db: Db): void {
   }
   while (v < SCHEMA_VERSION) {
     const next = v + 1;
+    // a DB that already holds a schema is copied first, so a migration can always be undone by hand
+    if (v > 0) backupBeforeMigration(db, next);
     db.tx(() => {
       // re-check inside the write lock: another process may have migrated meanwhile
       if (currentVersion(db) >= next) return;
@@ -105,6 +178,24 @@ export function migrate(db: Db): void {
       db.run("INSERT INTO schema_version(version, applied_at) VALUES (?, ?)", next, nowNs());
     });
     v = currentVersion(db);
+  }
+}
+
+/** The path of the copy kept before migrating to version `next`: PATH.pre-vN (PATH.pre-vN.K when taken). */
+export function preMigrationPath(path: string, next: number): string {
+  const base = `${path}.pre-v${next}`;
+  if (!existsSync(base)) return base;
+  for (let k = 1; ; k++) if (!existsSync(`${base}.${k}`)) return `${base}.${k}`;
+}
+
+/** A consistent copy (VACUUM INTO: includes what is still in the WAL) of the DB, private, before a migration. */
+function backupBeforeMigration(db: Db, next: number): void {
+  const target = preMigrationPath(db.path, next);
+  try {
+    createPrivateFile(target);
+    db.run("VACUUM INTO ?", target);
+  } catch (e) {
+    throw failure("db_backup", `cannot copy database ${db.path} to ${target} before migrating it to schema version ${next}: ${(e as Error).message}`, "free space or fix permissions beside the database; nothing was migrated");
   }
 }
 

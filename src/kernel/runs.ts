@@ -3,7 +3,7 @@
 
 import type { Db } from "./db.ts";
 import { conflicts, scopeOf, type RunKind, type RunScope } from "./conflict.ts";
-import { refused, failure } from "./errors.ts";
+import { refused, failure, usageError } from "./errors.ts";
 import { nowNs, nsToIso, pidExists, processStartTime } from "./runtime.ts";
 import { finishRow } from "./terminal.ts";
 
@@ -122,10 +122,45 @@ export function listRuns(db: Db, f: { volume?: string; kind?: string; limit?: nu
   return db.all<RunRow>(sql, ...params, f.limit ?? 20);
 }
 
-/** Abort a running row by hand (the user says its process is gone). */
-export function abortRun(db: Db, id: bigint, note: string): void {
-  const r = getRun(db, id);
-  if (!r) throw failure("no_such_run", `run ${id} does not exist`, "list runs with `hoard runs`");
-  if (r.status !== "running") throw refused("not_running", `run ${id} is not running (status ${r.status}); nothing changed`);
-  finishRow(db, "runs", id, "aborted", { note });
+export interface AbortOptions {
+  note: string;
+  /** This node's name: only its own processes can be seen. */
+  node: string;
+  /** Abort a run of another node, whose process this node cannot see. */
+  force?: boolean;
+}
+
+/**
+ * Abort a running row by hand (its process is gone). A run whose process is alive on this node is
+ * refused; a run of another node needs `force` (this node cannot see its process), and only then.
+ */
+export function abortRun(db: Db, id: bigint, o: AbortOptions): { forced: boolean; node: string } {
+  return db.tx(() => {
+    const r = getRun(db, id);
+    if (!r) throw failure("no_such_run", `run ${id} does not exist`, "list runs with `hoard runs`");
+    if (r.status !== "running") throw refused("not_running", `run ${id} is not running (status ${r.status}); nothing changed`);
+    const what = `run ${id} (${r.kind}${r.volume ? ` of ${r.volume}` : ""}${r.destination ? `, destination ${r.destination}` : ""}, pid ${r.pid} on ${r.node})`;
+    if (r.node === o.node) {
+      if (!isDead(r, o.node))
+        throw refused(
+          "run_alive",
+          `refused: ${what} is still running: its process is alive on this node${o.force ? " (--force applies only to runs of another node)" : ""}; nothing changed`,
+          `wait for it to finish, or stop process ${r.pid} and then abort it`,
+          { run: { id: r.id, pid: r.pid, node: r.node } },
+        );
+      if (o.force)
+        throw usageError("force_other_node_only", `--force applies only to runs of another node; ${what} is on this node and its process is gone`, `run \`hoard runs abort ${id}\` without --force`);
+      finishRow(db, "runs", id, "aborted", { note: o.note });
+      return { forced: false, node: r.node };
+    }
+    if (!o.force)
+      throw refused(
+        "run_other_node",
+        `refused: ${what} belongs to node ${r.node}; this node (${o.node}) cannot see whether its process is alive; nothing changed`,
+        `make sure it is not running on ${r.node}, then \`hoard runs abort ${id} --force\``,
+        { run: { id: r.id, pid: r.pid, node: r.node } },
+      );
+    finishRow(db, "runs", id, "aborted", { note: `${o.note} (forced from node ${o.node}: a run of node ${r.node}, whose process could not be checked)` });
+    return { forced: true, node: r.node };
+  });
 }

@@ -6,8 +6,10 @@ import { listPinned, pin, pinned, repin } from "../kernel/destinations.ts";
 import { components, resetDestinationComponents } from "../kernel/vector.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { openDestination } from "./destination.ts";
+import { assertTreesDisjoint } from "../config/load.ts";
 
 export async function destInit(ctx: OpContext, name: string) {
+  assertTreesDisjoint(ctx.config); // checked again now, before anything is created: symlinks may have moved since load
   const d = openDestination(ctx, name);
   const cur = pinned(ctx.db, name);
   if (cur)
@@ -21,6 +23,7 @@ export async function destInit(ctx: OpContext, name: string) {
 }
 
 export async function destReset(ctx: OpContext, name: string, yes: boolean) {
+  assertTreesDisjoint(ctx.config);
   const d = openDestination(ctx, name);
   const cur = pinned(ctx.db, name);
   if (!cur) throw refused("dest_not_initialised", `refused: destination ${name} is not initialised; there is nothing to reset`, `run \`hoard dest init ${name}\``);

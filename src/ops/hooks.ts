@@ -1,8 +1,10 @@
-// Volume hooks: after a finished index run, exec the volume's `[volumes.X.hook]` command (no shell)
-// in its own process group, kill the whole group on timeout, keep stderr's tail, record in hook_runs.
+// Volume hooks: after a finished index run, exec the volume's `[volumes.X.hook]` command (no shell,
+// no secrets in its environment) in its own process group, kill the group on timeout, keep stderr's
+// tail with secret values redacted, record in hook_runs.
 
 import { spawn } from "node:child_process";
 import type { HookConfig } from "../config/schema.ts";
+import type { ConfigSecrets } from "../config/load.ts";
 import { AlreadyFinished } from "../kernel/errors.ts";
 import { beginHookRun, finishHookRun, getHookRun, groupAlive, setHookPid, type HookStatus } from "../kernel/hookruns.ts";
 import { formatDuration } from "../config/duration.ts";
@@ -139,10 +141,37 @@ export function execHook(argv: readonly string[], env: Record<string, string>, t
   });
 }
 
-/** The environment a hook sees: hoard's own, plus what fired it. */
-export function hookEnv(t: HookTrigger, hookId: bigint): Record<string, string> {
+export const REDACTED = "<redacted>";
+
+/**
+ * Replace every secret value in text by <redacted> (longest first), including a secret cut at the
+ * start of a kept tail (a suffix of it of at least 4 characters opening the text).
+ */
+export function redact(text: string, values: readonly string[]): string;
+export function redact(text: string | null, values: readonly string[]): string | null;
+export function redact(text: string | null, values: readonly string[]): string | null {
+  if (text === null || values.length === 0) return text;
+  const sorted = [...new Set(values)].filter((x) => x !== "").sort((a, b) => b.length - a.length);
+  let out = text;
+  for (const s of sorted) out = out.split(s).join(REDACTED);
+  for (const s of sorted)
+    for (let k = s.length - 1; k >= 4; k--)
+      if (out.startsWith(s.slice(s.length - k))) {
+        out = REDACTED + out.slice(k);
+        break;
+      }
+  return out;
+}
+
+/**
+ * The environment a hook sees: hoard's own minus every variable the config names as a secret (and
+ * any other variable holding a secret value), plus what fired it.
+ */
+export function hookEnv(t: HookTrigger, hookId: bigint, secrets?: ConfigSecrets): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, val] of Object.entries(process.env)) if (val !== undefined) env[k] = val;
+  const names = new Set(secrets?.envVars ?? []);
+  const values = new Set(secrets?.values ?? []);
+  for (const [k, val] of Object.entries(process.env)) if (val !== undefined && !names.has(k) && !values.has(val)) env[k] = val;
   Object.assign(env, {
     HOARD_VOLUME: t.volume,
     HOARD_PATH: t.path,
@@ -168,7 +197,10 @@ export async function runVolumeHook(ctx: OpContext, t: HookTrigger, hook: HookCo
       ctx.log.warn(`hook for ${t.volume} skipped: ${note} (recorded as hook ${b.id})`);
       return { id: b.id, status: "skipped", exit_code: null, signal: null, note };
     }
-    const x = await execHook(hook.command, hookEnv(t, b.id), hook.timeout_ns, (pid) => setHookPid(ctx.db, b.id, pid));
+    const secrets = ctx.config.secrets;
+    const x0 = await execHook(hook.command, hookEnv(t, b.id, secrets), hook.timeout_ns, (pid) => setHookPid(ctx.db, b.id, pid));
+    // a hook may print a secret it found elsewhere: the stored text never carries one
+    const x = { ...x0, stderr_tail: redact(x0.stderr_tail, secrets?.values ?? []), note: redact(x0.note, secrets?.values ?? []) };
     try {
       finishHookRun(ctx.db, b.id, x.status, { exit_code: x.exit_code, signal: x.signal, stderr_tail: x.stderr_tail, note: x.note });
     } catch (e) {
