@@ -1,12 +1,15 @@
 // The index workflow: walk a volume, hash what changed (BLAKE3), and apply the file-row state
 // machine in batched transactions; rows go `missing` only after a complete walk with no errors.
 
-import { lstatSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync } from "node:fs";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFile } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
 import { contentDigest, ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
-import { walk, type WalkFile, type WalkProblem } from "./walk.ts";
+import { walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
+import { hashFileFromHandle } from "../kernel/hash.ts";
+import { AnchorError, openRoot, splitRel } from "../kernel/anchored.ts";
+import { unlinkChecked } from "./unlink.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { runVolumeHook, type HookOutcome } from "./hooks.ts";
 
@@ -23,6 +26,8 @@ export interface IndexCounts {
   skipped: number;
   errors: number;
   offloaded_conflicts: number;
+  /** hoard's own temp files left by an interrupted run, removed by this index. */
+  leftovers_removed: number;
 }
 export interface IndexProblem {
   path: string;
@@ -66,12 +71,75 @@ const CONCURRENCY = 4;
 
 export async function indexVolume(ctx: OpContext, volume: string, opts: { shallow?: boolean; dryRun?: boolean; trigger?: string } = {}): Promise<IndexResult> {
   let root = "";
-  const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0 };
+  const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0, leftovers_removed: 0 };
   const problems: IndexProblem[] = [];
   const problem = (p: IndexProblem, error: boolean) => {
     problems.push(p);
     if (error) counts.errors++;
     else counts.skipped++;
+  };
+
+  /**
+   * Remove hoard's temp files left by an interrupted run, through anchored handles (a link is removed, never
+   * followed). A restore or destination temp holds bytes fetched from (or bound for) a destination. An offload
+   * leftover is the file that was being offloaded: it is removed only when its BLAKE3 (read from its own
+   * handle) is the content of an indexed file in the same directory; anything else is reported and kept.
+   */
+  const removeLeftovers = async (leftovers: { rel: string; kind: LeftoverKind }[], live: Map<string, IndexRow>) => {
+    const top = openRoot(root);
+    try {
+      for (const { rel, kind } of leftovers) {
+        const keep = (why: string) => problem({ path: rel, kind: "leftover_kept", message: `hoard's ${kind} temp file was not removed: ${why}` }, false);
+        const { parents, name } = splitRel(rel);
+        let dir;
+        try {
+          dir = top.openDir(parents);
+        } catch (e) {
+          if (e instanceof AnchorError) keep(e.message);
+          else throw e;
+          continue;
+        }
+        try {
+          const st = dir.stat(name);
+          if (!st) continue;
+          if (st.isSymbolicLink()) {
+            dir.unlink(name);
+            counts.leftovers_removed++;
+            continue;
+          }
+          if (!st.isFile()) {
+            keep("not a regular file; inspect it and remove it");
+            continue;
+          }
+          let checked = st;
+          if (kind === "offload") {
+            const dirRel = parents.join("/");
+            const digests = new Set<string>();
+            for (const r of live.values()) if (r.path.slice(0, Math.max(0, r.path.lastIndexOf("/"))) === dirRel) digests.add(contentDigest(ctx.db, r.content_id));
+            const fd = dir.openFile(name, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+            try {
+              checked = fstatSync(fd, { bigint: true });
+              const h = await hashFileFromHandle(fd);
+              if (h.changed || !digests.has(h.blake3)) {
+                keep("its content is not an indexed file of this directory; inspect it, then delete or rename it");
+                continue;
+              }
+            } finally {
+              closeSync(fd);
+            }
+          }
+          const r = unlinkChecked(dir, name, checked);
+          if (r.ok) counts.leftovers_removed++;
+          else keep(r.message);
+        } catch (e: any) {
+          keep(e?.code ?? e?.message ?? String(e));
+        } finally {
+          dir.close();
+        }
+      }
+    } finally {
+      top.close();
+    }
   };
 
   const work = async (runId: bigint | null) => {
@@ -80,6 +148,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     const seen = new Set<string>();
     const toHash: WalkFile[] = [];
     const unchangedShallow: { row: IndexRow; f: WalkFile }[] = [];
+    const leftovers: { rel: string; kind: LeftoverKind }[] = [];
 
     ctx.progress({ phase: "walk", done: 0 });
     walk(
@@ -100,7 +169,9 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       },
       (p: WalkProblem) => problem({ path: p.rel, kind: p.kind, message: p.message }, p.error),
       !opts.shallow, // shallow: the cheaper float lstat decides "unchanged"; hashed files get exact stats
+      (rel, kind) => leftovers.push({ rel, kind }),
     );
+    if (runId !== null && !opts.dryRun && leftovers.length) await removeLeftovers(leftovers, live);
 
     // hash with a few reads in flight; apply in batches
     const totalBytes = toHash.reduce((s, f) => s + f.size, 0);

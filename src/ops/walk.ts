@@ -1,5 +1,5 @@
-// Walking a volume tree: yields regular files with their lstat facts and reports everything
-// else (symlinks, devices, unreadable directories, names that are not valid UTF-8), never silently.
+// Walking a volume tree: yields regular files with their lstat facts and reports everything else (symlinks,
+// devices, unreadable directories, names that are not valid UTF-8, hoard's own temp files), never silently.
 
 import { readdirSync, lstatSync, type BigIntStats, type Stats } from "node:fs";
 import { join } from "node:path";
@@ -16,11 +16,19 @@ export interface WalkFile {
 }
 export interface WalkProblem {
   rel: string;
-  kind: "symlink" | "special" | "unreadable" | "bad_name";
+  kind: "symlink" | "special" | "unreadable" | "bad_name" | "reserved_name";
   message: string;
   /** errors make the index partial; skips (symlinks, devices) are reported but expected. */
   error: boolean;
 }
+
+/** Prefixes of hoard's own temp names: a restore's temp, an offload's moved-aside file, an fs destination's temp. */
+const TEMP_PREFIX = /^\.hoard-(restore|offload|tmp)-/;
+/** The exact temp names hoard makes (prefix + a random UUID): leftovers of an interrupted run. */
+const TEMP_NAME = /^\.hoard-(restore|offload|tmp)-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export type LeftoverKind = "restore" | "offload" | "tmp";
+/** Which of hoard's temp files `name` is, if it is one. */
+export const leftoverKind = (name: string): LeftoverKind | undefined => (TEMP_NAME.exec(name)?.[1] as LeftoverKind | undefined) ?? undefined;
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -43,7 +51,11 @@ const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
  * Walk `root`. With `exact` false the per-file lstat is the cheaper float one (mtime to the
  * microsecond): enough to decide "unchanged" in a shallow index, never recorded as is.
  */
-export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void, exact = true): void {
+/**
+ * hoard's own temp files are never yielded: exact temp names go to `onLeftover` (for removal), other names with
+ * a temp prefix are reported as reserved.
+ */
+export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void, exact = true, onLeftover?: (rel: string, kind: LeftoverKind) => void): void {
   const stack: string[] = [""];
   while (stack.length) {
     const relDir = stack.pop()!;
@@ -66,6 +78,12 @@ export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p:
       }
       if (n.name.includes("\n") || n.name.includes("\r")) {
         onProblem({ rel, kind: "bad_name", message: `name contains a line break (${escapeName(rel)}); rename it to index it`, error: true });
+        continue;
+      }
+      if (TEMP_PREFIX.test(n.name)) {
+        const kind = leftoverKind(n.name);
+        if (kind) onLeftover?.(rel, kind);
+        else onProblem({ rel, kind: "reserved_name", message: `the name prefix ${n.name.slice(0, n.name.indexOf("-", 7) + 1)} is reserved for hoard's temp files: not indexed (rename it to index it)`, error: false });
         continue;
       }
       if (n.isLink) {
