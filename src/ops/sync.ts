@@ -153,7 +153,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         let res = "unchanged";
         if (w.kind === "write") res = writeAdvance(ctx.db, volume, destination, epoch, run.id, w.advance, w.confirmedRun);
         else if (w.kind === "touch") touchComponent(ctx.db, volume, destination, a.originNode);
-        result.evidence.push({ origin_node: a.originNode, origin_run: a.originRun, method: a.method, result: res, verified_at: w.kind === "write" ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
+        result.evidence.push({ origin_node: a.originNode, origin_run: w.kind === "write" ? w.advance.originRun : a.originRun, method: a.method, result: res, verified_at: w.kind === "write" ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
       for (let i = 0; i < manifest.length; i++) {
         const e = manifest[i]!;

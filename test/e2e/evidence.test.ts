@@ -1,8 +1,8 @@
-// Evidence end to end (DESIGN invariants 3 and 4): receipts carry their old time, verify refreshes,
+// Evidence end to end (invariants 3 and 4): receipts refresh nothing, verify and rolling re-verification refresh,
 // a run that did not verify the whole prefix moves only updated_at, and the history logs each write.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { appendFileSync, rmSync } from "node:fs";
 import type { World } from "../helpers.ts";
 import { code, evidence, liveStatus, rows, syncedWorld, cleanupWorlds } from "./lib.ts";
 
@@ -17,14 +17,15 @@ test.concurrent("equal-value writes: a receipt check keeps the old time, verify 
   const first = evidence(w)!;
   expect(first.verified_at).not.toBeNull();
 
-  // a second sync checks unchanged files against the receipts: the whole prefix is confirmed again,
-  // but it looks no fresher than the read-back behind it
+  // with rolling re-verification off, a second sync accepts the unchanged objects on their receipts:
+  // a receipt is not a verification, so neither verified_at nor confirmed_run moves (only updated_at)
+  appendFileSync(w.config, 'reverify_budget = "0"\n'); // [destinations.nas] is the config's last table
   const s2 = code(await w.hoardAsync("sync", "photos", "--json"), 0);
-  expect(s2.json.results[0].counts.transferred).toBe(0);
-  expect(s2.json.results[0].evidence[0]).toMatchObject({ result: "reverified", origin_run: Number(first.origin_run) });
+  expect(s2.json.results[0].counts).toMatchObject({ transferred: 0, unchanged: 3, checked: 0, verified: 3 });
+  expect(s2.json.results[0].evidence[0]).toMatchObject({ result: "unchanged", origin_run: Number(first.origin_run) });
   const second = evidence(w)!;
   expect(second.verified_at).toBe(first.verified_at);
-  expect(second.confirmed_run).toBe(BigInt(s2.json.results[0].run_id));
+  expect(second.confirmed_run).toBe(first.confirmed_run);
 
   // verify re-reads every byte: verified_at moves forward
   const v = code(await w.hoardAsync("verify", "nas", "photos", "--json"), 0);
@@ -40,7 +41,18 @@ test.concurrent("equal-value writes: a receipt check keeps the old time, verify 
   expect({ ...fourth, updated_at: 0n }).toEqual({ ...third, updated_at: 0n });
   expect(fourth.updated_at).toBeGreaterThan(third.updated_at);
 
-  expect(hist(w).map((h: any) => `${h.kind}@${h.run}`)).toEqual([`advance@${second.confirmed_run! - 1n}`, `reverify@${second.confirmed_run}`, `reverify@${third.confirmed_run}`]);
+  expect(hist(w).map((h: any) => `${h.kind}@${h.run}`)).toEqual([`advance@${first.confirmed_run}`, `reverify@${third.confirmed_run}`]);
+});
+
+test.concurrent("rolling re-verification: with the default budget a no-change sync reads every object of a small volume again and refreshes the evidence", async () => {
+  const w = await syncedWorld();
+  const first = evidence(w)!;
+  const s2 = code(await w.hoardAsync("sync", "photos", "--json"), 0);
+  expect(s2.json.results[0].counts).toMatchObject({ transferred: 0, unchanged: 0, checked: 3, rechecked: 3 });
+  expect(s2.json.results[0].evidence[0]).toMatchObject({ result: "reverified" });
+  const second = evidence(w)!;
+  expect(second.verified_at!).toBeGreaterThan(first.verified_at!);
+  expect(second.confirmed_run).toBe(BigInt(s2.json.results[0].run_id));
 });
 
 test.concurrent("the newest content goes away (missing): the next verified sync still re-confirms the whole current prefix", async () => {

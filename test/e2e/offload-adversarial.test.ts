@@ -27,7 +27,8 @@ describe("offload refuses what was never proven", () => {
     w.write("vol/x.txt", A); // edited back to A
     const idx = code(await w.hoardAsync("index", "photos", "--json"), 0);
     expect(idx.json.counts.unchanged).toBe(4); // same BLAKE3 as the row: nothing new to prove
-    const off = code(await w.hoardAsync("offload", "photos", "x.txt", "--json"), 0);
+    // a failed last check at a required destination is a standing problem there: kept, exit 4
+    const off = code(await w.hoardAsync("offload", "photos", "x.txt", "--json"), 4);
     expect(off.json.counts).toMatchObject({ selected: 1, offloaded: 0, refused: 1 });
     expect(off.json.refusals.map((r: any) => `${r.destination}:${r.code}`)).toEqual(["nas:last_check_failed"]);
     expect(read(w, "vol/x.txt")).toBe(A);
