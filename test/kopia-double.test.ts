@@ -283,6 +283,53 @@ describe("snapshots", () => {
     expect(JSON.parse(ok(["snapshot", "list", "--json"]).out)).toHaveLength(1);
   });
 
+  test("restore of placeholder files: each restored to its name, placeholder removed; --ignore-errors skips an unreadable object", () => {
+    const m = snap({ KOPIA_DOUBLE_CORRUPT: "a.txt" });
+    const objs = Object.fromEntries(ok(["ls", "-l", "-r", m.rootEntry.obj]).out.trim().split("\n").map((l) => { const f = l.split(/ +/); return [f.at(-1), f[5]]; }));
+    const dir = path.join(T, "ph");
+    fs.mkdirSync(dir);
+    const ph = (name: string, obj: string) => { const p = path.join(dir, `${name}.kopia-entry`); fs.writeFileSync(p, JSON.stringify({ name, type: "f", mode: "0600", obj }) + "\n"); return p; };
+    const good = ph("0", objs["sub/b.bin"]), bad = ph("1", objs["a.txt"]), empty = ph("2", objs["sub/deep/c.txt"]);
+    const strict = kopia(["restore", good, bad, empty]);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toContain("invalid checksum");
+    expect(fs.existsSync(good)).toBe(false); // restored before the failure: its placeholder is gone
+    for (const n of fs.readdirSync(dir)) fs.rmSync(path.join(dir, n));
+    ph("0", objs["sub/b.bin"]); ph("1", objs["a.txt"]); ph("2", objs["sub/deep/c.txt"]);
+    const r = kopia(["restore", "--ignore-errors", "--write-files-atomically", "--skip-owners", "--skip-permissions", "--skip-times", good, bad, empty]);
+    expect(r.code).toBe(0);
+    expect(r.err).toContain(`ignored error copy file: error creating file: invalid checksum`);
+    expect(fs.readFileSync(path.join(dir, "0"))).toEqual(fs.readFileSync(path.join(src, "sub", "b.bin")));
+    expect(fs.readFileSync(path.join(dir, "2"), "utf8")).toBe("");
+    expect(fs.existsSync(path.join(dir, "1"))).toBe(false);
+    expect(fs.readdirSync(dir).sort()).toEqual(["0", "1.kopia-entry", "2"]);
+    // every source a placeholder, or a source and a target
+    expect(kopia(["restore", good, path.join(T, "x")]).err).toContain("restore requires a source and targetpath or placeholders");
+  });
+
+  test("verify --file-id checks those objects only: blob presence without reads, contents with a percentage", () => {
+    const m = snap({ KOPIA_DOUBLE_DROP: "a.txt", KOPIA_DOUBLE_CORRUPT: "sub/b.bin" });
+    const objs = Object.fromEntries(ok(["ls", "-l", "-r", m.rootEntry.obj]).out.trim().split("\n").map((l) => { const f = l.split(/ +/); return [f.at(-1), f[5]]; }));
+    const one = JSON.parse(ok(["snapshot", "verify", "--json", "--file-id", objs["sub/b.bin"]]).out);
+    expect(one.stats).toMatchObject({ processedObjectCount: 1, readFileCount: 0 });
+    const read = kopia(["snapshot", "verify", "--verify-files-percent", "100", "--file-id", objs["sub/b.bin"]]);
+    expect(read.code).toBe(1);
+    expect(read.err).toContain(`error processing ${objs["sub/b.bin"]}: error reading object ${objs["sub/b.bin"]}`);
+    const gone = kopia(["snapshot", "verify", "--file-id", objs["sub/deep/c.txt"], "--file-id", objs["a.txt"]]);
+    expect(gone.code).toBe(1);
+    expect(gone.err).toContain(`object ${objs["a.txt"]} is backed by missing blob`);
+  });
+
+  test("snapshot delete: only with --delete; the manifest goes, its contents stay", () => {
+    const m = snap();
+    expect(kopia(["snapshot", "delete", m.id]).err).toContain(`Would delete snapshot ${m.id}`);
+    expect(JSON.parse(ok(["snapshot", "list", "--json"]).out)).toHaveLength(1);
+    ok(["snapshot", "delete", m.id, "--delete"]);
+    expect(JSON.parse(ok(["snapshot", "list", "--json"]).out)).toEqual([]);
+    expect(ok(["show", `${m.rootEntry.obj}/a.txt`]).out).toBe("alpha\n");
+    expect(kopia(["snapshot", "delete", "0123456789abcdef0123456789abcdef", "--delete"]).code).toBe(1);
+  });
+
   test("verify of an unknown snapshot id fails", () => {
     const r = kopia(["snapshot", "verify", "0123456789abcdef0123456789abcdef"]);
     expect(r.code).toBe(1);

@@ -2,7 +2,7 @@
 // partial snapshots, corruption and loss found by verify, round trip, and the password never leaking.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -247,6 +247,36 @@ describe.concurrent("push and verify", () => {
       expect(again.code).toBe(4);
       expect(syncResult(again).alarms.map((a: any) => a.path)).toEqual(["a.txt"]);
       expect(evidence(w)[0]!.verified_at).toBe(before!.verified_at);
+    },
+    SLOW,
+  );
+
+  test(
+    "case 5: a file changed in place (same size, same mtime second) and snapshotted gets no evidence, and offload keeps it once its bytes are back",
+    async () => {
+      const T0 = 1_700_000_000.1;
+      const w = await mk({ files: { "a.txt": "alpha\n", "z.txt": "version A\n" }, index: false });
+      const z = join(w.vol, "z.txt");
+      utimesSync(z, T0, T0);
+      must(await w.run("index", "photos"), "index");
+      must(await w.run("sync", "photos"), "sync 1");
+      // more new objects than any read-back budget, indexed; then z.txt rewritten in place, same second
+      for (let i = 0; i < 20; i++) w.write(`vol/n${String(i).padStart(2, "0")}.txt`, `new file ${i}\n`);
+      must(await w.run("index", "photos"), "index 2");
+      writeFileSync(z, "version B\n");
+      utimesSync(z, T0 + 0.5, T0 + 0.5);
+      const s = await w.run("sync", "photos", "--json");
+      expect(s.code).toBe(4);
+      const r = syncResult(s);
+      expect(r.failures.map((f: any) => f.path)).toEqual(["z.txt"]);
+      expect(r.failures[0].reason).toContain("differs from the index");
+      expect(w.sql("SELECT ok FROM dest_objects WHERE destination = 'k' AND path = 'z.txt'")).toEqual([{ ok: 0 }]);
+      // the local bytes are back exactly as indexed: offload still keeps z.txt
+      writeFileSync(z, "version A\n");
+      utimesSync(z, T0, T0);
+      const off = await w.run("offload", "photos", "z.txt", "--json");
+      expect(off.json.offloaded).toEqual([]);
+      expect(readFileSync(z, "utf8")).toBe("version A\n");
     },
     SLOW,
   );
