@@ -1,10 +1,11 @@
 // Built-in policy `content-hash`: only methods that compare content end to end count as evidence
-// (BLAKE3 read back; sha256/sha1/md5 listed by the destination; kopia's verified snapshots).
+// (BLAKE3 read back; sha256/sha1/md5 listed by the destination). A listing ("kopia-verified",
+// "presence", "size") proves presence only and never counts, including for records made earlier.
 
 import { definePlugin } from "../../src/kernel/plugin.ts";
 
 /** Methods that prove content. Size- or mtime-only methods never satisfy the gate. */
-export const CONTENT_METHODS = new Set(["blake3", "sha256", "sha1", "md5", "kopia-verified"]);
+export const CONTENT_METHODS = new Set(["blake3", "sha256", "sha1", "md5"]);
 
 export default definePlugin({
   name: "content-hash",

@@ -399,7 +399,7 @@ const statusCmd = defineCommand({
   meta: { name: "status", description: "files by status, per-destination coverage, evidence age, alarms, offloadable bytes" },
   args: {
     volume: { type: "positional", required: false, description: "volume (default: all)" },
-    check: { type: "boolean", description: "for cron/monitoring: exit 4 when a required destination is not initialised, has stale evidence or a last sync that failed, was partial or was refused, or an alarm stands; 0 otherwise" },
+    check: { type: "boolean", description: "for cron/monitoring: exit 4 when a required destination is not initialised, has stale evidence, a file whose latest check failed, or a last sync that failed, was partial or was refused, or an alarm stands; 0 otherwise" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
@@ -411,7 +411,7 @@ const statusCmd = defineCommand({
         lines.push(`volume ${s.volume} (${s.path})`);
         for (const [st, c] of Object.entries(s.files)) lines.push(`  ${st.padEnd(10)} ${String(c.files).padStart(8)} files  ${bytes(c.bytes)}`);
         for (const d of s.destinations) {
-          lines.push(`  → ${d.name}${d.required ? " (required)" : ""}: ${d.initialised ? "" : "NOT INITIALISED, "}last sync ${d.last_sync ? `run ${d.last_sync.run_id} ${d.last_sync.status} ${when(d.last_sync.at)}` : "never"}; covers ${d.coverage.files}/${d.coverage.of} files; method ${d.methods.join(",") || "-"}; evidence age ${age(d.evidence_age_s)}`);
+          lines.push(`  → ${d.name}${d.required ? " (required)" : ""}: ${d.initialised ? "" : "NOT INITIALISED, "}last sync ${d.last_sync ? `run ${d.last_sync.run_id} ${d.last_sync.status} ${when(d.last_sync.at)}` : "never"}; covers ${d.coverage.files}/${d.coverage.of} files; method ${d.methods.join(",") || "-"}; evidence age ${age(d.evidence_age_s)}; oldest content check ${age(d.oldest_content_check_s)}${d.never_content_checked ? ` (${d.never_content_checked} never checked)` : ""}`);
           for (const a of d.alarms) lines.push(`    ALARM ${a.path}: ${a.reason}`);
         }
         lines.push(`  offloadable now: ${s.offloadable.files} files, ${bytes(s.offloadable.bytes)}`);

@@ -2,6 +2,7 @@
 // evidence:expiry hook), the `evidence expire` workflow, and the problem list of `status --check`.
 
 import type { ComponentView } from "../kernel/plugin.ts";
+import { failedObjects } from "../kernel/objects.ts";
 import { usageError } from "../kernel/errors.ts";
 import { component, componentView, components, logHistory, type ComponentRow } from "../kernel/vector.ts";
 import { pinned } from "../kernel/destinations.ts";
@@ -111,7 +112,7 @@ export async function expireEvidence(ctx: OpContext, o: { volume?: string; dryRu
 export interface Problem {
   volume: string;
   destination: string | null;
-  code: "stale_evidence" | "alarm" | "last_sync_failed" | "last_sync_partial" | "last_sync_refused" | "dest_not_initialised";
+  code: "stale_evidence" | "alarm" | "last_sync_failed" | "last_sync_partial" | "last_sync_refused" | "dest_not_initialised" | "object_check_failed";
   message: string;
   hint: string;
 }
@@ -143,6 +144,10 @@ export async function protectionProblems(ctx: OpContext, volumes: string[]): Pro
         const what = view.verifiedAt === null ? "has never been verified" : `was last verified ${formatDuration(now - view.verifiedAt)} ago`;
         out.push({ volume, destination: d, code: "stale_evidence", message: `${d}'s evidence for content from ${origin} ${what} (${e.why ?? "policy limit"})`, hint: c ? `run \`hoard verify ${d}\`` : `run \`hoard sync ${volume} --to ${d}\`` });
       }
+      // any live object whose latest check there failed (a sync, a verify, or an offload's live confirmation)
+      const failed = failedObjects(ctx.db, volume, d, pin.epoch);
+      if (failed.length)
+        out.push({ volume, destination: d, code: "object_check_failed", message: `the latest check of ${failed.length} file${failed.length === 1 ? "" : "s"} at ${d} failed (e.g. ${failed.slice(0, 3).map((f) => `${f.path}: ${f.reason ?? "?"}`).join("; ")})`, hint: `run \`hoard sync ${volume} --to ${d}\` to push them again (or restore offloaded ones from another destination)` });
       const last = ctx.db.get<{ id: bigint; status: string; error: string | null }>(
         "SELECT id, status, error FROM runs WHERE volume = ? AND destination = ? AND kind = 'sync' AND status <> 'running' ORDER BY id DESC LIMIT 1", volume, d);
       if (last && (last.status === "failed" || last.status === "partial" || last.status === "refused"))

@@ -151,7 +151,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
             continue;
           }
           throw refused(
-            "offload_unconfirmable",
+            e instanceof HoardError && e.kind === "refused" ? "offload_identity" : "offload_unreachable",
             `refused: offload of ${volume}: ${msg}; nothing was deleted`,
             e instanceof HoardError && e.kind === "refused" && e.hint ? e.hint : `make ${d} reachable and run the offload again (a destination you trust without asking, such as a disk in your safe, may be marked trusted = true in [destinations.${d}])`,
           );

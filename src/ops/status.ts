@@ -6,6 +6,7 @@ import { countByStatus, liveFiles } from "../kernel/files.ts";
 import { components, rewindComponent } from "../kernel/vector.ts";
 import { openAlarms } from "../kernel/alarms.ts";
 import { pinned } from "../kernel/destinations.ts";
+import { oldestContentCheck } from "../kernel/objects.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { gateFor } from "./gatecheck.ts";
@@ -37,6 +38,17 @@ export async function volumeStatus(ctx: OpContext, volume: string) {
       coverage: { files: covered, of: live.filter((f) => f.status !== "missing").length },
       methods: [...new Set(comps.map((c) => c.method))],
       evidence_age_s: oldest === null ? null : Number(now - oldest) / 1e9,
+      // the oldest content check among the volume's live objects there (rolling re-verification moves it)
+      oldest_content_check_s: (() => {
+        const pin = pinned(ctx.db, d);
+        if (!pin) return null;
+        const o = oldestContentCheck(ctx.db, volume, d, pin.epoch);
+        return o.oldest === null ? null : Number(now - o.oldest) / 1e9;
+      })(),
+      never_content_checked: (() => {
+        const pin = pinned(ctx.db, d);
+        return pin ? oldestContentCheck(ctx.db, volume, d, pin.epoch).unchecked : null;
+      })(),
       alarms: alarms.filter((a) => a.destination === d).map((a) => ({ path: a.path, reason: a.reason, run: a.run, raised_at: a.raised_at })),
     });
   }

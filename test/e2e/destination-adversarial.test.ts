@@ -71,9 +71,9 @@ test.concurrent("after dest reset nothing checked before it is trusted: a bit fl
   expect(s.json.results[0].counts).toMatchObject({ manifest: 3, verified: 3, transferred: 1 });
   expect(read(w, "nas/photos/dir/b.txt")).toBe(read(w, "vol/dir/b.txt"));
   // and every check carries this run's time, not a receipt's
-  const checks = rows(w, "SELECT verified_at, epoch FROM dest_content WHERE ok = 1");
+  const checks = rows(w, "SELECT checked_at, epoch FROM dest_objects WHERE ok = 1");
   expect(checks).toHaveLength(3);
-  for (const r of checks) expect([r.epoch, (r.verified_at as bigint) > before.verified_at!]).toEqual([2n, true]);
+  for (const r of checks) expect([r.epoch, (r.checked_at as bigint) > before.verified_at!]).toEqual([2n, true]);
 });
 
 describe("silent corruption at the destination", () => {
@@ -140,7 +140,7 @@ describe("silent corruption at the destination", () => {
     const res = v.json.results[0];
     expect(res.counts).toMatchObject({ manifest: 3, verified: 1, failed: 2 });
     expect(res.failures.map((f: any) => `${f.path}: ${f.reason}`).sort()).toEqual(["dir/b.txt: missing at nas", "dir/sub/c.bin: missing at nas"]);
-    const checks = rows<{ ok: bigint; reason: string | null }>(w, "SELECT ok, reason FROM dest_content WHERE destination = 'nas' ORDER BY content_id");
+    const checks = rows<{ ok: bigint; reason: string | null }>(w, "SELECT ok, reason FROM dest_objects WHERE destination = 'nas' ORDER BY path");
     expect(checks.filter((c) => c.ok === 0n).map((c) => c.reason)).toEqual(["missing at nas", "missing at nas"]);
     const dry = code(await w.hoardAsync("offload", "photos", ".", "--dry-run", "--json"), 0);
     expect(dry.json.counts.offloadable).toBe(1);

@@ -254,7 +254,7 @@ test.concurrent("dest reset: receipts from the old epoch are not trusted; the ne
   const after = evidenceRow(w)!;
   expect(after.epoch).toBe(2n);
   expect(after.verified_at as bigint).toBeGreaterThan(v1);
-  for (const r of rows(w, "SELECT verified_at, epoch FROM dest_content")) expect([r.epoch, (r.verified_at as bigint) > v1]).toEqual([2n, true]);
+  for (const r of rows(w, "SELECT checked_at, epoch FROM dest_objects")) expect([r.epoch, (r.checked_at as bigint) > v1]).toEqual([2n, true]);
 });
 
 test.concurrent("a sync refused by a check after its warm-up listing began: hoard exits without waiting for that listing, and kills it", async () => {

@@ -2,8 +2,8 @@
 // (DB verified_at and the fs destination's read-back receipts) by editing the data directly.
 
 import { Database } from "bun:sqlite";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fsWorld, type World } from "../helpers.ts";
 
 export const DAY = 86_400n * 1_000_000_000n;
@@ -13,6 +13,9 @@ export function staleWorld(o: { root?: string; dests?: Record<string, string>; e
   const w = fsWorld({ extraDests: o.extraDests, require: o.require, files: o.files });
   let text = readFileSync(w.config, "utf8");
   if (o.root) text = text.replace(/^node = .*$/m, (l) => `${l}\nmax_evidence_age = ${JSON.stringify(o.root)}`);
+  // these tests are about what a receipt may not do: rolling re-verification off, so an unchanged
+  // object is accepted on its receipt instead of being read again
+  text = text.replace(/^\[destinations\.([^\]]+)\]\n/gm, (h) => `${h}reverify_budget = "0"\n`);
   for (const [d, age] of Object.entries(o.dests ?? {})) {
     const head = `[destinations.${d}]\n`;
     if (!text.includes(head)) throw new Error(`no ${head}`);
@@ -41,21 +44,25 @@ export function exec(w: World, q: string, ...params: any[]): void {
 }
 
 /**
- * Make every verification `by` older: evidence verified_at, per-content checks, and the fs
- * destinations' read-back receipts (so a push that trusts a receipt carries the old time too).
+ * Make every verification `by` older: evidence verified_at, per-object content checks, and the fs
+ * destinations' read-back receipts in hoard's local state (so a push that trusts a receipt carries
+ * the old time too).
  */
-export function ageEvidence(w: World, by: bigint, dests: string[] = ["nas"], volume = "photos"): void {
+export function ageEvidence(w: World, by: bigint, dests: string[] = ["nas"]): void {
   exec(w, "UPDATE evidence SET verified_at = verified_at - ? WHERE verified_at IS NOT NULL", by);
-  exec(w, "UPDATE dest_content SET verified_at = verified_at - ? WHERE verified_at IS NOT NULL", by);
+  exec(w, "UPDATE dest_objects SET checked_at = checked_at - ? WHERE checked_at IS NOT NULL", by);
   for (const d of dests) {
-    const f = join(w.path(d), volume, ".hoard", "receipts.ndjson");
-    if (!existsSync(f)) continue;
-    const lines = readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => {
-      const r = JSON.parse(l);
-      r.checked_at = String(BigInt(r.checked_at) - by);
-      return JSON.stringify(r);
-    });
-    writeFileSync(f, lines.join("\n") + "\n");
+    const dir = join(dirname(w.db), "destinations", d, "receipts");
+    if (!existsSync(dir)) continue;
+    for (const name of readdirSync(dir)) {
+      const f = join(dir, name);
+      const lines = readFileSync(f, "utf8").split("\n").filter(Boolean).map((l) => {
+        const r = JSON.parse(l);
+        if (r.checked_at !== undefined) r.checked_at = String(BigInt(r.checked_at) - by);
+        return JSON.stringify(r);
+      });
+      writeFileSync(f, lines.join("\n") + "\n");
+    }
   }
 }
 

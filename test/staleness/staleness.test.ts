@@ -107,7 +107,7 @@ describe("gate", () => {
 });
 
 describe("only real re-verification makes evidence fresh", () => {
-  test("a sync of unchanged files re-advances with the receipts' old time: still stale (real clock)", async () => {
+  test("a sync of unchanged files accepted on receipts refreshes nothing: still stale (real clock)", async () => {
     const w = track(staleWorld({ dests: { nas: "1s" } }));
     synced(w);
     const before = comp(w)!;
@@ -115,10 +115,11 @@ describe("only real re-verification makes evidence fresh", () => {
     const s = w.hoard("sync", "photos", "--json");
     ok(s);
     expect(s.json.results[0].counts.transferred).toBe(0);
-    expect(s.json.results[0].evidence[0].result).toBe("reverified");
+    expect(s.json.results[0].counts.unchanged).toBe(3);
+    expect(s.json.results[0].evidence[0].result).toBe("unchanged");
     const after = comp(w)!;
-    expect(after.verified_at).toBe(before.verified_at!); // equal-value re-advance: old time kept
-    expect(after.confirmed_run).toBeGreaterThan(before.confirmed_run!);
+    expect(after.verified_at).toBe(before.verified_at!); // a receipt is not a verification: old time kept
+    expect(after.confirmed_run).toBe(before.confirmed_run!);
     expect(evidence(w).stale).toBe(true);
     const t = nowNs();
     ok(w.hoard("verify", "nas"));
@@ -244,7 +245,7 @@ describe("hoard status --check", () => {
     expect(w.hoard("sync", "photos").code).toBe(4);
     const p = w.hoard("status", "--check", "--json");
     expect(p.code).toBe(4);
-    expect(p.json.problems.map((x: any) => x.code)).toEqual(["last_sync_partial"]);
+    expect(p.json.problems.map((x: any) => x.code).sort()).toEqual(["last_sync_partial", "object_check_failed"]);
     writeFileSync(w.path("vol/a.txt"), "alpha\n");
     ok(w.hoard("sync", "photos"));
     ok(w.hoard("status", "--check"));
@@ -255,7 +256,7 @@ describe("hoard status --check", () => {
     expect(w.hoard("sync", "photos").code).toBe(4);
     const a = w.hoard("status", "--check", "--json");
     expect(a.code).toBe(4);
-    expect(a.json.problems.map((x: any) => x.code).sort()).toEqual(["alarm", "last_sync_partial"]);
+    expect(a.json.problems.map((x: any) => x.code).sort()).toEqual(["alarm", "last_sync_partial", "object_check_failed"]);
     const human = w.hoard("status", "--check");
     expect(human.stdout).toContain("PROBLEM photos → nas: 1 offloaded file is not safe at nas (e.g. dir/b.txt)");
     renameSync(w.path("b-away"), join(w.path("nas"), "photos", "dir", "b.txt"));
