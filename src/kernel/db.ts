@@ -167,10 +167,11 @@ export function migrate(db: Db): void {
       hint: "upgrade hoard; nothing was changed",
     });
   }
+  // a DB that already held a schema (not a brand-new one) is copied before each migration
+  const existing = v > 0 || db.get("SELECT 1 AS x FROM sqlite_master WHERE tbl_name <> 'schema_version' AND name NOT LIKE 'sqlite_%' LIMIT 1") !== undefined;
   while (v < SCHEMA_VERSION) {
     const next = v + 1;
-    // a DB that already holds a schema is copied first, so a migration can always be undone by hand
-    if (v > 0) backupBeforeMigration(db, next);
+    if (existing) backupBeforeMigration(db, next);
     db.tx(() => {
       // re-check inside the write lock: another process may have migrated meanwhile
       if (currentVersion(db) >= next) return;
