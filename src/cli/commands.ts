@@ -341,7 +341,7 @@ const offloadCmd = defineCommand({
   args: {
     volume: { type: "positional", required: true, description: "volume" },
     olderThan: { type: "string", description: "only files whose mtime is older than this (e.g. 30d)" },
-    dryRun: { type: "boolean", description: "decide from the database only; delete nothing" },
+    dryRun: { type: "boolean", description: "decide from the database only; delete nothing (with --confirm: also ask every required destination live, recording nothing)" },
     confirm: { type: "string", description: "depth of the live confirmation at every required destination: presence (exists with the indexed size) or content (hash compared end to end); default: each destination's offload_confirm" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
@@ -362,7 +362,7 @@ const offloadCmd = defineCommand({
         ...r.destinations.filter((d) => d.asked).map((d) => `  ${d.name}: confirmed ${d.presence} by presence, ${d.content} by content${d.unconfirmed ? `, ${d.unconfirmed} not confirmed` : ""}`),
         ...r.unmatched.map((u) => `  ! selector ${u} matched no present file`),
       ];
-      return { data: r, human: lines.join("\n"), status: r.dry_run ? "success" : r.status };
+      return { data: r, human: lines.join("\n"), status: r.dry_run ? (r.counts.unconfirmed ? "partial" : "success") : r.status };
     });
   },
 });

@@ -1,0 +1,147 @@
+// Live confirmation for offload: reach every required destination (or name the trusted ones that
+// could not be reached), then ask each, batch by batch, whether it holds each file right now.
+
+import { failure, HoardError, refused } from "../kernel/errors.ts";
+import { checkDestinationIdentity, type DestinationRow } from "../kernel/destinations.ts";
+import type { ConfirmDepth, FileOutcome, ManifestEntry } from "../kernel/plugin.ts";
+import { objectCheck, recordConfirmations } from "../kernel/objects.ts";
+import { checkpoint } from "../kernel/crash.ts";
+import { nowNs } from "../kernel/runtime.ts";
+import { proofOf } from "../config/schema.ts";
+import type { OpContext } from "./context.ts";
+import { collect, handlerContext, openDestination, type OpenDestination } from "./destination.ts";
+import { acceptedMethods } from "./sync.ts";
+
+/** What an offload reports per required destination. */
+export interface DestinationReport {
+  name: string;
+  trusted: boolean;
+  /** false: trusted, could not be reached, believed from its recorded evidence. */
+  asked: boolean;
+  note?: string;
+  presence: number;
+  content: number;
+  unconfirmed: number;
+}
+
+export interface Reached {
+  name: string;
+  dest: OpenDestination;
+  pin: DestinationRow;
+  report: DestinationReport;
+  /** Which hash methods this destination's policy accepts as a content confirmation. */
+  accepts: (origin: string, method: string) => boolean;
+}
+
+/** Methods that show presence only: never a content confirmation. */
+const PRESENCE_ONLY = new Set(["presence", "size", ""]);
+const HASHES = ["blake3", "sha256", "sha1", "md5"];
+
+/**
+ * Check every required destination's identity online. One that shows another identity refuses
+ * the offload (exit 3); one that cannot be reached refuses it too, unless it is `trusted`: then
+ * it is reported as not asked. Nothing has been deleted when this throws.
+ */
+export async function reachDestinations(ctx: OpContext, volume: string, required: readonly string[], origins: readonly string[], reports: DestinationReport[]): Promise<Reached[]> {
+  const out: Reached[] = [];
+  for (const d of required) {
+    const dest = openDestination(ctx, d);
+    const trusted = proofOf(ctx.config.destinations[d]?.table).trusted;
+    const report: DestinationReport = { name: d, trusted, asked: true, presence: 0, content: 0, unconfirmed: 0 };
+    reports.push(report);
+    let pin: DestinationRow;
+    try {
+      pin = await checkDestinationIdentity(ctx.db, d, dest.handler);
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      const identity = e instanceof HoardError && e.kind === "refused";
+      // a destination showing another identity is never believed, trusted or not
+      if (trusted && !identity) {
+        report.asked = false;
+        report.note = `not asked: ${msg}; believed from its recorded evidence (trusted = true)`;
+        ctx.log.warn(`${d} is trusted and could not be reached: relying on its recorded evidence (${msg})`);
+        continue;
+      }
+      throw refused(
+        identity ? "offload_identity" : "offload_unreachable",
+        `refused: offload of ${volume}: ${msg}; nothing was deleted`,
+        identity && e instanceof HoardError && e.hint ? e.hint : `make ${d} reachable and run the offload again (a destination you trust without asking, such as a disk in your safe, may be marked trusted = true in [destinations.${d}])`,
+      );
+    }
+    const pairs: [string, string][] = [];
+    for (const o of origins) for (const m of HASHES) pairs.push([o, m]);
+    const accepts = await acceptedMethods(ctx, volume, d, dest.config.type, pairs);
+    out.push({ name: d, dest, pin, report, accepts });
+  }
+  return out;
+}
+
+export interface BatchVerdict {
+  /** path -> the first destination that did not confirm it, and why. */
+  kept: Map<string, { destination: string; reason: string }>;
+  /** Set when a destination changed identity or vanished before this batch: nothing of it may go. */
+  stopped?: string;
+}
+
+/**
+ * Ask every reached destination about one batch. Depth: `override`, else the destination's
+ * offload_confirm, raised to "content" for files whose last content check there is older than
+ * its reverify_after. With `record`, failures are written to the object records (the gate then
+ * refuses those files until a push repairs them) and content confirmations refresh them.
+ */
+export async function confirmBatch(ctx: OpContext, o: { volume: string; root: string; runId: bigint; record: boolean; override?: ConfirmDepth }, reached: Reached[], entries: ManifestEntry[]): Promise<BatchVerdict> {
+  const kept = new Map<string, { destination: string; reason: string }>();
+  for (const a of reached) {
+    // identity again, per batch: the place asked now is still the one pinned
+    try {
+      await checkDestinationIdentity(ctx.db, a.name, a.dest.handler);
+    } catch (e) {
+      return { kept, stopped: `${a.name}: ${(e as Error).message}` };
+    }
+    const proof = proofOf(ctx.config.destinations[a.name]?.table);
+    const now = nowNs();
+    const byDepth: Record<ConfirmDepth, ManifestEntry[]> = { presence: [], content: [] };
+    for (const e of entries) {
+      let depth: ConfirmDepth = o.override ?? proof.confirm;
+      if (depth === "presence") {
+        const rec = objectCheck(ctx.db, a.name, o.volume, e.path, e.contentId);
+        if (!rec || rec.checked_at === null || now - rec.checked_at > proof.reverifyAfterNs) depth = "content";
+      }
+      byDepth[depth].push(e);
+    }
+    const hctx = handlerContext(ctx, { runId: o.runId, volume: o.volume, volumeRoot: o.root, epoch: a.pin.epoch, signal: new AbortController().signal, warnings: [] });
+    for (const depth of ["presence", "content"] as const) {
+      const list = byDepth[depth];
+      if (list.length === 0) continue;
+      let raw: FileOutcome[] = [];
+      let askError: string | undefined;
+      try {
+        if (typeof a.dest.handler.confirm !== "function") throw failure("no_confirm", `destination type ${a.dest.config.type} cannot confirm files live (its plugin has no confirm)`);
+        raw = await collect(a.dest.handler.confirm(list, hctx, depth));
+      } catch (e) {
+        askError = (e as Error)?.message ?? String(e);
+      }
+      checkpoint("offload.confirm");
+      const byPath = new Map<string, FileOutcome>();
+      for (const x of raw) if (!byPath.has(x.path)) byPath.set(x.path, x);
+      const outs = list.map((e) => byPath.get(e.path));
+      if (o.record && askError === undefined) ctx.db.tx(() => recordConfirmations(ctx.db, a.name, o.volume, a.pin.epoch, o.runId, depth, list, outs));
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i]!;
+        const x = outs[i];
+        let why: string | undefined;
+        if (askError !== undefined) why = `could not be asked: ${askError}`;
+        else if (!x) why = "gave no answer for it";
+        else if (!x.ok) why = (x as { reason: string }).reason;
+        else if (x.unchanged) why = "answered from a receipt, not from the destination";
+        else if (depth === "presence" && x.method !== "presence" && PRESENCE_ONLY.has(x.method)) why = `answered by ${x.method || "nothing"}`;
+        else if (depth === "content" && (PRESENCE_ONLY.has(x.method) || !a.accepts(e.originNode, x.method))) why = `answered by ${x.method || "nothing"}, which does not compare content`;
+        if (why !== undefined) {
+          if (!kept.has(e.path)) kept.set(e.path, { destination: a.name, reason: why });
+          a.report.unconfirmed++;
+        } else a.report[depth]++;
+      }
+    }
+  }
+  return { kept };
+}
