@@ -103,7 +103,8 @@ describe("loading", () => {
       name: "nas",
       type: "fs",
       options: { path: "/mnt/nas/hoard" },
-      table: { type: "fs", path: "/mnt/nas/hoard", max_evidence_age: "14d" },
+      // the built-in proof keys every destination carries, at their defaults
+      table: { type: "fs", path: "/mnt/nas/hoard", max_evidence_age: "14d", offload_confirm: "presence", reverify_after: 30n * 86_400_000_000_000n, reverify_budget: 1024 ** 3, trusted: false },
     });
     expect(cfg.destinations.cloud!.options).toEqual({ remote: "b2:bucket/hoard", flags: [] });
     expect(cfg.extra).toEqual({ staleness: { default_max_age: "30d" } });
@@ -181,6 +182,20 @@ describe("strict validation names every offending key path", () => {
       'volumes.photos.hook.timeout: expected a duration string such as "12h", got an integer',
       "destinations.nas.path: expected a string, got an integer",
       "destinations.nas.max_evidence_age: expected a string, got an integer",
+    ])
+      expect(err.message).toContain(line);
+  });
+
+  test("the built-in proof keys of a destination: values parsed, bad ones named", () => {
+    const { cfg } = load(`[destinations.nas]\ntype = "fs"\npath = "/n"\noffload_confirm = "content"\nreverify_after = "12h"\nreverify_budget = "500MB"\ntrusted = true\n`);
+    expect(cfg.destinations.nas!.table).toMatchObject({ offload_confirm: "content", reverify_after: 12n * 3_600_000_000_000n, reverify_budget: 500_000_000, trusted: true });
+    expect(cfg.destinations.nas!.options).toEqual({ path: "/n" }); // not passed to the plugin as its own options
+    const { err } = loadError(`[destinations.nas]\ntype = "fs"\npath = "/n"\noffload_confirm = "maybe"\nreverify_after = "soon"\nreverify_budget = "lots"\ntrusted = "yes"\n`);
+    for (const line of [
+      "destinations.nas.offload_confirm: expected \"presence\" or \"content\"",
+      "destinations.nas.reverify_after: invalid duration",
+      "destinations.nas.reverify_budget: invalid size",
+      "destinations.nas.trusted: expected a boolean, got a string",
     ])
       expect(err.message).toContain(line);
   });
