@@ -2,7 +2,7 @@
 // destinations (DESIGN invariants 3-6): every test breaks a destination behind hoard's back.
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { world, type World } from "../helpers.ts";
 import { asyncFsWorld, cleanupWorlds, code, evidence, flipBit, liveStatus, read, row, rows, setMtimeNs, syncedWorld } from "./lib.ts";
 
@@ -125,6 +125,32 @@ describe("case 1: offload confirms live, right before deleting", () => {
   });
 });
 
+describe("the destination is storage, not a witness: its answers come from its own tree", () => {
+  test.concurrent("a directory at the destination replaced by a symlink to the volume's own directory: confirmation (either depth) reads the local bytes, so nothing there may be offloaded", async () => {
+    const w = await syncedWorld();
+    rmSync(w.path("nas/photos/dir"), { recursive: true });
+    symlinkSync(w.path("vol/dir"), w.path("nas/photos/dir")); // the "copy" is the original itself
+    for (const depth of ["content", "presence"]) {
+      const off = await w.hoardAsync("offload", "photos", "dir", "--confirm", depth, "--json");
+      expect({ depth, code: off.code }).not.toEqual({ depth, code: 0 });
+      expect(off.json?.offloaded ?? []).toEqual([]);
+      expect(read(w, "vol/dir/b.txt")).toBe("bravo\n");
+      expect(read(w, "vol/dir/sub/c.bin")).toBe("charlie\n");
+      expect(liveStatus(w)).toEqual({ "a.txt": "present", "dir/b.txt": "present", "dir/sub/c.bin": "present" });
+    }
+  });
+
+  test.concurrent("the volume's directory at the destination replaced by a symlink to the volume root: nothing is offloaded", async () => {
+    const w = await syncedWorld();
+    rmSync(w.path("nas/photos"), { recursive: true });
+    symlinkSync(w.path("vol"), w.path("nas/photos"));
+    const off = await w.hoardAsync("offload", "photos", ".", "--confirm", "content", "--json");
+    expect(off.code).not.toBe(0);
+    expect(off.json?.offloaded ?? []).toEqual([]);
+    allBack(w);
+  });
+});
+
 describe("case 2: a receipt is not evidence", () => {
   test.concurrent("reverify_budget = \"0\": a sync accepts unchanged objects on receipts, counts them as unchanged, and refreshes no evidence", async () => {
     const w = await asyncFsWorld();
@@ -200,6 +226,10 @@ describe("case 2: a receipt is not evidence", () => {
     code(await w.hoardAsync("sync", "photos"), 0);
     flipBit(w.path("nas/photos/a.txt"));
     for (const s of ["", "-wal", "-shm"]) rmSync(w.db + s, { force: true });
+    // a missing database is refused while a volume marker names it: starting over is a brand-new
+    // setup (the marker removed), then `volume add` creates the new database
+    code(await w.hoardAsync("index", "photos"), 3);
+    rmSync(w.path("vol/.hoard-volume"));
     code(await w.hoardAsync("volume", "add", "photos", w.path("vol")), 0);
     // re-adoption: the CLI has no way to pin an existing destination marker into a new database, so the
     // destination is re-initialised (its marker removed, `dest init`); its objects and hoard's local
