@@ -140,6 +140,16 @@ describe("the destination is storage, not a witness: its answers come from its o
     }
   });
 
+  test.concurrent("the same symlink is no proof to verify either: it fails and refreshes nothing", async () => {
+    const w = await syncedWorld();
+    const before = evidence(w)!;
+    rmSync(w.path("nas/photos/dir"), { recursive: true });
+    symlinkSync(w.path("vol/dir"), w.path("nas/photos/dir"));
+    const v = code(await w.hoardAsync("verify", "nas", "photos", "--json"), 4);
+    expect(v.json.results[0].failures.map((f: any) => f.path).sort()).toEqual(["dir/b.txt", "dir/sub/c.bin"]);
+    expect(evidence(w)!.verified_at).toBe(before.verified_at);
+  });
+
   test.concurrent("the volume's directory at the destination replaced by a symlink to the volume root: nothing is offloaded", async () => {
     const w = await syncedWorld();
     rmSync(w.path("nas/photos"), { recursive: true });
@@ -340,6 +350,17 @@ describe("trusted destinations and the end of --offline", () => {
     expect(nas.asked).toBe(false);
     renameSync(w.path("nas-away"), w.path("nas"));
     code(await w.hoardAsync("restore", "photos"), 0);
+    allBack(w);
+  });
+
+  test.concurrent("trusted = true is no excuse for a wiped destination (its marker gone): offload refuses, nothing deleted", async () => {
+    const w = await asyncFsWorld();
+    nasKeys(w, `trusted = true`);
+    code(await w.hoardAsync("index", "photos"), 0);
+    code(await w.hoardAsync("sync", "photos"), 0);
+    rmSync(w.path("nas/.hoard-destination"));
+    const off = code(await w.hoardAsync("offload", "photos", ".", "--json"), 3);
+    expect(off.stderr).toContain("nothing was deleted");
     allBack(w);
   });
 
