@@ -11,6 +11,8 @@ export interface DestOptions {
   remote: string;
   verify?: "hash" | "download";
   binary?: string;
+  /** Extra TOML lines of the destination table (e.g. `reverify_budget = "0"`). */
+  extra?: string[];
   rclone_config?: string;
 }
 
@@ -58,6 +60,7 @@ export async function rcloneWorld(o: { dest: (w: World) => DestOptions; files?: 
     if (d.verify) lines.push(`verify = ${JSON.stringify(d.verify)}`);
     if (d.binary) lines.push(`binary = ${JSON.stringify(d.binary)}`);
     if (d.rclone_config) lines.push(`rclone_config = ${JSON.stringify(d.rclone_config)}`);
+    if (d.extra) lines.push(...d.extra);
     w.setConfig(`node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(w.volPath)}\nsync_to = ["r"]\noffload_requires = ["r"]\n\n[destinations.r]\n${lines.join("\n")}\n`);
   };
   w.run = async (expected, ...args) => {
