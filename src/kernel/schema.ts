@@ -188,7 +188,7 @@ CREATE TABLE dest_objects (
   checked_at INTEGER,
   checked_run INTEGER,
   PRIMARY KEY (destination, volume, path, content_id)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 INSERT OR IGNORE INTO dest_objects(destination, volume, path, content_id, epoch, ok, method, reason, run, checked_at, checked_run)
   SELECT dc.destination, f.volume, f.path, dc.content_id, dc.epoch, dc.ok, dc.method, dc.reason, dc.run,
          CASE WHEN dc.ok = 1 THEN dc.verified_at END, CASE WHEN dc.ok = 1 THEN dc.run END
