@@ -156,7 +156,7 @@ const indexCmd = defineCommand({
         `${r.dry_run ? "[dry run] " : ""}index ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
         `  ${c.files} files, ${bytes(c.bytes)} (hashed ${bytes(c.hashed_bytes)})`,
         `  new ${c.new}, changed ${c.changed}, reverted ${c.reverted}, unchanged ${c.unchanged}, reappeared ${c.reappeared}, missing ${c.missing}`,
-        `  skipped ${c.skipped}, errors ${c.errors}${c.offloaded_conflicts ? `, offloaded paths with a file ${c.offloaded_conflicts}` : ""}`,
+        `  skipped ${c.skipped}, errors ${c.errors}${c.offloaded_conflicts ? `, offloaded paths with a file ${c.offloaded_conflicts}` : ""}${c.leftovers_removed ? `, leftovers of an interrupted hoard run removed ${c.leftovers_removed}` : ""}`,
         ...r.problems.slice(0, 50).map((p) => `  ! ${p.path}: ${p.message}`),
         ...(r.problems.length > 50 ? [`  … and ${r.problems.length - 50} more (see --json)`] : []),
       ];
@@ -385,6 +385,7 @@ const restoreCmd = defineCommand({
       const lines = [
         `${r.dry_run ? "[dry run] " : ""}restore ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""} into ${r.target}: ${r.status}`,
         r.dry_run ? `  would restore ${r.restored.length} of ${c.selected} files` : `  restored ${c.restored} files (${bytes(c.bytes)}), ${c.failed + c.no_source} not restored${c.kept_existing ? `, ${c.kept_existing} different existing files kept under .hoard/restore-history` : ""}`,
+        ...r.kept.map((k) => `  kept your different ${k.path} as ${k.kept_at}`),
         ...r.failures.map((f) => `  ! ${f.path}: ${f.reason}`),
         ...r.unmatched.map((u) => `  ! selector ${u} matched no offloaded file`),
       ];
