@@ -292,6 +292,16 @@ describe("case 3: one volume's success never masks another's failure", () => {
     expect(read(x, "wdir/b")).toBe("the same bytes, b\n");
     expect(row(x, "SELECT status FROM files WHERE volume = 'w' AND path = 'b' AND status <> 'superseded'")!.status).toBe("present");
   });
+  test.concurrent("the same bytes at two paths of one volume: the deleted object keeps its own file, its twin still offloads", async () => {
+    const w = await syncedWorld({ files: { "one.txt": "twin bytes\n", "two.txt": "twin bytes\n" } });
+    rmSync(w.path("nas/photos/two.txt"));
+    code(await w.hoardAsync("verify", "nas", "photos"), 4);
+    const off = code(await w.hoardAsync("offload", "photos", ".", "--json"), 4);
+    expect(off.json.offloaded).toEqual(["one.txt"]);
+    expect(refusalCodes(off)).toEqual(["nas:last_check_failed"]);
+    expect(off.json.refusals[0].examples).toEqual(["two.txt"]);
+    expect(read(w, "vol/two.txt")).toBe("twin bytes\n");
+  });
 });
 
 describe("case 4: two destinations that are one place", () => {
