@@ -14,7 +14,9 @@ export function starterConfig(opts: { node: string; db: string }): string {
 # Unknown keys are errors, so a typo is reported instead of silently ignored.
 # Paths must be absolute (~ is not expanded). Durations look like "30d", "12h", "1h30m".
 # Secrets (passwords, keys) can be written as { env = "VARIABLE" }: hoard reads the
-# variable when it starts, so the secret never has to be stored in this file.
+# variable when it starts, so the secret never has to be stored in this file. hoard wrote
+# this file readable by you only (0600); \`hoard doctor\` warns if a file holding a secret
+# written literally is readable by others. Volume hooks never see those variables.
 
 # This machine's name. Every file's origin and every run record names it: keep it stable,
 # and give each machine that shares destinations its own name.
@@ -32,6 +34,8 @@ db = ${tomlString(opts.db)}
 # ---------------------------------------------------------------------------- volumes
 #
 # A volume is a named local directory tree. Names use a-z 0-9 . _ - (at most 64).
+# Volumes and destinations on local paths must be disjoint: none may lie inside another
+# (symlinks are resolved when checking).
 #
 # [volumes.photos]
 # path = "/home/me/Pictures"

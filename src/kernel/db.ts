@@ -68,14 +68,14 @@ export const PRIVATE_DIR = 0o700;
 
 /** mkdir -p where every directory this call creates is 0700; existing ones are left as they are. */
 export function mkdirPrivate(dir: string): void {
-  const target = resolve(dir);
-  const first = mkdirSync(target, { recursive: true, mode: PRIVATE_DIR });
-  if (first === undefined) return;
-  // chmod each created directory, from the first one down to the target
-  for (let d = target; ; d = dirname(d)) {
-    chmodSync(d, PRIVATE_DIR);
-    if (d === resolve(first) || dirname(d) === d) break;
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
   }
+  if (missing.length === 0) return;
+  mkdirSync(resolve(dir), { recursive: true, mode: PRIVATE_DIR });
+  for (const d of missing.reverse()) chmodSync(d, PRIVATE_DIR);
 }
 
 /** Create a new empty file with mode 0600 (fails if it exists). */
