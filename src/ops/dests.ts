@@ -1,6 +1,7 @@
 // Destination workflows: `dest init` (the only thing that creates destination state), `dest reset`
 // (re-pin, epoch bump, components zeroed, history kept) and the listing of pinned destinations.
 
+import { checkpoint } from "../kernel/crash.ts";
 import { refused, usageError } from "../kernel/errors.ts";
 import { listPinned, pin, pinned, repin } from "../kernel/destinations.ts";
 import { components, resetDestinationComponents } from "../kernel/vector.ts";
@@ -16,6 +17,7 @@ export async function destInit(ctx: OpContext, name: string) {
     throw refused("dest_already_pinned", `refused: destination ${name} is already initialised (identity ${cur.identity}, epoch ${cur.epoch})`, `to start over with a new identity, run \`hoard dest reset ${name} --yes\``);
   const out = await withRun(ctx, { kind: "dest-init", volume: null, destination: name }, () => {}, async (run) => {
     const id = await d.handler.init();
+    checkpoint("dest-init.marker"); // the marker is written, the identity not pinned yet
     const row = ctx.db.tx(() => pin(ctx.db, name, d.config.type, id, run.id));
     return { status: "success", counts: {}, result: row };
   });

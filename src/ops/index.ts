@@ -5,6 +5,7 @@ import { closeSync, constants, fstatSync, lstatSync } from "node:fs";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFile } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
+import { checkpoint } from "../kernel/crash.ts";
 import { contentDigest, ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
 import { walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
@@ -171,6 +172,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       !opts.shallow, // shallow: the cheaper float lstat decides "unchanged"; hashed files get exact stats
       (rel, kind) => leftovers.push({ rel, kind }),
     );
+    if (runId !== null && !opts.dryRun) checkpoint("index.walk"); // walked, nothing recorded yet
     if (runId !== null && !opts.dryRun && leftovers.length) await removeLeftovers(leftovers, live);
 
     // hash with a few reads in flight; apply in batches
@@ -185,6 +187,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       ctx.db.tx(() => {
         for (const h of batch) classify(h, runId);
       });
+      checkpoint("index.record"); // one batch recorded, the rest not
     };
     const classify = (h: Hashed, run: bigint | null) => {
       const row = live.get(h.f.rel);

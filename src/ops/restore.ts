@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { refused, usageError, HoardError } from "../kernel/errors.ts";
 import { checkVolumeIdentity, RESERVED_DIR } from "../kernel/volumes.ts";
 import { checkDestinationIdentity } from "../kernel/destinations.ts";
+import { checkpoint } from "../kernel/crash.ts";
 import { liveFiles, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
 import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
@@ -288,9 +289,11 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
               }
             }
             if (!from) throw new Error(`${tried.join("; ")}${sources.length > 1 ? " (every destination with evidence failed)" : ""}; ${fromHint(f.path)}`);
+            checkpoint("restore.fetch"); // fetched and checked, beside the target, not placed yet
             place(f, dir, tmp, name, kept);
             tmp = "";
             dir.sync();
+            checkpoint("restore.rename"); // placed, the row not flipped yet
             for (const k of kept.splice(0)) await settleKept(f, k, true);
             if (!opts.to) {
               const st = dir.stat(name) as BigIntStats;

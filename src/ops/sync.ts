@@ -123,6 +123,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, receiptScope: receiptScope(ctx.db, destination, volume), signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
     let raw: FileOutcome[];
     let handlerError: unknown;
+    checkpoint("sync.push"); // the run is registered, nothing pushed yet
     try {
       raw = await collect(kind === "sync" ? dest.handler.push(manifest, hctx) : dest.handler.verify(manifest, hctx));
     } catch (e) {
