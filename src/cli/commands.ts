@@ -247,12 +247,15 @@ const destCmd = defineCommand({
   subCommands: {
     init: defineCommand({
       meta: { name: "init", description: "create the destination's identity and pin it (the only command that creates destination state)" },
-      args: { name: { type: "positional", required: true, description: "destination name" } },
+      args: {
+        name: { type: "positional", required: true, description: "destination name" },
+        adopt: { type: "boolean", description: "pin the identity an already initialised destination shows (a lost database, an interrupted init); nothing there counts until a sync verifies it" },
+      },
       async run({ args }: { args: Args }): Promise<CmdResult> {
         return withApp(args, async (app) => {
           requireDestination(app.ctx, args.name);
-          const r = await destInit(app.ctx, args.name);
-          return { data: r, human: `${r.destination}: initialised (${r.type}, identity ${r.identity}, epoch ${r.epoch})`, status: "success" };
+          const r = await destInit(app.ctx, args.name, { adopt: args.adopt });
+          return { data: r, human: `${r.destination}: ${r.adopted ? "adopted" : "initialised"} (${r.type}, identity ${r.identity}, epoch ${r.epoch})${r.adopted ? "; run `hoard sync` to verify what it holds before offloading" : ""}`, status: "success" };
         });
       },
     }),

@@ -32,11 +32,11 @@ export function assertDistinctIdentity(db: Db, name: string, id: string): void {
     throw refused("dest_same_identity", `refused: destination ${name} shows identity ${id}, which destination ${other.name} already pins: they are the same physical place, and one place is never two copies`, `point destinations.${name} at a different place, then run \`hoard dest init ${name}\` (or \`hoard dest reset ${name} --yes\`) there`, { destination: name, other: other.name });
 }
 
-export function pin(db: Db, name: string, type: string, id: Identity, run: bigint | null): DestinationRow {
+export function pin(db: Db, name: string, type: string, id: Identity, run: bigint | null, note?: string): DestinationRow {
   assertDistinctIdentity(db, name, id.id);
   const now = nowNs();
   db.run("INSERT INTO destinations(name, type, identity, epoch, initialized_at, updated_at) VALUES (?,?,?,1,?,?)", name, type, id.id, now, now);
-  db.run("INSERT INTO destination_events(destination, kind, old_identity, new_identity, epoch, run, at) VALUES (?, 'init', NULL, ?, 1, ?, ?)", name, id.id, run, now);
+  db.run("INSERT INTO destination_events(destination, kind, old_identity, new_identity, epoch, run, at, note) VALUES (?, 'init', NULL, ?, 1, ?, ?, ?)", name, id.id, run, now, note ?? null);
   return pinned(db, name)!;
 }
 

@@ -5,23 +5,45 @@ import { checkpoint } from "../kernel/crash.ts";
 import { refused, usageError } from "../kernel/errors.ts";
 import { listPinned, pin, pinned, repin } from "../kernel/destinations.ts";
 import { components, resetDestinationComponents } from "../kernel/vector.ts";
+import type { Identity } from "../kernel/plugin.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { openDestination } from "./destination.ts";
 import { assertTreesDisjoint } from "../config/load.ts";
 
-export async function destInit(ctx: OpContext, name: string) {
+/**
+ * `dest init`: create the destination's identity and pin it. With `adopt`, pin the identity an
+ * already initialised destination shows (after a lost database, or a crash between writing its
+ * marker and pinning it): nothing it holds counts as evidence until a sync has verified it there.
+ */
+export async function destInit(ctx: OpContext, name: string, opts: { adopt?: boolean } = {}) {
   assertTreesDisjoint(ctx.config); // checked again now, before anything is created: symlinks may have moved since load
   const d = openDestination(ctx, name);
   const cur = pinned(ctx.db, name);
   if (cur)
     throw refused("dest_already_pinned", `refused: destination ${name} is already initialised (identity ${cur.identity}, epoch ${cur.epoch})`, `to start over with a new identity, run \`hoard dest reset ${name} --yes\``);
+  let shows: Identity | "uninitialised" | undefined;
+  try {
+    shows = await d.handler.identify();
+  } catch (e) {
+    if (opts.adopt) throw e; // nothing readable to adopt: say why
+    shows = undefined; // e.g. the directory does not exist yet: init creates it (or says why not)
+  }
+  if (opts.adopt && shows === "uninitialised")
+    throw refused("dest_nothing_to_adopt", `refused: destination ${name} shows no hoard identity: there is nothing to adopt`, `run \`hoard dest init ${name}\` to initialise it`);
+  if (!opts.adopt && shows !== undefined && shows !== "uninitialised")
+    throw refused(
+      "dest_already_initialised",
+      `refused: destination ${name} is already a hoard destination (identity ${shows.id}), but this database has not pinned it`,
+      `if it is yours (a lost database, an interrupted \`dest init\`), run \`hoard dest init ${name} --adopt\`: it pins that identity, and nothing there counts until \`hoard sync\` verifies it`,
+    );
+  const adopted = opts.adopt ? (shows as Identity) : undefined;
   const out = await withRun(ctx, { kind: "dest-init", volume: null, destination: name }, () => {}, async (run) => {
-    const id = await d.handler.init();
+    const id = adopted ?? (await d.handler.init());
     checkpoint("dest-init.marker"); // the marker is written, the identity not pinned yet
-    const row = ctx.db.tx(() => pin(ctx.db, name, d.config.type, id, run.id));
+    const row = ctx.db.tx(() => pin(ctx.db, name, d.config.type, id, run.id, adopted ? "adopted: pinned the identity the destination already showed" : undefined));
     return { status: "success", counts: {}, result: row };
   });
-  return { run_id: out.run.id, destination: name, type: d.config.type, identity: out.result.identity, epoch: out.result.epoch };
+  return { run_id: out.run.id, destination: name, type: d.config.type, identity: out.result.identity, epoch: out.result.epoch, adopted: !!adopted };
 }
 
 export async function destReset(ctx: OpContext, name: string, yes: boolean) {
