@@ -20,13 +20,28 @@ declare module "hoard/plugin" {
         originNode: string;
         originRun: bigint;
         status: "present" | "offloaded";
+        /**
+         * The kernel asks for a content check of this entry in this run (rolling re-verification, a
+         * failed or missing last check, or a row that changed status since its last check): a receipt
+         * must not settle it. An `unchanged` outcome for such an entry counts as not verified.
+         */
+        recheck?: boolean;
     }
+    /**
+     * A handler's answer for one manifest entry.
+     * - ok, not `unchanged`: the content was compared end to end in this run (`method`), at `verifiedAt`.
+     * - ok and `unchanged`: accepted on a receipt: the object still has the size and modtime it had
+     *   when its content was last checked, at `verifiedAt` (the receipt's time, never now). This is a
+     *   transfer shortcut, not a verification: it never refreshes evidence or the object's check record.
+     * - not ok: why (missing: the object is absent).
+     */
     export type FileOutcome = {
         path: string;
         ok: true;
         method: Method;
         verifiedAt: bigint;
         transferred?: boolean;
+        unchanged?: boolean;
     } | {
         path: string;
         ok: false;
@@ -34,6 +49,12 @@ declare module "hoard/plugin" {
         method?: Method;
         missing?: boolean;
     };
+    /**
+     * How hard `confirm` looks, right before an offload deletes local copies:
+     * - "presence": the object exists at the destination with the indexed size (method "presence");
+     * - "content": its content hash is compared end to end with the indexed content (a hash method).
+     */
+    export type ConfirmDepth = "presence" | "content";
     export interface Identity {
         id: string;
         detail?: string;
@@ -73,6 +94,13 @@ declare module "hoard/plugin" {
          * cached about the destination under an earlier epoch (receipts) must not be trusted.
          */
         epoch: bigint;
+        /**
+         * Receipts a handler keeps (size+modtime seen at a content check) are valid only under this
+         * exact scope: it changes with the database instance, the destination's pinned identity, its
+         * epoch, and every evidence rewind of this volume at this destination. A handler stores the
+         * scope with its receipts and discards receipts stamped with any other scope.
+         */
+        receiptScope: string;
         signal: AbortSignal;
         progress(p: Progress): void;
         log: Logger;
@@ -112,6 +140,14 @@ declare module "hoard/plugin" {
         warm?(volume: string): void;
         push(manifest: ManifestEntry[], ctx: HandlerContext): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
         verify(manifest: ManifestEntry[], ctx: HandlerContext): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
+        /**
+         * Live proof, right before an offload unlinks local copies: does the destination hold each entry
+         * now? One outcome per entry. At depth "presence", ok means the object exists with the entry's
+         * size (method "presence"); at "content", ok means its content hash was compared end to end with
+         * the entry's (method = the hash used). Never answer from receipts or cached state: ask the
+         * destination. Entries here are always `present` locally.
+         */
+        confirm(entries: ManifestEntry[], ctx: HandlerContext, depth: ConfirmDepth): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
         /** Write the bytes of one file to targetPath (the kernel checks BLAKE3 afterwards). */
         fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext): Promise<void>;
     }
