@@ -95,7 +95,7 @@ describe("under Deno", () => {
     const w = fsWorld({ destInit: false, files: { "a.txt": "alpha\n", "d/b.txt": "bravo\n" } });
     worlds.push(w);
     const remote = w.path("rc");
-    writeFileSync(w.config, readFileSync(w.config, "utf8").replace(/\[destinations\.nas\]\n(?:.+\n)*/, `[destinations.nas]\ntype = "rclone"\nremote = ${JSON.stringify(remote)}\n`));
+    writeFileSync(w.config, readFileSync(w.config, "utf8").replace(/\[destinations\.nas\]\n(?:.+\n)*/, `[destinations.nas]\ntype = "rclone"\nremote = ${JSON.stringify(remote)}\nreverify_budget = "0"\n`));
     expect(w.hoard("dest", "init", "nas").code).toBe(0);
     expect(w.hoard("index", "photos").code).toBe(0);
     const first = w.hoard("sync", "photos", "--json");
@@ -104,7 +104,7 @@ describe("under Deno", () => {
     expect(readFileSync(join(remote, "photos", "d", "b.txt"), "utf8")).toBe("bravo\n");
     const again = w.hoard("sync", "photos", "--json");
     expect(again.code).toBe(0);
-    expect(again.json.results[0].counts).toMatchObject({ verified: 2, transferred: 0 });
+    expect(again.json.results[0].counts).toMatchObject({ verified: 2, unchanged: 2, transferred: 0 });
     expect(again.json.results[0].evidence[0].verified_at).toBe(first.json.results[0].evidence[0].verified_at);
   }, 120_000);
 
