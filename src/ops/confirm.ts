@@ -4,7 +4,7 @@
 import { failure, HoardError, refused } from "../kernel/errors.ts";
 import { checkDestinationIdentity, type DestinationRow } from "../kernel/destinations.ts";
 import type { ConfirmDepth, FileOutcome, ManifestEntry } from "../kernel/plugin.ts";
-import { objectCheck, recordConfirmations } from "../kernel/objects.ts";
+import { objectChecks, objectKey, recordConfirmations, type ObjectCheck } from "../kernel/objects.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
@@ -31,6 +31,8 @@ export interface Reached {
   report: DestinationReport;
   /** Which hash methods this destination's policy accepts as a content confirmation. */
   accepts: (origin: string, method: string) => boolean;
+  /** The volume's object records there, read once (they decide each file's depth). */
+  records: Map<string, ObjectCheck>;
 }
 
 /** Methods that show presence only: never a content confirmation. */
@@ -71,7 +73,7 @@ export async function reachDestinations(ctx: OpContext, volume: string, required
     const pairs: [string, string][] = [];
     for (const o of origins) for (const m of HASHES) pairs.push([o, m]);
     const accepts = await acceptedMethods(ctx, volume, d, dest.config.type, pairs);
-    out.push({ name: d, dest, pin, report, accepts });
+    out.push({ name: d, dest, pin, report, accepts, records: objectChecks(ctx.db, d, volume) });
   }
   return out;
 }
@@ -104,8 +106,8 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
     for (const e of entries) {
       let depth: ConfirmDepth = o.override ?? proof.confirm;
       if (depth === "presence") {
-        const rec = objectCheck(ctx.db, a.name, o.volume, e.path, e.contentId);
-        if (!rec || rec.checked_at === null || now - rec.checked_at > proof.reverifyAfterNs) depth = "content";
+        const rec = a.records.get(objectKey(e.path, e.contentId));
+        if (!rec || rec.epoch !== a.pin.epoch || rec.checked_at === null || now - rec.checked_at > proof.reverifyAfterNs) depth = "content";
       }
       byDepth[depth].push(e);
     }
