@@ -119,9 +119,9 @@ describe.concurrent("run gate (CLI)", () => {
 });
 
 describe.concurrent("hoard runs abort", () => {
-  test("aborts only a running row, recording the note; otherwise exit 3 and nothing changes", async () => {
+  test("aborts only a running row whose process is gone, recording the note; otherwise exit 3 and nothing changes", async () => {
     const w = fw();
-    const live = insertRunning(w, { pid: process.pid, pidStart: processStartTime(process.pid)! });
+    const live = insertRunning(w, { pid: deadPid(), pidStart: "1" });
     const r = await w.hoardAsync("runs", "abort", String(live.id), "--note", "machine crashed");
     expect(r.code).toBe(0);
     const a = row(w, live.id);
@@ -139,7 +139,7 @@ describe.concurrent("hoard runs abort", () => {
     }
     expect(dumpDb(w.db)).toBe(dump);
     // without --note a default note is recorded; an unknown id is an error
-    const other = insertRunning(w, { pid: process.pid, pidStart: processStartTime(process.pid)!, volume: "x" });
+    const other = insertRunning(w, { pid: deadPid(), pidStart: "1", volume: "x" });
     expect((await w.hoardAsync("runs", "abort", String(other.id))).code).toBe(0);
     expect(row(w, other.id).note).toMatch(/hand/);
     const missing = await w.hoardAsync("runs", "abort", "987654");
