@@ -1,12 +1,12 @@
 // Opening configured destinations and building the HandlerContext a handler runs with
 // (progress, warnings, cached secondary digests, BLAKE3 helpers).
 
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { DestinationHandler, HandlerContext, ManifestEntry } from "../kernel/plugin.ts";
 import { usageError } from "../kernel/errors.ts";
 import { cachedDigest, storeDigest } from "../kernel/files.ts";
+import { mkdirPrivate } from "../kernel/db.ts";
 import { hashFile, hashFileWithDigests, streamHasher } from "../kernel/hash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
@@ -30,7 +30,7 @@ export function openDestination(ctx: OpContext, name: string): OpenDestination {
     throw usageError("unknown_destination", `unknown destination ${name}: it is not declared in the config`, `declare [destinations.${name}] in ${ctx.config.file || "the config"}` + (Object.keys(ctx.config.destinations).length ? ` (known: ${Object.keys(ctx.config.destinations).join(", ")})` : ""));
   const type = ctx.registry.destinationType(config.type);
   const stateDir = join(ctx.dataDir, "destinations", name);
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  mkdirPrivate(stateDir);
   const handler = type.open(config.options, { name, stateDir, log: ctx.log, env: process.env });
   const od = { name, config, handler };
   m.set(name, od);
