@@ -2,7 +2,7 @@
 // destinations (DESIGN invariants 3-6): every test breaks a destination behind hoard's back.
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { appendFileSync, existsSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { world, type World } from "../helpers.ts";
 import { asyncFsWorld, cleanupWorlds, code, evidence, flipBit, liveStatus, read, row, rows, setMtimeNs, syncedWorld } from "./lib.ts";
 
@@ -235,17 +235,21 @@ describe("case 2: a receipt is not evidence", () => {
     code(await w.hoardAsync("index", "photos"), 0);
     code(await w.hoardAsync("sync", "photos"), 0);
     flipBit(w.path("nas/photos/a.txt"));
+    // the old receipts are in hoard's local state, beside the database, and survive its loss
+    const stateFiles = (readdirSync(w.path("data/destinations/nas"), { recursive: true }) as string[]).map((f) => w.path(`data/destinations/nas/${f}`));
+    expect(stateFiles.some((f) => statSync(f).isFile() && readFileSync(f, "utf8").includes("a.txt"))).toBe(true);
     for (const s of ["", "-wal", "-shm"]) rmSync(w.db + s, { force: true });
     // a missing database is refused while a volume marker names it: starting over is a brand-new
     // setup (the marker removed), then `volume add` creates the new database
     code(await w.hoardAsync("index", "photos"), 3);
     rmSync(w.path("vol/.hoard-volume"));
     code(await w.hoardAsync("volume", "add", "photos", w.path("vol")), 0);
-    // re-adoption: the CLI has no way to pin an existing destination marker into a new database, so the
-    // destination is re-initialised (its marker removed, `dest init`); its objects and hoard's local
-    // state directory (beside the database) are kept
-    rmSync(w.path("nas/.hoard-destination"));
-    code(await w.hoardAsync("dest", "init", "nas"), 0);
+    // re-adoption of the same destination identity (its objects and hoard's local state directory,
+    // beside the database, are kept): only the database instance differs from when the receipts were made
+    const marker = read(w, "nas/.hoard-destination");
+    expect(code(await w.hoardAsync("dest", "init", "nas"), 3).stderr).toContain("--adopt");
+    code(await w.hoardAsync("dest", "init", "nas", "--adopt"), 0);
+    expect(read(w, "nas/.hoard-destination")).toBe(marker);
     code(await w.hoardAsync("index", "photos"), 0);
     const s = code(await w.hoardAsync("sync", "photos", "--json"), 0);
     expect(s.json.results[0].counts.unchanged ?? 0).toBe(0);
