@@ -349,7 +349,7 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
     try {
       const sst = fstatSync(sfd, { bigint: true });
       if (!sst.isFile()) throw new EntryError("copy refused: the local file is not a regular file anymore; index again");
-      if (Number(sst.size) !== e.size || sst.mtimeNs !== e.mtimeNs) throw new EntryError(`copy refused: the local file changed since it was indexed (size ${sst.size} vs ${e.size}); index again`);
+      if (Number(sst.size) !== e.size || sst.mtimeNs !== e.mtimeNs) throw new EntryError(`copy refused: the local file probably changed since it was indexed (size ${sst.size} vs ${e.size}${sst.mtimeNs !== e.mtimeNs ? ", mtime differs" : ""}); index again`);
       // 2. a temp file beside the target, through the destination directory's handle
       try {
         dir = dst.acquire(parents, true);
