@@ -3,7 +3,8 @@
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
-import { world, type World } from "../helpers.ts";
+import { spawn } from "node:child_process";
+import { hoardCommand, world, type Result, type World } from "../helpers.ts";
 import { asyncFsWorld, cleanupWorlds, code, evidence, flipBit, liveStatus, read, row, rows, setMtimeNs, syncedWorld } from "./lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
@@ -256,7 +257,45 @@ describe("case 2: a receipt is not evidence", () => {
     expect(s.json.results[0].counts.transferred).toBe(1);
     expect(read(w, "nas/photos/a.txt")).toBe("alpha\n");
   });
+  test.concurrent("two databases sharing one data directory: neither accepts the receipts the other wrote", async () => {
+    const w = await asyncFsWorld();
+    nasKeys(w, `reverify_budget = "0"`);
+    code(await w.hoardAsync("index", "photos"), 0);
+    code(await w.hoardAsync("sync", "photos"), 0); // database A: checked every object, wrote receipts
+    // database B beside A (a brand-new setup of the same volume and destination), same state directory
+    const other = w.path("data/other.db");
+    rmSync(w.path("vol/.hoard-volume"));
+    code(await withDb(w, other, "volume", "add", "photos", w.path("vol")), 0);
+    code(await withDb(w, other, "dest", "init", "nas", "--adopt"), 0);
+    code(await withDb(w, other, "index", "photos"), 0);
+    code(await withDb(w, other, "sync", "photos"), 0); // B checks every object and writes its receipts
+    flipBit(w.path("nas/photos/a.txt")); // after B's check: B's receipt still matches size and mtime
+    // A must not settle a.txt on B's receipt: it reads it, finds the damage and repairs it
+    const s = code(await w.hoardAsync("sync", "photos", "--json"), 0);
+    expect(s.json.results[0].counts.unchanged).toBe(0);
+    expect(s.json.results[0].counts.transferred).toBe(1);
+    expect(read(w, "nas/photos/a.txt")).toBe("alpha\n");
+  });
 });
+
+/** Run hoard on world w's config with another database file `db` (same data directory, so the same state). */
+function withDb(w: World, db: string, ...args: string[]): Promise<Result> {
+  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", db, ...args];
+  return new Promise((resolve) => {
+    const c = spawn(cmd!, rest, { env: w.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code) => {
+      let json: any;
+      try {
+        json = JSON.parse(stdout);
+      } catch {}
+      resolve({ code: code ?? -1, stdout, stderr, json });
+    });
+  });
+}
 
 /** Two volumes v (vdir) and w (wdir) with the same bytes, both syncing to and requiring fs destination nas. */
 async function twoVolumeWorld(): Promise<World> {
