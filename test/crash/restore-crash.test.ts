@@ -1,0 +1,154 @@
+// Restore killed (SIGKILL, like a power cut) at restore.fetch and restore.rename: no byte is lost, the
+// next index reaps the run and removes the temp file, a re-run restores everything, and a round trip works.
+
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { existsSync, lstatSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { hoardCommand, type World } from "../helpers.ts";
+import { hashBytes } from "../../src/kernel/hash.ts";
+import { cleanupWorlds, code, row, rows, syncedWorld } from "../e2e/lib.ts";
+
+// every test drives several real hoard processes; the machine may be busy
+setDefaultTimeout(120_000);
+afterAll(cleanupWorlds);
+
+/** Five files of different sizes, three of them in subdirectories. */
+const FILES: Record<string, string> = Object.fromEntries(
+  ["r1.txt", "d/r2.bin", "d/r3.txt", "d/e/r4.txt", "r5.bin"].map((p, i) => [p, `${p} restore ${i}\n`.repeat(1 + i * 1531)]),
+);
+const TEMP = /^\.hoard-(restore|offload|tmp)-/;
+
+/** Run hoard with extra environment, reporting how it ended (exit code or signal). */
+function runRaw(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
+  return new Promise((resolve) => {
+    const c = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const local = (w: World, rel: string) => (existsSync(w.path(`vol/${rel}`)) ? readFileSync(w.path(`vol/${rel}`), "utf8") : null);
+const remote = (w: World, rel: string) => (existsSync(w.path(`nas/photos/${rel}`)) ? readFileSync(w.path(`nas/photos/${rel}`), "utf8") : null);
+
+/** Every entry under `dir` (relative paths), hoard's reserved directory included. */
+function tree(dir: string, rel = ""): { rel: string; file: boolean }[] {
+  const out: { rel: string; file: boolean }[] = [];
+  for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    out.push({ rel: r, file: d.isFile() });
+    if (d.isDirectory()) out.push(...tree(dir, r));
+  }
+  return out;
+}
+const temps = (w: World) => tree(w.path("vol")).filter((e) => TEMP.test(e.rel.split("/").pop()!));
+
+type Live = { path: string; status: string; size: bigint; blake3: string };
+const live = (w: World) => rows<Live>(w, "SELECT f.path, f.status, f.size, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = 'photos' AND f.status <> 'superseded' ORDER BY f.path");
+
+/** No byte lost: each file is in the volume or at the destination, byte for byte. */
+function nothingLost(w: World): void {
+  for (const [rel, c] of Object.entries(FILES)) {
+    const here = local(w, rel);
+    if (here !== null) expect({ rel, here }).toEqual({ rel, here: c });
+    else expect({ rel, there: remote(w, rel) }).toEqual({ rel, there: c });
+  }
+}
+
+/** Every row agrees with the disk; no row names a hoard temp file. */
+function rowsAgree(w: World): void {
+  for (const r of live(w)) {
+    const c = FILES[r.path];
+    expect({ path: r.path, known: c !== undefined }).toEqual({ path: r.path, known: true });
+    expect({ path: r.path, blake3: r.blake3 }).toEqual({ path: r.path, blake3: hashBytes(Buffer.from(c!)) });
+    const here = local(w, r.path);
+    if (r.status === "present") {
+      expect({ path: r.path, file: lstatSync(w.path(`vol/${r.path}`)).isFile(), size: Number(r.size) }).toEqual({ path: r.path, file: true, size: Buffer.byteLength(c!) });
+      expect({ path: r.path, here }).toEqual({ path: r.path, here: c! });
+    } else if (r.status === "missing") expect({ path: r.path, here }).toEqual({ path: r.path, here: null });
+    // offloaded: the index never flips these; a file there must be the recorded bytes (a restore placed it)
+    else expect({ path: r.path, status: r.status, here: here === null || here === c }).toEqual({ path: r.path, status: "offloaded", here: true });
+  }
+  expect(rows(w, "SELECT path FROM files WHERE path GLOB '.hoard-*' OR path GLOB '*/.hoard-*'")).toEqual([]);
+}
+
+/** The files of the restore history (an identical kept file is dropped, so none is expected). */
+const historyFiles = (w: World) => (existsSync(w.path("vol/.hoard/restore-history")) ? tree(w.path("vol/.hoard/restore-history")).filter((e) => e.file) : []);
+
+const CASES: [string, number][] = [
+  ["restore.fetch", 1],
+  ["restore.fetch", 2],
+  ["restore.fetch", 5],
+  ["restore.rename", 1],
+  ["restore.rename", 2],
+  ["restore.rename", 5],
+];
+
+describe("restore of an offloaded volume killed at a checkpoint (five files)", () => {
+  for (const [checkpoint, n] of CASES)
+    test.concurrent(`${checkpoint}:${n}`, async () => {
+      const w = await syncedWorld({ files: FILES });
+      expect(code(await w.hoardAsync("offload", "photos", ".", "--json"), 0).json.counts.offloaded).toBe(5);
+      const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: `${checkpoint}:${n}` }, "restore", "photos", "--json");
+      expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: "SIGKILL" });
+      expect(crashed.stdout).toBe("");
+      const run = row(w, "SELECT id, status FROM runs WHERE kind = 'restore' ORDER BY id DESC LIMIT 1")!;
+      expect(run.status).toBe("running"); // died without finishing its run
+      nothingLost(w);
+
+      // the state the kill left: n-1 files done; the n-th fetched beside its target (fetch) or placed (rename)
+      const st = live(w);
+      const here = Object.keys(FILES).filter((p) => local(w, p) !== null);
+      expect(st.filter((r) => r.status === "present").length).toBe(n - 1);
+      expect(st.filter((r) => r.status === "offloaded").length).toBe(6 - n);
+      const left = temps(w);
+      if (checkpoint === "restore.fetch") {
+        expect(here.length).toBe(n - 1);
+        expect(left.length).toBe(1);
+        const bytes = readFileSync(w.path(`vol/${left[0]!.rel}`), "utf8");
+        const which = st.find((r) => r.status === "offloaded" && hashBytes(Buffer.from(bytes)) === r.blake3);
+        expect(which).toBeDefined(); // the temp holds one offloaded file's checked bytes
+        expect(left[0]!.rel.split("/").slice(0, -1).join("/")).toBe(which!.path.split("/").slice(0, -1).join("/")); // beside its target
+      } else {
+        expect(here.length).toBe(n);
+        expect(left).toEqual([]);
+        const placed = st.filter((r) => r.status === "offloaded" && local(w, r.path) !== null);
+        expect(placed.length).toBe(1); // placed, the row not flipped yet
+      }
+
+      // the next index reaps the dead run and removes the temp; no row claims what the disk contradicts
+      const idx = code(await w.hoardAsync("index", "photos", "--json"), 0);
+      expect(idx.json.counts.leftovers_removed).toBe(checkpoint === "restore.fetch" ? 1 : 0);
+      expect(idx.json.counts.offloaded_conflicts).toBe(checkpoint === "restore.rename" ? 1 : 0);
+      expect(row(w, "SELECT status, note FROM runs WHERE id = ?", run.id)).toEqual({ status: "aborted", note: expect.stringContaining("reaped") });
+      expect(temps(w)).toEqual([]);
+      rowsAgree(w);
+      nothingLost(w);
+      // the fetch area under the data dir holds no bytes of the dead run
+      if (existsSync(w.path("data/restore-tmp"))) expect(tree(w.path("data/restore-tmp")).filter((e) => e.file)).toEqual([]);
+
+      // a re-run completes: every remaining file comes back, an identical placed file is not "kept"
+      const again = code(await w.hoardAsync("restore", "photos", "--json"), 0);
+      expect(again.json.counts).toMatchObject({ restored: 6 - n, failed: 0, no_source: 0, kept_existing: 0 });
+      expect(again.json.kept).toEqual([]);
+      expect(historyFiles(w)).toEqual([]);
+      for (const [rel, c] of Object.entries(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
+      expect(live(w).map((r) => r.status)).toEqual(Array(5).fill("present"));
+      rowsAgree(w);
+      expect(temps(w)).toEqual([]);
+
+      // a following sync → offload → restore round trip is byte-exact
+      code(await w.hoardAsync("sync", "photos"), 0);
+      expect(code(await w.hoardAsync("offload", "photos", ".", "--json"), 0).json.counts.offloaded).toBe(5);
+      for (const rel of Object.keys(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: null });
+      nothingLost(w);
+      expect(code(await w.hoardAsync("restore", "photos", "--json"), 0).json.counts.restored).toBe(5);
+      for (const [rel, c] of Object.entries(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
+      rowsAgree(w);
+      expect(temps(w)).toEqual([]);
+    });
+});
