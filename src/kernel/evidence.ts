@@ -157,3 +157,23 @@ export function decideComponentWrite(a: Advance, live: { originRun: bigint; conf
   if (wholePrefix && a.allChecked) return { kind: "write", advance: { ...a, originRun: live.originRun }, confirmedRun: run };
   return { kind: "touch" };
 }
+
+/**
+ * The oldest content check behind one origin's prefix (entries of `originNode` with origin run ≤
+ * `upTo`), from each entry's latest content-check time; null when some entry of it has none (or its
+ * check failed): then nothing can be said about the whole prefix. Rolling re-verification moves
+ * this forward a few objects per sync, which is what may refresh a component's verified_at.
+ */
+export function oldestCheckBehind(manifest: readonly ManifestEntry[], originNode: string, upTo: bigint, checkedAt: (i: number) => bigint | null): bigint | null {
+  let oldest: bigint | null = null;
+  let any = false;
+  for (let i = 0; i < manifest.length; i++) {
+    const e = manifest[i]!;
+    if (e.originNode !== originNode || e.originRun > upTo) continue;
+    const t = checkedAt(i);
+    if (t === null) return null;
+    any = true;
+    if (oldest === null || t < oldest) oldest = t;
+  }
+  return any ? oldest : null;
+}

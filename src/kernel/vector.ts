@@ -82,6 +82,19 @@ export function touchComponent(db: Db, volume: string, destination: string, orig
   db.run("UPDATE evidence SET updated_at = ? WHERE volume = ? AND destination = ? AND origin_node = ?", nowNs(), volume, destination, originNode);
 }
 
+/**
+ * Move a component's verified_at forward to `at` (never back): the oldest content check behind its
+ * whole prefix is now `at` (rolling re-verification re-read the objects that were oldest). Nothing
+ * else changes: not its value, method or confirmed_run. Logged as a reverify with a note.
+ */
+export function refreshVerifiedAt(db: Db, volume: string, destination: string, originNode: string, epoch: bigint, at: bigint, run: bigint): boolean {
+  const cur = component(db, volume, destination, originNode);
+  if (!cur || cur.epoch !== epoch || (cur.verified_at !== null && at <= cur.verified_at)) return false;
+  db.run("UPDATE evidence SET verified_at = ?, updated_at = ? WHERE volume = ? AND destination = ? AND origin_node = ?", at, nowNs(), volume, destination, originNode);
+  logHistory(db, { volume, destination, originNode, kind: "reverify", oldRun: cur.origin_run, newRun: cur.origin_run, method: cur.method, run, epoch, verifiedAt: at, note: "rolling re-verification: the oldest content check behind the prefix moved forward" });
+  return true;
+}
+
 /** Lower one component explicitly (guarded by the caller's --yes); recorded in history. */
 export function rewindComponent(db: Db, volume: string, destination: string, originNode: string, to: bigint, run: bigint): { from: bigint; to: bigint } {
   const cur = component(db, volume, destination, originNode);

@@ -6,8 +6,8 @@ import { HoardError, refused, usageError } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { checkDestinationIdentity, pinned } from "../kernel/destinations.ts";
 import { manifestRows } from "../kernel/files.ts";
-import { alignOutcomes, computeAdvances, decideComponentWrite } from "../kernel/evidence.ts";
-import { component, touchComponent, writeAdvance } from "../kernel/vector.ts";
+import { alignOutcomes, computeAdvances, decideComponentWrite, oldestCheckBehind } from "../kernel/evidence.ts";
+import { component, refreshVerifiedAt, touchComponent, writeAdvance } from "../kernel/vector.ts";
 import { objectChecks, objectKey, receiptScope, recordObjectOutcomes } from "../kernel/objects.ts";
 import { planRechecks, sanitizeOutcomes } from "../kernel/reverify.ts";
 import { checkpoint } from "../kernel/crash.ts";
@@ -145,6 +145,14 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     const accepted = await acceptedMethods(ctx, volume, destination, dest.config.type, pairs());
     const advances = computeAdvances(manifest, outcomes, accepted);
 
+    // each entry's latest content-check time after this run (null: none, or its check failed now)
+    const checkedAt = (i: number): bigint | null => {
+      const o = outcomes[i];
+      if (!o || !o.ok) return null;
+      if (!o.unchanged) return o.verifiedAt;
+      const r = recordAt(i);
+      return r && r.epoch === epoch && r.ok === 1n ? r.checked_at : null;
+    };
     ctx.db.tx(() => {
       recordObjectOutcomes(ctx.db, destination, volume, epoch, run.id, manifest, outcomes, records);
       for (const a of advances) {
@@ -153,7 +161,13 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         const w = decideComponentWrite(a, live && { originRun: live.origin_run, confirmedRun: live.confirmed_run }, run.id);
         let res = "unchanged";
         if (w.kind === "write") res = writeAdvance(ctx.db, volume, destination, epoch, run.id, w.advance, w.confirmedRun);
-        else if (w.kind === "touch") touchComponent(ctx.db, volume, destination, a.originNode);
+        else if (w.kind === "touch") {
+          touchComponent(ctx.db, volume, destination, a.originNode);
+          // objects accepted on receipts: the prefix holds, and the oldest content check behind it
+          // (this run's checks, the others' records) may have moved forward by rolling re-verification
+          const at = live && oldestCheckBehind(manifest, a.originNode, live.origin_run, checkedAt);
+          if (at && refreshVerifiedAt(ctx.db, volume, destination, a.originNode, epoch, at, run.id)) res = "refreshed";
+        }
         result.evidence.push({ origin_node: a.originNode, origin_run: w.kind === "write" ? w.advance.originRun : a.originRun, method: a.method, result: res, verified_at: w.kind === "write" ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
       for (let i = 0; i < manifest.length; i++) {

@@ -75,3 +75,31 @@ test.concurrent("the newest content goes away (missing): the next verified sync 
   const dry = code(await w.hoardAsync("offload", "photos", "a.txt", "--dry-run", "--json"), 0);
   expect(dry.json.refusals.map((r: any) => r.code)).toEqual(["not_confirmed"]);
 });
+
+test.concurrent("rolling re-verification within a budget: one object per sync, oldest check first; verified_at moves only once every object of the prefix was read again", async () => {
+  const w = await syncedWorld();
+  appendFileSync(w.config, 'reverify_budget = "1B"\n'); // [destinations.nas] is the last table: one object per sync
+  const first = evidence(w)!;
+  const checkedBefore = rows<{ path: string; checked_at: bigint }>(w, "SELECT path, checked_at FROM dest_objects ORDER BY path");
+  const seen: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = code(await w.hoardAsync("sync", "photos", "--json"), 0);
+    expect(s.json.results[0].counts).toMatchObject({ rechecked: 1, checked: 1, unchanged: 2 });
+    const now = rows<{ path: string; checked_at: bigint }>(w, "SELECT path, checked_at FROM dest_objects ORDER BY path");
+    const moved = now.filter((r, j) => r.checked_at > checkedBefore[j]!.checked_at && !seen.includes(r.path)).map((r) => r.path);
+    expect(moved).toHaveLength(1); // a different object each time: the one whose check was oldest
+    seen.push(moved[0]!);
+    const ev = evidence(w)!;
+    // verified_at is exactly the oldest content check behind the prefix: never fresher
+    const oldest = now.reduce((m, r) => (r.checked_at < m ? r.checked_at : m), now[0]!.checked_at);
+    expect(ev.verified_at).toBe(oldest);
+    expect(ev.confirmed_run).toBe(first.confirmed_run); // no run content-checked the whole prefix at once
+    if (i < 2) expect(ev.verified_at!).toBeLessThan(now.find((r) => r.path === moved[0])!.checked_at); // an older check still stands behind it
+    else {
+      // every object was read again since the first sync
+      expect(ev.verified_at!).toBeGreaterThan(checkedBefore.reduce((m, r) => (r.checked_at > m ? r.checked_at : m), 0n));
+      expect(s.json.results[0].evidence[0].result).toBe("refreshed");
+    }
+  }
+  expect(seen.sort()).toEqual(["a.txt", "dir/b.txt", "dir/sub/c.bin"]);
+});
