@@ -224,6 +224,7 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
     file: absFile,
     node: out.node ?? sanitisedHostname(),
     ...(out.db !== undefined ? { db: out.db } : {}),
+    ...(out.nodes !== undefined ? { nodes: Object.fromEntries(Object.entries(out.nodes).map(([name, n]) => [name, { name, public_key: n.public_key }])) } : {}),
     plugins: out.plugins.map((p) => resolve(base, p)),
     volumes,
     destinations,

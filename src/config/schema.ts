@@ -37,8 +37,16 @@ export interface HoardConfig {
   plugins: string[];
   volumes: Record<string, VolumeConfig>;
   destinations: Record<string, DestinationConfig>;
+  /** [nodes.NAME] public_key: other machines whose signed catalogs `hoard recover` trusts (absent when none). */
+  nodes?: Record<string, NodeConfig>;
   /** Validated values of registered root keys. */
   extra: Record<string, unknown>;
+}
+
+/** A trusted catalog signer: another machine's ed25519 public key (64 hex digits; `hoard key show` prints it). */
+export interface NodeConfig {
+  name: string;
+  public_key: string;
 }
 
 /** What the config module needs to know about plugins (see load.ts). */
@@ -52,7 +60,7 @@ export interface SchemaExtensions {
 export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-export const BUILTIN_ROOT_KEYS = ["node", "db", "plugins", "volumes", "destinations"] as const;
+export const BUILTIN_ROOT_KEYS = ["node", "db", "plugins", "volumes", "destinations", "nodes"] as const;
 
 // ---------- describing values and issues (never echoing a value: it may be a secret) ----------
 
@@ -198,19 +206,22 @@ export const absolutePath = () =>
     }),
   );
 
-/** A duration string ("30d", "1h30m") parsed to nanoseconds. */
-export const duration = () =>
+/** A string parsed by `parse`; what it throws becomes the issue's message. */
+const parsedString = <T>(expected: string, parse: (s: string) => T) =>
   v.pipe(
-    stringOf('a duration string such as "12h"'),
+    stringOf(expected),
     v.rawTransform(({ dataset, addIssue, NEVER }) => {
       try {
-        return parseDuration(dataset.value);
+        return parse(dataset.value);
       } catch (e) {
         addIssue({ message: (e as Error).message });
         return NEVER;
       }
     }),
   );
+
+/** A duration string ("30d", "1h30m") parsed to nanoseconds. */
+export const duration = () => parsedString('a duration string such as "12h"', parseDuration);
 
 /** A byte size ("1GiB", "500MB", "0", "4096"): binary (KiB…TiB) and decimal (KB…TB) units. */
 export function parseSize(s: string): number {
@@ -219,18 +230,7 @@ export function parseSize(s: string): number {
   const mult: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
   return Math.floor(Number(m[1]) * mult[m[2] ?? "B"]!);
 }
-const size = () =>
-  v.pipe(
-    stringOf('a size such as "1GiB" or "0"'),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      try {
-        return parseSize(dataset.value);
-      } catch (e) {
-        addIssue({ message: (e as Error).message });
-        return NEVER;
-      }
-    }),
-  );
+const size = () => parsedString('a size such as "1GiB" or "0"', parseSize);
 
 /**
  * Keys every [destinations.X] table may carry, whatever its type: how offload proves files live
@@ -411,9 +411,19 @@ export function configSchema(ext: SchemaExtensions) {
     ),
     volumes: v.optional(v.pipe(tableValue(), v.record(nameKey("volume"), volumeSchema)), () => ({})),
     destinations: v.optional(v.pipe(tableValue(), v.record(nameKey("destination"), destinationSchema(ext))), () => ({})),
+    nodes: v.optional(v.pipe(tableValue(), v.record(v.pipe(v.string(), v.regex(/^[^\s\/\\]{1,253}$/u, "a node name must be 1-253 characters without spaces or slashes")), nodeSchema))),
     ...Object.fromEntries(ext.rootKeys),
   });
 }
+
+/** One [nodes.NAME] table: the public key of a machine whose catalogs are trusted. */
+export const nodeSchema = table({
+  public_key: v.pipe(
+    stringOf("a string (64 hex digits)"),
+    v.regex(/^[0-9a-fA-F]{64}$/, "must be an ed25519 public key: 64 hex digits (`hoard key show` on that machine prints it)"),
+    v.transform((s) => s.toLowerCase()),
+  ),
+});
 
 export interface ParsedRoot {
   node?: string;
@@ -421,5 +431,6 @@ export interface ParsedRoot {
   plugins: string[];
   volumes: Record<string, v.InferOutput<typeof volumeSchema>>;
   destinations: Record<string, ParsedDestination>;
+  nodes?: Record<string, { public_key: string }>;
   [extra: string]: unknown;
 }
