@@ -150,6 +150,17 @@ declare module "hoard/plugin" {
         confirm(entries: ManifestEntry[], ctx: HandlerContext, depth: ConfirmDepth): AsyncIterable<FileOutcome> | Promise<FileOutcome[]>;
         /** Write the bytes of one file to targetPath (the kernel checks BLAKE3 afterwards). */
         fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext): Promise<void>;
+        /**
+         * Optional: store one catalog of `volume` (the signed map of its verified rows, written by the
+         * kernel after a sync or verify) at the destination under `name`. Atomic: a reader sees the whole
+         * file or nothing under that name. Never replaces an existing name (names carry the bytes' BLAKE3,
+         * so an existing one already holds these bytes). Catalogs are kept: hoard never deletes them.
+         */
+        putCatalog?(volume: string, name: string, bytes: Uint8Array, ctx: HandlerContext): Promise<void>;
+        /** Optional: the names of the catalogs stored for `volume` (names only, any order; none: []). */
+        listCatalogs?(volume: string): Promise<string[]>;
+        /** Optional: the bytes of one stored catalog (the caller checks its hash and signature). */
+        getCatalog?(volume: string, name: string): Promise<Uint8Array>;
     }
     export interface DestinationType<O = any> {
         name: string;
