@@ -25,6 +25,8 @@ import { openDestination } from "../ops/destination.ts";
 import { extraCommands } from "./extra.ts";
 import { evidenceExpireCmd } from "./cmd-expire.ts";
 import { protectionProblems } from "../ops/expire.ts";
+import { recover } from "../ops/recover.ts";
+import { backupDb } from "../ops/backup.ts";
 
 type Args = GlobalArgs & Record<string, any>;
 
@@ -218,6 +220,16 @@ const parseId = (s: string): bigint => {
 const dbCmd = defineCommand({
   meta: { name: "db", description: "database maintenance" },
   subCommands: {
+    backup: defineCommand({
+      meta: { name: "backup", description: "write a consistent copy of the database while it is in use (private, fsynced; never overwrites a file)" },
+      args: { file: { type: "positional", required: false, description: "where (default: beside the database, DB.backup-<UTC time>)" } },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          const r = backupDb(app.ctx.db, args.file);
+          return { data: { file: r.file, bytes: r.bytes }, human: `wrote ${r.file} (${bytes(r.bytes)}); keep it on another disk`, status: "success" };
+        });
+      },
+    }),
     check: defineCommand({
       meta: { name: "check", description: "run SQLite integrity_check and foreign_key_check" },
       async run({ args }: { args: Args }): Promise<CmdResult> {
@@ -256,6 +268,17 @@ const destCmd = defineCommand({
           requireDestination(app.ctx, args.name);
           const r = await destInit(app.ctx, args.name, { adopt: args.adopt });
           return { data: r, human: `${r.destination}: ${r.adopted ? "adopted" : "initialised"} (${r.type}, identity ${r.identity}, epoch ${r.epoch})${r.adopted ? "; run `hoard sync` to verify what it holds before offloading" : ""}`, status: "success" };
+        });
+      },
+    }),
+    adopt: defineCommand({
+      meta: { name: "adopt", description: "pin an initialised destination as it is (after a lost database, an interrupted init, or to share it from a second machine); nothing there counts until a sync verifies it" },
+      args: { name: { type: "positional", required: true, description: "destination name" } },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        return withApp(args, async (app) => {
+          requireDestination(app.ctx, args.name);
+          const r = await destInit(app.ctx, args.name, { adopt: true });
+          return { data: r, human: `${r.destination}: adopted (${r.type}, identity ${r.identity}, epoch ${r.epoch}); run \`hoard sync\` (or \`hoard recover --from ${r.destination}\` on a new database) before offloading`, status: "success" };
         });
       },
     }),
@@ -398,6 +421,46 @@ const restoreCmd = defineCommand({
 });
 (restoreCmd as any).variadic = true;
 
+// ---------- recover ----------
+/** Every value of a repeated `--NAME V` / `--NAME=V` option (citty keeps only the last), commas split too. */
+function repeated(raw: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const t = raw[i]!;
+    if (t === "--") break;
+    if (t === `--${name}` && i + 1 < raw.length) out.push(raw[++i]!);
+    else if (t.startsWith(`--${name}=`)) out.push(t.slice(name.length + 3));
+  }
+  return out.flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
+}
+const recoverCmd = defineCommand({
+  meta: { name: "recover", description: "rebuild a lost database (or a second machine's) from the signed catalogs at a destination, then verify there" },
+  args: {
+    from: { type: "string", required: true, description: "the destination to read catalogs from" },
+    volume: { type: "string", description: "only this volume (repeatable; default: every volume using the destination)" },
+    trust: { type: "string", description: "also trust catalogs signed by this key fingerprint (hoard:…; repeatable)" },
+    verify: { type: "boolean", default: true, description: "verify the destination after the rebuild, so files can be restored (--no-verify: skip; run `hoard verify` yourself)" },
+  },
+  async run({ args, rawArgs }: { args: Args; rawArgs: string[] }): Promise<CmdResult> {
+    if (typeof args.from !== "string" || !args.from) throw usageError("missing_option", "recover needs --from DEST", "e.g. hoard recover --from nas");
+    // recover is the one command (besides init) that may create a missing database
+    return withApp(args, async (app) => {
+      const r = await recover(app.ctx, { from: args.from, volumes: repeated(rawArgs, "volume"), trust: repeated(rawArgs, "trust"), verify: args.verify !== false });
+      const lines = [`recover from ${r.destination} (${r.type}, identity ${r.identity}, epoch ${r.epoch}, ${r.pin}): ${r.status}`];
+      for (const v of r.volumes) {
+        lines.push(`  ${v.volume} (${v.path}): ${v.catalog ? `catalog ${v.catalog.name} of node ${v.catalog.node}, signed ${v.catalog.fingerprint} (${v.catalog.signer})` : "NO valid trusted catalog"}`);
+        for (const c of v.refused_catalogs) lines.push(`    refused ${c.name}: ${c.reason}`);
+        if (v.catalog) lines.push(`    rebuilt ${v.rows.present} present, ${v.rows.offloaded} offloaded; ${v.rows.conflicts} different files left alone`);
+        for (const k of v.conflicts.slice(0, 20)) lines.push(`    ! ${k.path}: ${k.reason}`);
+        for (const a of v.actions) lines.push(`    ${a}`);
+        if (v.verify) lines.push(`    verify: ${v.verify.status}, ${v.verify.verified} verified, ${v.verify.failed} not verified${v.verify.error ? ` (${v.verify.error})` : ""}`);
+        else if (v.catalog) lines.push(`    next: hoard verify ${r.destination} ${v.volume}, then hoard restore ${v.volume}`);
+      }
+      return { data: r, human: lines.join("\n"), status: r.status };
+    }, { mayCreateDb: () => true });
+  },
+});
+
 // ---------- status / evidence ----------
 const statusCmd = defineCommand({
   meta: { name: "status", description: "files by status, per-destination coverage, evidence age, alarms, offloadable bytes" },
@@ -506,6 +569,7 @@ export function commandTree(version: string): Command {
       verify: verifyCmd,
       offload: offloadCmd,
       restore: restoreCmd,
+      recover: recoverCmd,
       status: statusCmd,
       evidence: evidenceCmd,
       dest: destCmd,
