@@ -1,0 +1,183 @@
+// Index killed (SIGKILL, like a power cut) at index.walk and index.record, over trees of more than one
+// record batch (4000 files): nothing lost, the re-run reaps the run and repairs every row, a round trip works.
+
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hoardCommand, type World } from "../helpers.ts";
+import { hashBytes } from "../../src/kernel/hash.ts";
+import { asyncFsWorld, cleanupWorlds, code, row, rows } from "../e2e/lib.ts";
+
+// every test drives several real hoard processes over thousands of files; the machine may be busy
+setDefaultTimeout(240_000);
+afterAll(cleanupWorlds);
+
+/** src/ops/index.ts records rows in batches of 4000: 4100 files make two record passes (4000, then 100). */
+const COUNT = 4100;
+const BATCH = 4000;
+const MANY: Record<string, string> = Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`d${i % 16}/f${String(i).padStart(4, "0")}.txt`, `indexed file ${i}\n`.repeat(1 + (i % 7))]));
+const TEMP = /^\.hoard-(restore|offload|tmp)-/;
+
+/** Run hoard with extra environment, reporting how it ended (exit code or signal). */
+function runRaw(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
+  return new Promise((resolve) => {
+    const c = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    c.stdout.on("data", (d) => (stdout += d));
+    c.stderr.on("data", (d) => (stderr += d));
+    c.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const readOr = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
+const local = (w: World, rel: string) => readOr(w.path(`vol/${rel}`));
+const remote = (w: World, rel: string) => readOr(w.path(`nas/photos/${rel}`));
+
+function tree(dir: string, rel = ""): { rel: string; file: boolean }[] {
+  const out: { rel: string; file: boolean }[] = [];
+  for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
+    const r = rel ? `${rel}/${d.name}` : d.name;
+    out.push({ rel: r, file: d.isFile() });
+    if (d.isDirectory()) out.push(...tree(dir, r));
+  }
+  return out;
+}
+const temps = (w: World) => tree(w.path("vol")).filter((e) => TEMP.test(e.rel.split("/").pop()!));
+
+type Live = { path: string; status: string; size: bigint; blake3: string };
+const live = (w: World) => rows<Live>(w, "SELECT f.path, f.status, f.size, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = 'photos' AND f.status <> 'superseded' ORDER BY f.path");
+
+/**
+ * No byte lost: every file the user has is in the volume byte for byte (`here`), and every file the user
+ * deleted after a sync is at the destination (`gone`).
+ */
+function nothingLost(w: World, here: Record<string, string>, gone: Record<string, string> = {}): void {
+  const bad: string[] = [];
+  for (const [rel, c] of Object.entries(here)) if (local(w, rel) !== c && remote(w, rel) !== c) bad.push(`${rel}: lost`);
+  for (const [rel, c] of Object.entries(gone)) if (remote(w, rel) !== c) bad.push(`${rel}: not at the destination`);
+  expect(bad).toEqual([]);
+}
+
+/** Every live row agrees with the disk: present (there, its size and BLAKE3), missing (not there), offloaded (not there). */
+function rowsAgree(w: World, expected: Record<string, string>, missing: string[] = []): void {
+  const bad: string[] = [];
+  const st = live(w);
+  const want = new Set([...Object.keys(expected), ...missing]);
+  for (const r of st) {
+    if (!want.delete(r.path)) bad.push(`${r.path}: unexpected row`);
+    const here = local(w, r.path);
+    if (r.status === "present") {
+      const c = expected[r.path];
+      if (here === null || c === undefined) bad.push(`${r.path}: present row, no file`);
+      else if (here !== c || r.blake3 !== hashBytes(Buffer.from(c)) || Number(r.size) !== lstatSync(w.path(`vol/${r.path}`)).size) bad.push(`${r.path}: present row disagrees with the disk`);
+    } else if (here !== null) bad.push(`${r.path}: ${r.status} row, but a file is there`);
+    if (r.status === "missing" && !missing.includes(r.path)) bad.push(`${r.path}: missing`);
+  }
+  for (const p of want) bad.push(`${p}: no row`);
+  expect(bad).toEqual([]);
+  expect(rows(w, "SELECT path FROM files WHERE path GLOB '.hoard-*' OR path GLOB '*/.hoard-*'")).toEqual([]);
+}
+
+/** sync → offload → restore (--missing also brings back files deleted by hand): every byte comes back. */
+async function roundTrip(w: World, expected: Record<string, string>, missing: Record<string, string> = {}): Promise<void> {
+  code(await w.hoardAsync("sync", "photos"), 0);
+  const off = code(await w.hoardAsync("offload", "photos", ".", "--json"), 0);
+  expect(off.json.counts.offloaded).toBe(Object.keys(expected).length);
+  expect(tree(w.path("vol")).filter((e) => e.file && !e.rel.startsWith(".hoard"))).toEqual([]);
+  nothingLost(w, expected, missing);
+  const back = code(await w.hoardAsync("restore", "photos", "--missing", "--json"), 0);
+  expect(back.json.counts.restored).toBe(Object.keys(expected).length + Object.keys(missing).length);
+  const all = { ...expected, ...missing };
+  const bad = Object.entries(all).filter(([rel, c]) => local(w, rel) !== c).map(([rel]) => rel);
+  expect(bad).toEqual([]);
+  rowsAgree(w, all);
+  expect(temps(w)).toEqual([]);
+}
+
+describe(`first index of ${COUNT} files (two record batches), with two leftover temp files, killed at a checkpoint`, () => {
+  const CASES: [string, number, number][] = [
+    // checkpoint, N, rows recorded when it dies
+    ["index.walk", 1, 0],
+    ["index.record", 1, BATCH],
+    ["index.record", 2, COUNT],
+  ];
+  for (const [checkpoint, n, recorded] of CASES)
+    test.concurrent(`${checkpoint}:${n}`, async () => {
+      const w = await asyncFsWorld({ files: MANY });
+      // hoard temp names left by an earlier interrupted run: never indexed, removed by a completed index
+      const leftovers = [`d3/.hoard-restore-${randomUUID()}`, `.hoard-tmp-${randomUUID()}`];
+      for (const l of leftovers) w.write(`vol/${l}`, "half-written bytes of an interrupted run\n");
+
+      const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: `${checkpoint}:${n}` }, "index", "photos", "--json");
+      expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: "SIGKILL" });
+      expect(crashed.stdout).toBe("");
+      const run = row(w, "SELECT id, status FROM runs WHERE kind = 'index' ORDER BY id DESC LIMIT 1")!;
+      expect(run.status).toBe("running");
+      nothingLost(w, MANY);
+      // the batches before the kill are recorded, whole; each recorded row agrees with the disk
+      const st = live(w);
+      expect(st.length).toBe(recorded);
+      rowsAgree(w, Object.fromEntries(st.map((r) => [r.path, MANY[r.path]!])));
+      // leftovers go after the walk: still there when killed right after it, gone by the first record
+      expect(temps(w).map((e) => e.rel).sort()).toEqual(checkpoint === "index.walk" ? [...leftovers].sort() : []);
+
+      // the re-run completes, reaps the dead run, records the rest, removes the leftovers
+      const again = code(await w.hoardAsync("index", "photos", "--json"), 0);
+      expect(row(w, "SELECT status, note FROM runs WHERE id = ?", run.id)).toEqual({ status: "aborted", note: expect.stringContaining("reaped") });
+      expect(again.json.counts).toMatchObject({ files: COUNT, new: COUNT - recorded, unchanged: recorded, missing: 0, errors: 0, leftovers_removed: checkpoint === "index.walk" ? 2 : 0 });
+      rowsAgree(w, MANY);
+      expect(temps(w)).toEqual([]);
+      nothingLost(w, MANY);
+      await roundTrip(w, MANY);
+    });
+});
+
+describe(`re-index of ${COUNT} synced files after deletes, changes and additions, killed at a checkpoint`, () => {
+  const keys = Object.keys(MANY);
+  const DELETED = [keys[5]!, keys[2222]!, keys[4099]!];
+  const CHANGED = [keys[7]!, keys[4050]!];
+  const ADDED = ["new/a.txt", "d1/zz-added.txt"];
+  const NOW: Record<string, string> = { ...MANY };
+  for (const p of DELETED) delete NOW[p];
+  for (const p of CHANGED) NOW[p] = `changed ${p}\n`;
+  for (const p of ADDED) NOW[p] = `added ${p}\n`;
+  const GONE = Object.fromEntries(DELETED.map((p) => [p, MANY[p]!]));
+
+  // (index.walk of a re-index leaves the same rows as index.record:1 minus one batch: the first describe covers it)
+  for (const [checkpoint, n] of [["index.record", 1], ["index.record", 2]] as [string, number][])
+    test.concurrent(`${checkpoint}:${n}`, async () => {
+      const w = await asyncFsWorld({ files: MANY });
+      code(await w.hoardAsync("index", "photos"), 0);
+      code(await w.hoardAsync("sync", "photos"), 0);
+      for (const p of DELETED) rmSync(w.path(`vol/${p}`));
+      for (const p of CHANGED) writeFileSync(w.path(`vol/${p}`), NOW[p]!);
+      for (const p of ADDED) w.write(`vol/${p}`, NOW[p]!);
+
+      const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: `${checkpoint}:${n}` }, "index", "photos", "--json");
+      expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: "SIGKILL" });
+      const run = row(w, "SELECT id, status FROM runs WHERE kind = 'index' ORDER BY id DESC LIMIT 1")!;
+      expect(run.status).toBe("running");
+      nothingLost(w, NOW, GONE);
+      // killed before `missing` is written: the deleted files' rows still say present (the next index repairs them)
+      expect(rows(w, `SELECT status FROM files WHERE volume = 'photos' AND status <> 'superseded' AND path IN (${DELETED.map(() => "?").join(",")})`, ...DELETED).map((r) => r.status)).toEqual(["present", "present", "present"]);
+      if (checkpoint === "index.record" && n === 2) {
+        // every batch recorded: the changes and additions are in, nothing else moved
+        const st = Object.fromEntries(live(w).map((r) => [r.path, r]));
+        for (const p of [...CHANGED, ...ADDED]) expect({ p, blake3: st[p]?.blake3, status: st[p]?.status }).toEqual({ p, blake3: hashBytes(Buffer.from(NOW[p]!)), status: "present" });
+      }
+
+      // the re-run reaps the dead run and repairs every row: the deleted files are missing, the rest agree
+      const again = code(await w.hoardAsync("index", "photos", "--json"), 0);
+      expect(row(w, "SELECT status, note FROM runs WHERE id = ?", run.id)).toEqual({ status: "aborted", note: expect.stringContaining("reaped") });
+      expect(again.json.counts).toMatchObject({ files: COUNT - DELETED.length + ADDED.length, missing: DELETED.length, errors: 0 });
+      rowsAgree(w, NOW, DELETED);
+      expect(live(w).filter((r) => r.status === "missing").map((r) => r.path).sort()).toEqual([...DELETED].sort());
+      expect(temps(w)).toEqual([]);
+      nothingLost(w, NOW, GONE);
+      await roundTrip(w, NOW, GONE);
+    });
+});
