@@ -92,6 +92,111 @@ export function addVolumeToConfigText(text: string, name: string, path: string):
   return out;
 }
 
+/**
+ * The TOML text of a `KEY=VALUE` value typed on the command line: a TOML literal when it is one
+ * (true, 42, "quoted", ["a", "b"], { env = "VAR" }), otherwise the text as a string.
+ */
+export function tomlValueText(raw: string): string {
+  if (/^\s*$/.test(raw)) return tomlString(raw);
+  try {
+    const v = (parseToml(`v = ${raw}`) as Record<string, unknown>).v;
+    if (v !== undefined && !(v instanceof Date)) return raw.trim(); // dates stay strings (a path is never a date)
+  } catch {
+    // not a TOML literal: a plain string
+  }
+  return tomlString(raw);
+}
+
+/**
+ * Append `[SECTION.NAME]` with `key = value` lines (values already TOML text) to config text, every
+ * existing byte kept (the same separators as addVolumeToConfigText). Throws a config error when the
+ * table exists already or when the text cannot take it (checked by parsing the result).
+ */
+export function appendTableToConfigText(text: string, section: "volumes" | "destinations", name: string, entries: readonly [string, string][]): string {
+  if (!NAME_RE.test(name)) throw configError("name_invalid", `invalid name ${JSON.stringify(name)}`, "use 1-64 characters from a-z 0-9 . _ -, starting with a letter or digit");
+  const before = parseOrThrow(text.startsWith("\uFEFF") ? text.slice(1) : text, "the config file");
+  const singular = section === "volumes" ? "volume" : "destination";
+  if (isTable(before[section]) && Object.hasOwn(before[section], name))
+    throw configError(`${singular}_exists`, `${singular} ${JSON.stringify(name)} already exists in the config`, `pick another name, or remove it first`);
+  const eol = /\r?\n/.exec(text)?.[0] ?? "\n";
+  let sep = "";
+  if (text !== "") {
+    if (!text.endsWith("\n")) sep += eol;
+    const body = (text + sep).replace(/\r?\n$/, "");
+    if (body.slice(body.lastIndexOf("\n") + 1).trim() !== "") sep += eol;
+  }
+  const lines = entries.map(([k, v]) => `${tomlKey(k)} = ${v}${eol}`).join("");
+  const out = `${text}${sep}[${section}.${tomlKey(name)}]${eol}${lines}`;
+  let after: Record<string, unknown> | undefined;
+  try {
+    after = parseToml(out.startsWith("\uFEFF") ? out.slice(1) : out) as Record<string, unknown>;
+  } catch (e) {
+    throw configError("config_edit_failed", `cannot add [${section}.${tomlKey(name)}]: ${(e as Error).message.split("\n")[0]}`, "check the KEY=VALUE values (quote strings that look like other TOML values), or edit the config by hand");
+  }
+  const added = isTable(after[section]) ? after[section][name] : undefined;
+  if (!isTable(added) || Object.keys(added).length !== entries.length)
+    throw configError("config_edit_failed", `cannot append [${section}.${tomlKey(name)}] to the config automatically (the file defines ${section} in a form a new table cannot extend)`, `add the table by hand`);
+  return out;
+}
+
+/** Parse a table header line's key path (`[a."b.c"]` → ["a", "b.c"]); undefined when the line is no table header. */
+function headerPath(line: string): string[] | undefined {
+  const m = /^\s*\[(?!\[)(.*)\]\s*(#.*)?$/.exec(line);
+  if (!m) return undefined;
+  const out: string[] = [];
+  const re = /\s*(?:([A-Za-z0-9_-]+)|"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(\.|$)/y;
+  let rest = m[1]!;
+  re.lastIndex = 0;
+  while (re.lastIndex < rest.length) {
+    const k = re.exec(rest);
+    if (!k) return undefined;
+    out.push(k[1] ?? (k[2] !== undefined ? (JSON.parse(`"${k[2]}"`) as string) : k[3]!));
+    if (k[4] === "") break;
+  }
+  return out;
+}
+
+/**
+ * Remove `[SECTION.NAME]` (and its sub-tables) from config text: the header through its last key
+ * line; every other byte (comments above the next table included) is kept. The result is checked:
+ * it must parse to the old document without that one entry, else a config error says to edit by hand.
+ */
+export function removeTableFromConfigText(text: string, section: "volumes" | "destinations", name: string): string {
+  const bom = text.startsWith("\uFEFF");
+  const before = parseOrThrow(bom ? text.slice(1) : text, "the config file");
+  if (!isTable(before[section]) || !Object.hasOwn(before[section], name))
+    throw configError(`${section === "volumes" ? "volume" : "destination"}_not_declared`, `${section}.${name} is not in the config`);
+  const lines = text.split(/(?<=\n)/); // keep each line's own end of line
+  const isOurs = (p: string[] | undefined) => p !== undefined && p[0] === section && p[1] === name;
+  const drop = new Set<number>();
+  for (let i = 0; i < lines.length; i++) {
+    if (!isOurs(headerPath(lines[i]!))) continue;
+    let end = i + 1;
+    while (end < lines.length && headerPath(lines[end]!) === undefined && !/^\s*\[\[/.test(lines[end]!)) end++;
+    let last = i; // the table's last key (or value continuation) line; trailing comments belong to what follows
+    for (let j = i + 1; j < end; j++) if (!/^\s*(#.*)?\r?\n?$/.test(lines[j]!)) last = j;
+    for (let j = i; j <= last; j++) drop.add(j);
+    // a comment block right above the header, standing on its own (blank line or file start above it), is the table's
+    let first = i;
+    while (first > 0 && /^\s*#/.test(lines[first - 1]!)) first--;
+    if (first < i && (first === 0 || /^\s*\r?\n$/.test(lines[first - 1]!))) for (let j = first; j < i; j++) drop.add(j);
+    // one blank line that separated the removed table from what came before goes too
+    if (first > 0 && /^\s*\r?\n$/.test(lines[first - 1]!) && (last + 1 >= lines.length || /^\s*\r?\n$/.test(lines[last + 1]!))) drop.add(first - 1);
+  }
+  const out = lines.filter((_, i) => !drop.has(i)).join("");
+  const expected = structuredClone(before) as Record<string, any>;
+  delete expected[section][name];
+  let after: unknown;
+  try {
+    after = parseToml(out.startsWith("\uFEFF") ? out.slice(1) : out);
+  } catch {
+    after = undefined;
+  }
+  if (drop.size === 0 || JSON.stringify(after) !== JSON.stringify(expected))
+    throw configError("config_edit_failed", `cannot remove [${section}.${tomlKey(name)}] from the config automatically (it is not written as its own table)`, `remove ${section}.${name} from the config by hand`);
+  return out;
+}
+
 /** Mode of a file hoard creates (config): private, whatever the umask. */
 const NEW_FILE_MODE = 0o600;
 
