@@ -147,7 +147,7 @@ describe(`re-index of ${COUNT} synced files after deletes, changes and additions
   for (const p of ADDED) NOW[p] = `added ${p}\n`;
   const GONE = Object.fromEntries(DELETED.map((p) => [p, MANY[p]!]));
 
-  // (index.walk of a re-index leaves the same rows as index.record:1 minus one batch: the first describe covers it)
+  // (a re-index killed at index.walk has changed no row yet: the first describe covers index.walk)
   for (const [checkpoint, n] of [["index.record", 1], ["index.record", 2]] as [string, number][])
     test.concurrent(`${checkpoint}:${n}`, async () => {
       const w = await asyncFsWorld({ files: MANY });
