@@ -10,6 +10,7 @@ import { closeSync, constants, fstatSync, fsync, fsyncSync, lstatSync, mkdirSync
 import { randomUUID } from "node:crypto";
 import { AnchorError, openRoot, splitRel, type Dir } from "../../src/kernel/anchored.ts";
 import { loadReceipts, saveReceipts, type Receipts } from "./receipts.ts";
+import { fsCatalogs } from "./catalogs.ts";
 
 export const DEST_MARKER = ".hoard-destination";
 /** Prefix of a push's temp file, beside its target; a leftover is `${TEMP_PREFIX}<uuid>` exactly. */
@@ -661,6 +662,7 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
         await dst.close();
       }
     },
+    ...fsCatalogs(api, name, openDest),
   };
 }
 

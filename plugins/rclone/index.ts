@@ -3,6 +3,7 @@
 
 import { availableParallelism } from "node:os";
 import { definePlugin, type Capabilities, type ConfirmDepth, type DestinationHandler, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
+import { rcloneCatalogs } from "./catalogs.ts";
 import { confirmEntries } from "./confirm.ts";
 import { preflight, type Preflight } from "./features.ts";
 import { identify, init } from "./identity.ts";
@@ -117,6 +118,7 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
         );
       }
     },
+    ...rcloneCatalogs(api, rc, remote, dest, octx.stateDir),
   };
 }
 

@@ -16,6 +16,7 @@ import { proofOf } from "../config/schema.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { collect, handlerContext, openDestination } from "./destination.ts";
+import { CATALOG_AFTER, writeCatalog, type CatalogResult } from "../kernel/catalog-write.ts";
 
 export interface CheckResult {
   run_id: bigint | null;
@@ -33,6 +34,8 @@ export interface CheckResult {
   failures: { path: string; reason: string; offloaded: boolean }[];
   alarms: { path: string; reason: string }[];
   warnings: string[];
+  /** The catalog written at the destination after this run, or the unchanged last one kept (null: none). */
+  catalog: CatalogResult | null;
 }
 
 /**
@@ -83,6 +86,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     failures: [],
     alarms: [],
     warnings: [],
+    catalog: null,
   };
   if (opts.dryRun) {
     await checks();
@@ -192,6 +196,9 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     });
     result.counts.alarms = result.alarms.length;
     for (const a of result.alarms) ctx.log.warn(`ALARM: offloaded file ${volume}/${a.path} is not safe at ${destination}: ${a.reason} (it may be the only copy)`);
+    // evidence advanced or content-checked: the signed map of the rows that hold here, written there
+    if (result.evidence.some((e) => CATALOG_AFTER.has(e.result)))
+      result.catalog = await writeCatalog(ctx, { destination, volume, runId: run.id, epoch, handler: dest.handler, ctx: hctx, rows: manifest.filter((_, i) => checkedAt(i) !== null) });
     if (handlerError) {
       const msg = handlerError instanceof Error ? handlerError.message : String(handlerError);
       if (handlerError instanceof HoardError && handlerError.kind === "refused") throw handlerError;
