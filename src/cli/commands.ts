@@ -25,6 +25,9 @@ import { openDestination } from "../ops/destination.ts";
 import { extraCommands } from "./extra.ts";
 import { evidenceExpireCmd } from "./cmd-expire.ts";
 import { protectionProblems } from "../ops/expire.ts";
+import { nodeKey } from "../kernel/keys.ts";
+import { loadRegistry } from "./app.ts";
+import { loadConfig } from "../config/load.ts";
 import { recover } from "../ops/recover.ts";
 import { backupDb } from "../ops/backup.ts";
 
@@ -52,7 +55,8 @@ const init = defineCommand({
     mkdirPrivate(dirname(file));
     writeNewPrivateFile(file, starterConfig({ node: args.node ?? sanitisedHostname(), db: dbPath }));
     openDb(dbPath).close();
-    return { data: { config: file, db: dbPath, schema_version: SCHEMA_VERSION }, human: `wrote ${file}\ncreated ${dbPath}\nnext: hoard volume add NAME PATH`, status: "success" };
+    const key = nodeKey(dirname(dbPath)); // the key this node signs its catalogs with
+    return { data: { config: file, db: dbPath, schema_version: SCHEMA_VERSION, key: { public_key: key.publicKey, fingerprint: key.fingerprint } }, human: `wrote ${file}\ncreated ${dbPath}\nnode key ${key.fingerprint} (hoard key show)\nnext: hoard volume add NAME PATH`, status: "success" };
   },
 });
 
@@ -526,6 +530,25 @@ const evidenceCmd = defineCommand({
   },
 });
 
+// ---------- key ----------
+const keyCmd = defineCommand({
+  meta: { name: "key", description: "this node's signing key (catalogs at destinations are signed with it)" },
+  subCommands: {
+    show: defineCommand({
+      meta: { name: "show", description: "print this node's public key and its fingerprint (creates the key if there is none yet)" },
+      async run({ args }: { args: Args }): Promise<CmdResult> {
+        // no database needed: the key lives in the data directory beside it
+        const file = resolveConfigPath(args.config);
+        const config = loadConfig(file, (await loadRegistry(file, readConfigText(file))).configExtensions());
+        const dataDir = dirname(resolveDbPath(args.db, config));
+        if (!existsSync(dataDir)) throw refused("no_data_dir", `refused: hoard's data directory ${dataDir} does not exist`, "run `hoard init` first (or pass --db)");
+        const key = nodeKey(dataDir);
+        return { data: { public_key: key.publicKey, fingerprint: key.fingerprint }, human: `public key  ${key.publicKey}\nfingerprint ${key.fingerprint}\n(another machine trusts this node's catalogs with [nodes.NAME] public_key = "…" in its config, or recover --trust ${key.fingerprint})`, status: "success" };
+      },
+    }),
+  },
+});
+
 // ---------- doctor ----------
 const doctorCmd = defineCommand({
   meta: { name: "doctor", description: "check every destination: tool, capabilities, verification method, identity" },
@@ -578,6 +601,7 @@ export function commandTree(version: string): Command {
       db: dbCmd,
       plugins: pluginsCmd,
       doctor: doctorCmd,
+      key: keyCmd,
       ...extraCommands(),
     },
   }) as Command;
