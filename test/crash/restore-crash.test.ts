@@ -152,3 +152,60 @@ describe("restore of an offloaded volume killed at a checkpoint (five files)", (
       expect(temps(w)).toEqual([]);
     });
 });
+
+/** A world with FILES offloaded and a different file (an "intruder") written at each of the first two targets. */
+async function intrudedWorld(): Promise<{ w: World; intruders: Record<string, string> }> {
+  const w = await syncedWorld({ files: FILES });
+  expect(code(await w.hoardAsync("offload", "photos", ".", "--json"), 0).json.counts.offloaded).toBe(5);
+  const first = Object.keys(FILES).sort().slice(0, 2); // restore goes in path order
+  const intruders = Object.fromEntries(first.map((p) => [p, `a different ${p}, written after the offload\n`]));
+  for (const [p, c] of Object.entries(intruders)) w.write(`vol/${p}`, c);
+  return { w, intruders };
+}
+const historyTexts = (w: World) => historyFiles(w).map((e) => readFileSync(w.path(`vol/.hoard/restore-history/${e.rel}`), "utf8"));
+
+test.concurrent("restore.rename:1 over a different file: its bytes stay under .hoard/restore-history, the re-run restores everything", async () => {
+  const { w, intruders } = await intrudedWorld();
+  const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: "restore.rename:1" }, "restore", "photos", "--json");
+  expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: "SIGKILL" });
+  const [p1, p2] = Object.keys(intruders);
+  expect(local(w, p1!)).toBe(FILES[p1!]!); // placed; the intruder moved aside by the dead run
+  expect(local(w, p2!)).toBe(intruders[p2!]!);
+  expect(historyTexts(w)).toEqual([intruders[p1!]!]);
+
+  // both paths are offloaded rows with a file there (the placed original, the second intruder): reported, not indexed
+  const idx = code(await w.hoardAsync("index", "photos", "--json"), 0);
+  expect(idx.json.counts.offloaded_conflicts).toBe(2);
+  expect(live(w).map((r) => r.status)).toEqual(Array(5).fill("offloaded"));
+  expect(temps(w)).toEqual([]);
+  const again = code(await w.hoardAsync("restore", "photos", "--json"), 0);
+  expect(again.json.counts).toMatchObject({ restored: 5, failed: 0 });
+  for (const [rel, c] of Object.entries(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
+  // no byte lost: both different files are kept, byte for byte
+  expect(historyTexts(w).sort()).toEqual(Object.values(intruders).sort());
+  expect(again.json.kept.map((k: { path: string }) => k.path)).toContain(p2!);
+  rowsAgree(w);
+});
+
+// Found by this harness; needs a change in src/ops/restore.ts or src/ops/status.ts (not owned here).
+test.todo("restore.rename:1 over a different file: the file the dead run kept aside is reported to the user", async () => {
+  const { w, intruders } = await intrudedWorld();
+  const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: "restore.rename:1" }, "restore", "photos", "--json");
+  expect(crashed.signal).toBe("SIGKILL");
+  code(await w.hoardAsync("index", "photos"), 0);
+  const again = code(await w.hoardAsync("restore", "photos", "--json"), 0);
+  const status = code(await w.hoardAsync("status", "photos", "--json"), 0);
+  // every different file moved aside is named somewhere the user looks: the re-run's kept list or status
+  const said = JSON.stringify(again.json.kept) + JSON.stringify(status.json);
+  for (const p of Object.keys(intruders)) expect({ p, reported: new RegExp(`restore-history/run-[^"]*/${p}"`).test(said) }).toEqual({ p, reported: true });
+});
+
+// Found by this harness; needs a change in src/ops/index.ts (not owned here): the index leaves it for a re-run of restore.
+test.todo("restore.rename:1: the next index repairs the offloaded row of a file the dead run already placed byte-exact", async () => {
+  const w = await syncedWorld({ files: FILES });
+  code(await w.hoardAsync("offload", "photos", "."), 0);
+  const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: "restore.rename:1" }, "restore", "photos", "--json");
+  expect(crashed.signal).toBe("SIGKILL");
+  code(await w.hoardAsync("index", "photos"), 0);
+  for (const r of live(w)) expect({ path: r.path, status: r.status }).toEqual({ path: r.path, status: local(w, r.path) === null ? "offloaded" : "present" });
+});
