@@ -209,3 +209,28 @@ test.todo("restore.rename:1: the next index repairs the offloaded row of a file 
   code(await w.hoardAsync("index", "photos"), 0);
   for (const r of live(w)) expect({ path: r.path, status: r.status }).toEqual({ path: r.path, status: local(w, r.path) === null ? "offloaded" : "present" });
 });
+
+describe("restore killed at a checkpoint, then re-run at once (no index in between)", () => {
+  for (const [checkpoint, n] of [["restore.fetch", 2], ["restore.rename", 2]] as [string, number][])
+    test.concurrent(`${checkpoint}:${n}`, async () => {
+      const w = await syncedWorld({ files: FILES });
+      code(await w.hoardAsync("offload", "photos", "."), 0);
+      const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: `${checkpoint}:${n}` }, "restore", "photos", "--json");
+      expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: "SIGKILL" });
+      const run = row(w, "SELECT id FROM runs WHERE kind = 'restore' ORDER BY id DESC LIMIT 1")!;
+
+      // the re-run reaps the dead run and restores the rest; an identical placed file is not "kept"
+      const again = code(await w.hoardAsync("restore", "photos", "--json"), 0);
+      expect(row(w, "SELECT status, note FROM runs WHERE id = ?", run.id)).toEqual({ status: "aborted", note: expect.stringContaining("reaped by a later restore") });
+      expect(again.json.counts).toMatchObject({ restored: 6 - n, failed: 0, kept_existing: 0 });
+      expect(historyFiles(w)).toEqual([]);
+      for (const [rel, c] of Object.entries(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
+      rowsAgree(w);
+      // the dead run's temp (fetch) is still there: the next index removes it, and indexes nothing of it
+      expect(temps(w).length).toBe(checkpoint === "restore.fetch" ? 1 : 0);
+      const idx = code(await w.hoardAsync("index", "photos", "--json"), 0);
+      expect(idx.json.counts).toMatchObject({ leftovers_removed: checkpoint === "restore.fetch" ? 1 : 0, new: 0, changed: 0, unchanged: 5 });
+      expect(temps(w)).toEqual([]);
+      rowsAgree(w);
+    });
+});

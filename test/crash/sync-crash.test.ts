@@ -143,3 +143,28 @@ describe("sync of new and changed files killed at a checkpoint (destinations nas
       code(await w.hoardAsync("sync", "photos"), 0);
     });
 });
+
+test.concurrent("sync.record:1, then the same sync at once (no index in between): the re-run reaps the dead run and checks everything new", async () => {
+  const w = await asyncFsWorld({ files: OLD, extraDests: ["usb"], require: DESTS });
+  code(await w.hoardAsync("index", "photos"), 0);
+  code(await w.hoardAsync("sync", "photos"), 0);
+  for (const [rel, c] of Object.entries(NEW)) w.write(`vol/${rel}`, c);
+  writeFileSync(w.path(`vol/${CHANGED}`), ALL[CHANGED]!);
+  code(await w.hoardAsync("index", "photos"), 0);
+  const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: "sync.record:1" }, "sync", "photos", "--to", "nas", "--json");
+  expect({ code: crashed.code, signal: crashed.signal }).toEqual({ code: null, signal: "SIGKILL" });
+  const run = row(w, "SELECT id, status FROM runs WHERE kind = 'sync' ORDER BY id DESC LIMIT 1")!;
+  expect(run.status).toBe("running");
+  const again = code(await w.hoardAsync("sync", "photos", "--to", "nas", "--json"), 0);
+  expect(row(w, "SELECT status, note FROM runs WHERE id = ?", run.id)).toEqual({ status: "aborted", note: expect.stringContaining("reaped by a later sync") });
+  // the bytes the dead run pushed are content-checked now (its receipts settle nothing unrecorded)
+  expect(again.json.results[0].counts).toMatchObject({ failed: 0, transferred: 0 });
+  expect(again.json.results[0].counts.checked).toBeGreaterThanOrEqual(5);
+  const recorded = rows(w, "SELECT path FROM dest_objects WHERE destination = 'nas' AND ok = 1 AND checked_run = ? ORDER BY path", again.json.results[0].run_id);
+  for (const p of [...Object.keys(NEW), CHANGED]) expect(recorded.map((r) => r.path)).toContain(p);
+  code(await w.hoardAsync("sync", "photos", "--to", "usb"), 0);
+  expect(code(await w.hoardAsync("offload", "photos", ".", "--json"), 0).json.counts.offloaded).toBe(Object.keys(ALL).length);
+  expect(code(await w.hoardAsync("restore", "photos", "--json"), 0).json.counts.restored).toBe(Object.keys(ALL).length);
+  for (const [rel, c] of Object.entries(ALL)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
+  rowsAgree(w);
+});
