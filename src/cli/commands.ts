@@ -16,13 +16,17 @@ import { addVolumeToConfigText, writeFileAtomic, writeNewPrivateFile } from "../
 import { starterConfig } from "../config/starter.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
 import { indexVolume } from "../ops/index.ts";
-import { checkVolume, syncTargets, volumesFor } from "../ops/sync.ts";
+import { checkEach, checkVolume, syncTargets, volumesFor } from "../ops/sync.ts";
 import { offload } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";
 import { destInit, destList, destReset, requireDestination } from "../ops/dests.ts";
 import { evidenceReport, evidenceRewind, volumeStatus } from "../ops/status.ts";
 import { openDestination } from "../ops/destination.ts";
 import { extraCommands } from "./extra.ts";
+import { destAddCmd, lsCmd, prepareVolumeAdd, volumeRmCmd, withReadApp } from "./cmd-everyday.ts";
+import { exampleSelector, resolveSelectors } from "../ops/select.ts";
+import { orphanedVolumes, orphanProblem } from "../ops/setup.ts";
+import { liveFiles } from "../kernel/files.ts";
 import { evidenceExpireCmd } from "./cmd-expire.ts";
 import { protectionProblems } from "../ops/expire.ts";
 import { nodeKey } from "../kernel/keys.ts";
@@ -67,6 +71,8 @@ const volumeAdd = defineCommand({
     name: { type: "positional", description: "volume name", required: true },
     path: { type: "positional", description: "absolute path of the volume's root directory", required: true },
     relocate: { type: "boolean", description: "the volume really moved: update the recorded path" },
+    syncTo: { type: "string", valueHint: "A,B", description: "destinations `hoard sync` pushes it to (default: the --require ones)" },
+    require: { type: "string", valueHint: "A,B", description: "destinations that must hold verified evidence before an offload (offload_requires)" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     const name: string = args.name;
@@ -82,6 +88,7 @@ const volumeAdd = defineCommand({
     const file = resolveConfigPath(args.config);
     const text = readConfigText(file);
     if (text === undefined) throw configError("config_missing", `config ${file} does not exist`, "run `hoard init` first (or pass --config)");
+    const flagged = await prepareVolumeAdd(file, text, name, path, args.syncTo, args.require); // checked before anything is written
     const opts: OpenOptions = {
       // overlapping trees are refused before anything (DB included) is created or written
       precheck: (config) => {
@@ -106,7 +113,7 @@ const volumeAdd = defineCommand({
       if (row && resolve(row.path) !== path && !args.relocate)
         throw refused("volume_path_mismatch", `refused: the database recorded volume ${name} at ${row.path}`, `if it really moved, run \`hoard volume add ${name} ${path} --relocate\``);
       if (!declared) {
-        writeFileAtomic(file, addVolumeToConfigText(text, name, path));
+        writeFileAtomic(file, flagged ?? addVolumeToConfigText(text, name, path));
         actions.push(`added [volumes.${name}] to ${file}`);
       }
       if (!marker) {
@@ -125,7 +132,7 @@ const volumeAdd = defineCommand({
 const volumeList = defineCommand({
   meta: { name: "volumes", description: "list volumes: config path, recorded path, marker" },
   async run({ args }: { args: Args }): Promise<CmdResult> {
-    return withApp(args, async (app) => {
+    return withReadApp(args, async (app) => {
       const rows = listVolumes(app.ctx.db);
       const names = [...new Set([...Object.keys(app.config.volumes), ...rows.map((r) => r.name)])].sort();
       const data = names.map((n) => {
@@ -152,7 +159,7 @@ const indexCmd = defineCommand({
   args: {
     volume: { type: "positional", description: "volume name", required: true },
     shallow: { type: "boolean", description: "trust size+mtime: hash only new or changed files" },
-    dryRun: { type: "boolean", description: "report what would change; write nothing" },
+    dryRun: { type: "boolean", alias: "n", description: "report what would change; write nothing" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
@@ -185,7 +192,7 @@ const runsList = defineCommand({
       meta: { name: "show", description: "show one run" },
       args: { id: { type: "positional", required: true, description: "run id" } },
       async run({ args }: { args: Args }): Promise<CmdResult> {
-        return withApp(args, async (app) => {
+        return withReadApp(args, async (app) => {
           const r = getRun(app.ctx.db, parseId(args.id));
           if (!r) throw usageError("no_such_run", `run ${args.id} does not exist`, "list runs with `hoard runs`");
           const data = { ...r, touches: JSON.parse(r.touches), counts: r.counts ? JSON.parse(r.counts) : null, argv: r.argv ? JSON.parse(r.argv) : null };
@@ -206,7 +213,7 @@ const runsList = defineCommand({
     }),
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
-    return withApp(args, async (app) => {
+    return withReadApp(args, async (app) => {
       const limit = args.limit === undefined ? 20 : Number(args.limit);
       if (!Number.isInteger(limit) || limit <= 0) throw usageError("bad_limit", `--limit must be a positive integer`);
       const rows = listRuns(app.ctx.db, { volume: args.volume, kind: args.kind, limit });
@@ -250,7 +257,7 @@ const dbCmd = defineCommand({
 const pluginsCmd = defineCommand({
   meta: { name: "plugins", description: "list loaded plugins and what each registered" },
   async run({ args }: { args: Args }): Promise<CmdResult> {
-    return withApp(args, async (app) => {
+    return withReadApp(args, async (app) => {
       const data = app.ctx.registry.plugins.map((p) => ({ name: p.name, source: p.source, destination_types: p.destinations, policies: p.policies.map((x) => x.name), hooks: p.hooks, config_keys: p.configKeys }));
       return { data: { plugins: data }, human: table(["plugin", "source", "destinations", "policies", "hooks", "config keys"], data.map((p) => [p.name, p.source, p.destination_types.join(","), p.policies.join(","), p.hooks.join(","), p.config_keys.join(",")])) };
     });
@@ -259,8 +266,9 @@ const pluginsCmd = defineCommand({
 
 // ---------- destinations ----------
 const destCmd = defineCommand({
-  meta: { name: "dest", description: "destination identity: init, reset" },
+  meta: { name: "dest", description: "destinations: add (to the config), init, reset (identity)" },
   subCommands: {
+    add: destAddCmd,
     init: defineCommand({
       meta: { name: "init", description: "create the destination's identity and pin it (the only command that creates destination state)" },
       args: {
@@ -302,7 +310,7 @@ const destCmd = defineCommand({
 const destsCmd = defineCommand({
   meta: { name: "dests", description: "list destinations: type, pinned identity, epoch, init time" },
   async run({ args }: { args: Args }): Promise<CmdResult> {
-    return withApp(args, async (app) => {
+    return withReadApp(args, async (app) => {
       const data = destList(app.ctx);
       return { data: { destinations: data }, human: data.length ? table(["name", "type", "identity", "epoch", "initialised"], data.map((d) => [d.name, d.type, d.identity ?? "(not initialised)", d.epoch, when(d.initialized_at)])) : "no destinations in the config" };
     });
@@ -310,11 +318,15 @@ const destsCmd = defineCommand({
 });
 
 // ---------- sync / verify ----------
-function checkHuman(results: Awaited<ReturnType<typeof checkVolume>>[]): string {
+function checkHuman(results: Awaited<ReturnType<typeof checkEach>>): string {
   const out: string[] = [];
   for (const r of results) {
     const c = r.counts;
     out.push(`${r.kind} ${r.volume} → ${r.destination}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`);
+    if ("error" in r) {
+      out.push(`  ${r.error.message}${r.error.hint ? `\n  next: ${r.error.hint}` : ""}`);
+      continue;
+    }
     if (r.status === "dry-run") out.push(`  would check ${c.manifest} files (${bytes(c.bytes)})`);
     else out.push(`  ${c.verified}/${c.manifest} verified, ${c.transferred} transferred, ${c.failed} not verified`);
     for (const e of r.evidence) out.push(`  evidence ${e.origin_node}: ${e.result}${e.origin_run !== null ? ` up to run ${e.origin_run}` : ""}${e.method ? ` (${e.method})` : ""}${e.blocked ? `; blocked at run ${e.blocked.origin_run} by ${e.blocked.path}: ${e.blocked.reason}` : ""}`);
@@ -332,14 +344,15 @@ const syncCmd = defineCommand({
   args: {
     volume: { type: "positional", required: false, description: "volume (default: all)" },
     to: { type: "string", description: "only this destination" },
-    dryRun: { type: "boolean", description: "check identities and report what would be pushed" },
+    dryRun: { type: "boolean", alias: "n", description: "check identities and report what would be pushed" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
-      const results = [];
-      for (const [v, d] of syncTargets(app.ctx, args.volume, args.to)) results.push(await checkVolume(app.ctx, "sync", v, d, { dryRun: args.dryRun }));
+      // every destination is synced and reported, whatever happened at the others
+      const results = await checkEach(app.ctx, "sync", syncTargets(app.ctx, args.volume, args.to), { dryRun: args.dryRun });
       const alarms = results.reduce((s, r) => s + r.alarms.length, 0);
-      return { data: { results, alarms }, human: checkHuman(results), status: alarms ? "partial" : worst(results.map((r) => r.status)) };
+      const broken = results.filter((r) => r.status === "refused" || r.status === "failed" || r.status === "partial").length;
+      return { data: { results, alarms }, human: checkHuman(results), status: alarms || (broken && results.length > 1) ? "partial" : worst(results.map((r) => r.status)) };
     });
   },
 });
@@ -371,12 +384,16 @@ const offloadCmd = defineCommand({
   args: {
     volume: { type: "positional", required: true, description: "volume" },
     olderThan: { type: "string", description: "only files whose mtime is older than this (e.g. 30d)" },
-    dryRun: { type: "boolean", description: "decide from the database only; delete nothing (with --confirm: also ask every required destination live, recording nothing)" },
+    dryRun: { type: "boolean", alias: "n", description: "decide from the database only; delete nothing (with --confirm: also ask every required destination live, recording nothing)" },
     confirm: { type: "string", description: "depth of the live confirmation at every required destination: presence (exists with the indexed size) or content (hash compared end to end); default: each destination's offload_confirm" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
-      const selectors = (args._ as string[]).slice(1).map(String);
+      const selectors = resolveSelectors((args._ as string[]).slice(1).map(String), app.config.volumes[args.volume]?.path);
+      if (selectors.length === 0 && app.config.volumes[args.volume]?.offload_requires.length) {
+        const eg = exampleSelector(liveFiles(app.ctx.db, args.volume).filter((f) => f.status === "present").map((f) => f.path));
+        throw usageError("no_selector", "offload needs a selector: paths inside the volume (relative to the current directory inside it, else to its root), globs, or . for the whole volume", `e.g. \`hoard offload ${args.volume} .\`${eg !== "." ? ` or \`hoard offload ${args.volume} ${eg}\`` : ""} (add --dry-run to see first)`);
+      }
       if (args.confirm !== undefined && args.confirm !== "presence" && args.confirm !== "content")
         throw usageError("bad_confirm", `--confirm ${JSON.stringify(args.confirm)}: expected presence or content`, "e.g. --confirm content");
       const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined });
@@ -404,12 +421,12 @@ const restoreCmd = defineCommand({
     volume: { type: "positional", required: true, description: "volume" },
     from: { type: "string", description: "restore from this destination" },
     to: { type: "string", description: "restore into this directory instead (changes no rows)" },
-    dryRun: { type: "boolean", description: "say what would be restored" },
+    dryRun: { type: "boolean", alias: "n", description: "say what would be restored" },
     missing: { type: "boolean", description: "also restore files the index found missing (deleted locally) that a destination holds" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
-      const selectors = (args._ as string[]).slice(1).map(String);
+      const selectors = resolveSelectors((args._ as string[]).slice(1).map(String), app.config.volumes[args.volume]?.path);
       const r = await restore(app.ctx, args.volume, selectors, { from: args.from, to: args.to, dryRun: args.dryRun, missing: args.missing });
       const c = r.counts;
       const lines = [
@@ -473,8 +490,10 @@ const statusCmd = defineCommand({
     check: { type: "boolean", description: "for cron/monitoring: exit 4 when a required destination is not initialised, has stale evidence, a file whose latest check failed, or a last sync that failed, was partial or was refused, or an alarm stands; 0 otherwise" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
-    return withApp(args, async (app) => {
-      const vols = args.volume ? [args.volume] : Object.keys(app.config.volumes);
+    return withReadApp(args, async (app) => {
+      // volumes dropped from the config that still hold offloaded files or alarms stay monitored
+      const removed = orphanedVolumes(app.ctx).filter((o) => !args.volume || o.volume === args.volume);
+      const vols = args.volume ? (removed.length ? [] : [args.volume]) : Object.keys(app.config.volumes);
       const data = [];
       for (const v of vols) data.push(await volumeStatus(app.ctx, v));
       const lines: string[] = [];
@@ -487,10 +506,11 @@ const statusCmd = defineCommand({
         }
         lines.push(`  offloadable now: ${s.offloadable.files} files, ${bytes(s.offloadable.bytes)}`);
       }
-      const alarms = data.reduce((n, s) => n + s.alarms, 0);
-      const problems = await protectionProblems(app.ctx, vols);
+      for (const o of removed) lines.push(`volume ${o.volume} (${o.path}): NOT IN THE CONFIG, ${o.offloaded.files} offloaded files (${bytes(o.offloaded.bytes)})${o.alarms ? `, ${o.alarms} open alarms` : ""}: nothing monitors them\n  next: ${orphanProblem(o).hint}`);
+      const alarms = data.reduce((n, s) => n + s.alarms, 0) + removed.reduce((n, o) => n + o.alarms, 0);
+      const problems = [...(await protectionProblems(app.ctx, vols)), ...removed.map(orphanProblem)];
       if (args.check) lines.push(problems.length ? problems.map((p) => `PROBLEM ${p.volume}${p.destination ? ` → ${p.destination}` : ""}: ${p.message}\n  next: ${p.hint}`).join("\n") : "check: ok");
-      return { data: { volumes: data, alarms, problems }, human: lines.join("\n") || "no volumes", status: args.check ? (problems.length ? "partial" : "success") : undefined };
+      return { data: { volumes: data, removed_volumes: removed, alarms, problems }, human: lines.join("\n") || "no volumes", status: args.check ? (problems.length ? "partial" : "success") : undefined };
     });
   },
 });
@@ -520,7 +540,7 @@ const evidenceCmd = defineCommand({
     }),
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
-    return withApp(args, async (app) => {
+    return withReadApp(args, async (app) => {
       const data = await evidenceReport(app.ctx, args.volume);
       return {
         data: { evidence: data },
@@ -585,7 +605,8 @@ export function commandTree(version: string): Command {
     meta: { name: "hoard", version, description: "prove a file is safe elsewhere before deleting the local copy" },
     subCommands: {
       init,
-      volume: defineCommand({ meta: { name: "volume", description: "manage volumes" }, subCommands: { add: volumeAdd } }),
+      volume: defineCommand({ meta: { name: "volume", description: "manage volumes" }, subCommands: { add: volumeAdd, rm: volumeRmCmd } }),
+      ls: lsCmd,
       volumes: volumeList,
       index: indexCmd,
       sync: syncCmd,

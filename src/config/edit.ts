@@ -192,9 +192,16 @@ export function removeTableFromConfigText(text: string, section: "volumes" | "de
   } catch {
     after = undefined;
   }
-  if (drop.size === 0 || JSON.stringify(after) !== JSON.stringify(expected))
+  // the removed table may have been the only thing defining the section: an absent section is the empty one
+  if (isTable(after) && after[section] === undefined && Object.keys(expected[section]).length === 0) after[section] = {};
+  if (drop.size === 0 || canonical(after) !== canonical(expected))
     throw configError("config_edit_failed", `cannot remove [${section}.${tomlKey(name)}] from the config automatically (it is not written as its own table)`, `remove ${section}.${name} from the config by hand`);
   return out;
+}
+
+/** JSON with object keys sorted (documents compared whatever the order of their tables). */
+function canonical(x: unknown): string {
+  return JSON.stringify(x, (_, v) => (isTable(v) && !(v instanceof Date) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v));
 }
 
 /** Mode of a file hoard creates (config): private, whatever the umask. */

@@ -211,6 +211,46 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
   return out.result;
 }
 
+/** A pair whose check threw before it produced a result: status `refused` or `failed`, with the error. */
+export interface CheckError extends Omit<CheckResult, "status"> {
+  status: "refused" | "failed";
+  error: { code: string; kind: string; message: string; hint: string | null };
+}
+
+/**
+ * Check every (volume, destination) pair in turn; one that throws (unreachable, not initialised,
+ * identity mismatch, a preflight refusal) is reported with its error and the others still run.
+ */
+export async function checkEach(ctx: OpContext, kind: "sync" | "verify", pairs: readonly [string, string][], opts: { dryRun?: boolean } = {}): Promise<(CheckResult | CheckError)[]> {
+  const out: (CheckResult | CheckError)[] = [];
+  for (const [volume, destination] of pairs) {
+    try {
+      out.push(await checkVolume(ctx, kind, volume, destination, opts));
+    } catch (e) {
+      // a single pair keeps its own exit code and error document (e.g. exit 3 for an uninitialised destination)
+      if (pairs.length === 1) throw e;
+      const he = e instanceof HoardError ? e : undefined;
+      const message = (e as Error)?.message ?? String(e);
+      ctx.log.warn(`${kind} ${volume} → ${destination}: ${message}${he?.hint ? ` (next: ${he.hint})` : ""}`);
+      out.push({
+        run_id: null,
+        kind,
+        volume,
+        destination,
+        status: he?.kind === "refused" ? "refused" : "failed",
+        counts: { manifest: 0, verified: 0, checked: 0, unchanged: 0, rechecked: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
+        evidence: [],
+        failures: [],
+        alarms: [],
+        warnings: [],
+        catalog: null,
+        error: { code: he?.code ?? "internal", kind: he?.kind ?? "failure", message, hint: he?.hint ?? null },
+      });
+    }
+  }
+  return out;
+}
+
 /** Which (volume, destination) pairs a `hoard sync [VOLUME] [--to DEST]` means. */
 export function syncTargets(ctx: OpContext, volume: string | undefined, to: string | undefined): [string, string][] {
   const vols = volume ? [volume] : Object.keys(ctx.config.volumes);

@@ -1,0 +1,75 @@
+// `hoard ls VOLUME [PATH…]`: what is where (git-annex's whereis): each file's status, size and, per
+// destination of the volume, the offload gate's verdict for that destination alone, from the DB.
+
+import { usageError } from "../kernel/errors.ts";
+import { liveFiles } from "../kernel/files.ts";
+import type { OpContext } from "./context.ts";
+import { gateFor } from "./gatecheck.ts";
+import { select } from "./select.ts";
+
+export interface LsEvidence {
+  destination: string;
+  /** In offload_requires (an offload needs this one). */
+  required: boolean;
+  /** The gate would accept this destination's evidence for this exact content (verified, covering, current). */
+  safe: boolean;
+  /** null when safe; else the gate's refusal code (no_evidence, not_covered, dest_not_initialised, …). */
+  code: string | null;
+  reason: string | null;
+}
+
+export interface LsFile {
+  path: string;
+  status: "present" | "offloaded" | "missing";
+  size: number;
+  /** RFC 3339 with nanoseconds (any date, also before 2001, which the generic ns→time rule would leave a number). */
+  mtime_at: string;
+  blake3: string;
+  evidence: LsEvidence[];
+}
+
+export interface LsResult {
+  volume: string;
+  path: string;
+  destinations: { name: string; required: boolean }[];
+  files: LsFile[];
+  counts: { files: number; bytes: number; present: number; offloaded: number; missing: number };
+  unmatched: string[];
+}
+
+/** List the volume's live files matching the (volume-relative) selectors; all of them without any. */
+export async function listFiles(ctx: OpContext, volume: string, selectors: readonly string[]): Promise<LsResult> {
+  const vol = ctx.config.volumes[volume];
+  if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none (hoard volume add NAME PATH)"}`);
+  const dests = [...new Set([...vol.offload_requires, ...vol.sync_to])];
+  const rows = liveFiles(ctx.db, volume);
+  const { matched, unmatched } = select(rows, selectors.length ? selectors : ["."]);
+  const gates = new Map<string, Awaited<ReturnType<typeof gateFor>>>();
+  for (const d of dests) gates.set(d, await gateFor(ctx, volume, [d]));
+  const files: LsFile[] = [];
+  const counts = { files: 0, bytes: 0, present: 0, offloaded: 0, missing: 0 };
+  for (const f of matched) {
+    const status = f.status as LsFile["status"];
+    counts.files++;
+    counts.bytes += Number(f.size);
+    counts[status]++;
+    files.push({
+      path: f.path,
+      status,
+      size: Number(f.size),
+      mtime_at: rfc3339Ns(f.mtime_ns),
+      blake3: f.blake3,
+      evidence: dests.map((d) => {
+        const r = gates.get(d)!.decide(f)[0];
+        return { destination: d, required: vol.offload_requires.includes(d), safe: r === undefined, code: r?.code ?? null, reason: r?.reason ?? null };
+      }),
+    });
+  }
+  return { volume, path: vol.path, destinations: dests.map((d) => ({ name: d, required: vol.offload_requires.includes(d) })), files, counts, unmatched: selectors.length ? unmatched : [] };
+}
+
+function rfc3339Ns(ns: bigint): string {
+  const sec = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
+  const frac = ns - sec * 1_000_000_000n;
+  return `${new Date(Number(sec) * 1000).toISOString().slice(0, 19)}.${frac.toString().padStart(9, "0")}Z`;
+}
