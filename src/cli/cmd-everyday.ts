@@ -80,6 +80,7 @@ export const lsCmd = defineCommand({
   },
 });
 (lsCmd as any).variadic = true;
+(lsCmd as any).variadicHint = "[PATH…]";
 
 // ---------- dest add ----------
 export const destAddCmd = defineCommand({
@@ -96,6 +97,7 @@ export const destAddCmd = defineCommand({
   },
 });
 (destAddCmd as any).variadic = true;
+(destAddCmd as any).variadicHint = "[KEY=VALUE…]";
 
 // ---------- volume rm ----------
 export const volumeRmCmd = defineCommand({

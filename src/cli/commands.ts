@@ -414,6 +414,7 @@ const offloadCmd = defineCommand({
   },
 });
 (offloadCmd as any).variadic = true;
+(offloadCmd as any).variadicHint = "PATH…";
 
 const restoreCmd = defineCommand({
   meta: { name: "restore", description: "bring offloaded files back (default: all of the volume, in place)" },
@@ -441,6 +442,7 @@ const restoreCmd = defineCommand({
   },
 });
 (restoreCmd as any).variadic = true;
+(restoreCmd as any).variadicHint = "[PATH…]";
 
 // ---------- recover ----------
 /** Every value of a repeated `--NAME V` / `--NAME=V` option (citty keeps only the last), commas split too. */

@@ -125,7 +125,10 @@ export function resolveCommand(root: Command, argv: string[]): Resolved {
 
 export async function usageOf(cmd: Command, parent?: Command): Promise<string> {
   const withGlobals: Command = { ...cmd, args: { ...(resolveSync<ArgsDef>(cmd.args) ?? {}), ...GLOBAL_ARGS } };
-  const text = await renderUsage(withGlobals as CommandDef<any>, parent as CommandDef<any> | undefined);
+  let text = await renderUsage(withGlobals as CommandDef<any>, parent as CommandDef<any> | undefined);
+  // variadic commands name their extra words (citty knows only the declared positionals)
+  const more = (cmd as any).variadicHint as string | undefined;
+  if (more) text = text.replace(/^(.*USAGE.*?)(\x1b\[[0-9;]*m)?$/m, (_, line: string, reset = "") => `${line}${reset} ${more}`);
   const colour = !process.env.NO_COLOR && !!process.stdout.isTTY && process.env.TERM !== "dumb";
   return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "").replace(/[ \t]+$/gm, "");
 }
