@@ -15,6 +15,7 @@ import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
+import { backupReminder } from "./backup.ts";
 import { collect, handlerContext, openDestination } from "./destination.ts";
 import { CATALOG_AFTER, writeCatalog, type CatalogResult } from "../kernel/catalog-write.ts";
 
@@ -199,6 +200,8 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     // evidence advanced or content-checked: the signed map of the rows that hold here, written there
     if (result.evidence.some((e) => CATALOG_AFTER.has(e.result)))
       result.catalog = await writeCatalog(ctx, { destination, volume, runId: run.id, epoch, handler: dest.handler, ctx: hctx, rows: manifest.filter((_, i) => checkedAt(i) !== null) });
+    const reminder = kind === "sync" ? backupReminder(ctx.db, volume) : undefined; // the DB maps the offloaded files: say when it was never backed up
+    if (reminder && !result.warnings.includes(reminder)) result.warnings.push(reminder);
     if (handlerError) {
       const msg = handlerError instanceof Error ? handlerError.message : String(handlerError);
       if (handlerError instanceof HoardError && handlerError.kind === "refused") throw handlerError;
