@@ -1,7 +1,12 @@
 // Live confirmation for offload: reach every required destination (or name the trusted ones that
 // could not be reached), then ask each, batch by batch, whether it holds each file right now.
 
+import { closeSync, constants, fstatSync, writeSync } from "node:fs";
+import { randomBytes, randomUUID } from "node:crypto";
 import { failure, HoardError, refused } from "../kernel/errors.ts";
+import { openRoot } from "../kernel/anchored.ts";
+import { hashBytes } from "../kernel/hash.ts";
+import type { HandlerContext } from "../kernel/plugin.ts";
 import { checkDestinationIdentity, type DestinationRow } from "../kernel/destinations.ts";
 import type { ConfirmDepth, FileOutcome, ManifestEntry } from "../kernel/plugin.ts";
 import { objectChecks, objectKey, recordConfirmations, type ObjectCheck } from "../kernel/objects.ts";
@@ -10,7 +15,7 @@ import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
 import type { OpContext } from "./context.ts";
 import { collect, handlerContext, openDestination, type OpenDestination } from "./destination.ts";
-import { acceptedMethods } from "./sync.ts";
+import { acceptedMethods } from "./policy.ts";
 
 /** What an offload reports per required destination. */
 export interface DestinationReport {
@@ -35,6 +40,56 @@ export interface Reached {
   records: Map<string, ObjectCheck>;
 }
 
+/**
+ * Identity errors that mean "cannot be reached" (a trusted destination may then be believed from
+ * its recorded evidence). Anything else — a destination that answers with an unreadable, foreign
+ * or missing marker — is a destination showing another identity, believed by nobody.
+ */
+const UNREACHABLE = new Set(["dest_missing", "dest_unreachable", "kopia_repo_unreachable", "rclone_unreachable", "restic_repo_unreachable"]);
+const isUnreachable = (e: unknown) => e instanceof HoardError && e.kind !== "refused" && (UNREACHABLE.has(e.code) || e.details?.unreachable === true);
+
+/**
+ * Refuse a destination whose copy of the volume is the volume itself (a bind mount, the same disk
+ * mounted twice, an rclone remote that covers the volume): a probe file with a fresh random name is
+ * created in the volume root through an anchored handle and the destination is asked to confirm it.
+ * No destination can hold a file that was never pushed, so one that sees it is looking at the
+ * volume, and nothing it "holds" is a copy. The probe is removed at once (the next index removes
+ * it after a crash: it has hoard's temp name).
+ */
+export async function assertNotTheVolume(ctx: OpContext, name: string, dest: OpenDestination, volume: string, root: string, hctx: HandlerContext): Promise<void> {
+  const dir = openRoot(root);
+  const probe = `.hoard-tmp-${randomUUID()}`;
+  try {
+    const bytes = randomBytes(32);
+    const fd = dir.openFile(probe, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
+    let mtimeNs: bigint;
+    try {
+      writeSync(fd, bytes);
+      mtimeNs = fstatSync(fd, { bigint: true }).mtimeNs;
+    } finally {
+      closeSync(fd);
+    }
+    const entry: ManifestEntry = { path: probe, size: bytes.length, mtimeNs, blake3: hashBytes(bytes), contentId: 0n, originNode: "", originRun: 0n, status: "present" };
+    let seen = false;
+    try {
+      if (typeof dest.handler.confirm === "function") seen = (await collect(dest.handler.confirm([entry], hctx, "presence"))).some((o) => o.path === probe && o.ok);
+    } catch (e) {
+      ctx.log.debug(`${name}: the volume probe could not be asked (${(e as Error)?.message ?? e})`);
+    }
+    if (seen)
+      throw refused(
+        "dest_is_volume",
+        `refused: destination ${name} shows a file just created in volume ${volume} and never pushed: its copy of the volume is the volume itself (a bind mount, the same disk mounted twice, or an rclone remote covering the volume), so nothing there is a copy`,
+        `point destinations.${name} at another place (hoard checks path overlaps in the config, but not mounts or rclone remotes defined outside it)`,
+      );
+  } finally {
+    try {
+      dir.unlink(probe);
+    } catch {}
+    dir.close();
+  }
+}
+
 /** Methods that show presence only: never a content confirmation. */
 const PRESENCE_ONLY = new Set(["presence", "size", ""]);
 const HASHES = ["blake3", "sha256", "sha1", "md5"];
@@ -56,8 +111,9 @@ export async function reachDestinations(ctx: OpContext, volume: string, required
       pin = await checkDestinationIdentity(ctx.db, d, dest.handler);
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
-      const identity = e instanceof HoardError && e.kind === "refused";
-      // a destination showing another identity is never believed, trusted or not
+      const identity = !isUnreachable(e);
+      // only a destination that cannot be reached may be believed unasked (if trusted); one that
+      // answers with another, missing or unreadable identity is believed by nobody
       if (trusted && !identity) {
         report.asked = false;
         report.note = `not asked: ${msg}; believed from its recorded evidence (trusted = true)`;
@@ -67,7 +123,7 @@ export async function reachDestinations(ctx: OpContext, volume: string, required
       throw refused(
         identity ? "offload_identity" : "offload_unreachable",
         `refused: offload of ${volume}: ${msg}; nothing was deleted`,
-        identity && e instanceof HoardError && e.hint ? e.hint : `make ${d} reachable and run the offload again (a destination you trust without asking, such as a disk in your safe, may be marked trusted = true in [destinations.${d}])`,
+        identity && e instanceof HoardError && e.hint ? e.hint : identity ? `check ${d}: it does not show its pinned identity` : `make ${d} reachable and run the offload again (a destination you trust without asking, such as a disk in your safe, may be marked trusted = true in [destinations.${d}])`,
       );
     }
     const pairs: [string, string][] = [];
@@ -112,6 +168,12 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
       byDepth[depth].push(e);
     }
     const hctx = handlerContext(ctx, { runId: o.runId, volume: o.volume, volumeRoot: o.root, epoch: a.pin.epoch, signal: new AbortController().signal, warnings: [] });
+    // and it is not the volume itself seen through another path
+    try {
+      await assertNotTheVolume(ctx, a.name, a.dest, o.volume, o.root, hctx);
+    } catch (e) {
+      return { kept, stopped: `${a.name}: ${(e as Error).message}` };
+    }
     for (const depth of ["presence", "content"] as const) {
       const list = byDepth[depth];
       if (list.length === 0) continue;
@@ -127,7 +189,9 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
       const byPath = new Map<string, FileOutcome>();
       for (const x of raw) if (!byPath.has(x.path)) byPath.set(x.path, x);
       const outs = list.map((e) => byPath.get(e.path));
-      if (o.record && askError === undefined) ctx.db.tx(() => recordConfirmations(ctx.db, a.name, o.volume, a.pin.epoch, o.runId, depth, list, outs));
+      // judge every answer first; only then record: an answer that does not hold is recorded as a
+      // failure, never as a check (a presence-only or rejected method is not a content check)
+      const judged: (FileOutcome | undefined)[] = [];
       for (let i = 0; i < list.length; i++) {
         const e = list[i]!;
         const x = outs[i];
@@ -141,8 +205,13 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
         if (why !== undefined) {
           if (!kept.has(e.path)) kept.set(e.path, { destination: a.name, reason: why });
           a.report.unconfirmed++;
-        } else a.report[depth]++;
+          judged.push(x && !x.ok ? x : { path: e.path, ok: false, reason: why });
+        } else {
+          a.report[depth]++;
+          judged.push(x);
+        }
       }
+      if (o.record && askError === undefined) ctx.db.tx(() => recordConfirmations(ctx.db, a.name, o.volume, a.pin.epoch, o.runId, depth, list, judged));
     }
   }
   return { kept };

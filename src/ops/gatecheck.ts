@@ -9,7 +9,7 @@ import { objectChecks, objectKey, type ObjectCheck } from "../kernel/objects.ts"
 import type { LiveFile } from "../kernel/files.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
-import { acceptedMethods } from "./sync.ts";
+import { acceptedMethods } from "./policy.ts";
 
 export interface GateEvaluator {
   decide(f: LiveFile): Refusal[];

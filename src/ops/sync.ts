@@ -11,6 +11,8 @@ import { component, refreshVerifiedAt, touchComponent, writeAdvance } from "../k
 import { objectChecks, objectKey, receiptScope, recordObjectOutcomes } from "../kernel/objects.ts";
 import { planRechecks, sanitizeOutcomes } from "../kernel/reverify.ts";
 import { checkpoint } from "../kernel/crash.ts";
+import { acceptedMethods } from "./policy.ts";
+import { assertNotTheVolume } from "./confirm.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
@@ -37,27 +39,6 @@ export interface CheckResult {
   warnings: string[];
   /** The catalog written at the destination after this run, or the unchanged last one kept (null: none). */
   catalog: CatalogResult | null;
-}
-
-/**
- * Ask policy plugins (evidence:advance) which (origin, method) pairs may count as evidence, each
- * distinct pair once (a run of equal pairs, the usual case, is skipped without a lookup).
- */
-export async function acceptedMethods(ctx: OpContext, volume: string, destination: string, type: string, pairs: Iterable<[string, Method]>): Promise<(origin: string, m: Method) => boolean> {
-  const verdict = new Map<string, boolean>();
-  let lastNode: string | undefined;
-  let lastMethod: Method | undefined;
-  for (const [originNode, method] of pairs) {
-    if (originNode === lastNode && method === lastMethod) continue;
-    lastNode = originNode;
-    lastMethod = method;
-    const key = `${originNode}\u0000${method}`;
-    if (verdict.has(key)) continue;
-    let ok = true;
-    await ctx.registry.emit("evidence:advance", { volume, destination, type, originNode, method, reject: () => void (ok = false) });
-    verdict.set(key, ok);
-  }
-  return (o, m) => verdict.get(`${o}\u0000${m}`) ?? false;
 }
 
 /** Volumes a destination serves: those listing it in sync_to or offload_requires. */
@@ -128,6 +109,8 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, receiptScope: receiptScope(ctx.db, destination, volume), signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
     let raw: FileOutcome[];
     let handlerError: unknown;
+    // a destination that is the volume itself (a bind mount, an rclone remote covering it) holds no copies
+    await assertNotTheVolume(ctx, destination, dest, volume, root, hctx);
     checkpoint("sync.push"); // the run is registered, nothing pushed yet
     try {
       raw = await collect(kind === "sync" ? dest.handler.push(manifest, hctx) : dest.handler.verify(manifest, hctx));
@@ -153,7 +136,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     // each entry's latest content-check time after this run (null: none, or its check failed now)
     const checkedAt = (i: number): bigint | null => {
       const o = outcomes[i];
-      if (!o || !o.ok) return null;
+      if (!o || !o.ok || !accepted(manifest[i]!.originNode, o.method)) return null;
       if (!o.unchanged) return o.verifiedAt;
       const r = recordAt(i);
       return r && r.epoch === epoch && r.ok === 1n ? r.checked_at : null;
