@@ -4,6 +4,8 @@
 // Usage: bun bench/sync.ts            (bun run bench:sync)
 // Cases: (1) first push of BENCH_LARGE_MB (2048) MiB in 8 large files: hoard ≤ 1.25× rclone copy;
 //        (2) no-change re-push of BENCH_SMALL_FILES (100000) files of 4 KiB: hoard ≤ 1.5× rclone copy.
+//        Also the catalog cost in case (2): the catalog a run writes at the destination (100k rows),
+//        as a share of a no-change run that re-verifies, written (catalog removed first) vs skipped.
 // Env: BENCH_DIR (parent of the temp tree), BENCH_REPEAT (2: best of N for the timed steps),
 //      HOARD_BIN (time a compiled binary instead of `bun src/cli/main.ts`). Also prints the fs
 //      (directory) destination for information.
@@ -25,11 +27,19 @@ const root = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), "hoard-bench-sy
 process.on("exit", () => rmSync(root, { recursive: true, force: true }));
 
 function run(cmd: string[], env: Record<string, string> = {}): number {
+  return runOut(cmd, env).s;
+}
+/** Run a command; its wall time in seconds and its stdout parsed as JSON (when it is). */
+function runOut(cmd: string[], env: Record<string, string> = {}): { s: number; json: any } {
   const t = performance.now();
   const r = spawnSync(cmd[0]!, cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
   const s = (performance.now() - t) / 1000;
   if (r.status !== 0) throw new Error(`${cmd.join(" ")} exited ${r.status}: ${String(r.stderr).slice(-2000)}`);
-  return s;
+  let json: any;
+  try {
+    json = JSON.parse(String(r.stdout));
+  } catch {}
+  return { s, json };
 }
 
 function makeLarge(dir: string) {
@@ -64,10 +74,36 @@ function hoardWorld(name: string, vol: string, destTable: string) {
   const cfg = join(dir, "config.toml");
   writeFileSync(cfg, `node = "bench"\n\n[volumes.v]\npath = ${JSON.stringify(vol)}\nsync_to = ["d"]\noffload_requires = ["d"]\n\n[destinations.d]\n${destTable}\n`);
   const h = (...a: string[]) => run([...HOARD, "--config", cfg, "--db", join(dir, "hoard.db"), ...a]);
+  // worlds share a tree one after the other: each adopts it afresh (a marker from the previous
+  // world's database would make this one refuse, its database being missing)
+  rmSync(join(vol, ".hoard-volume"), { force: true });
   h("volume", "add", "v", vol);
   h("index", "v");
   h("dest", "init", "d");
-  return h;
+  return Object.assign(h, { json: (...a: string[]) => runOut([...HOARD, "--config", cfg, "--db", join(dir, "hoard.db"), "--json", ...a]) });
+}
+
+/**
+ * The catalog cost on a no-change run that re-verifies (`hoard verify`, which reads every object
+ * back): best of N with the catalog skipped (rows unchanged) and with it written (the last one
+ * removed at the destination first); the catalog's own time comes from the run's JSON.
+ */
+function catalogCost(label: string, h: ReturnType<typeof hoardWorld>, catDir: string, noChangeSync: number) {
+  const one = (write: boolean) => {
+    if (write) rmSync(catDir, { recursive: true, force: true });
+    const { s, json } = h.json("verify", "d", "v");
+    const c = json?.results?.[0]?.catalog;
+    if (!c || c.written !== write) throw new Error(`${label}: expected the catalog ${write ? "written" : "skipped"}, got ${JSON.stringify(c)}`);
+    return { s, ms: c.ms as number, rows: c.rows as number };
+  };
+  const pick = (write: boolean) => Array.from({ length: REPEAT }, () => one(write)).sort((a, b) => a.s - b.s)[0]!;
+  const skipped = pick(false);
+  const written = pick(true);
+  const pct = (ms: number, s: number) => `${((ms / 1000 / s) * 100).toFixed(1)}%`;
+  rows.push(
+    `    (catalog, ${label}) ${written.rows} rows written: ${written.ms.toFixed(0)} ms = ${pct(written.ms, written.s)} of that re-verifying run (${written.s.toFixed(2)}s), ${pct(written.ms, noChangeSync)} of the no-change re-push (${noChangeSync.toFixed(2)}s)`,
+    `    (catalog, ${label}) rows unchanged, skipped: ${skipped.ms.toFixed(0)} ms = ${pct(skipped.ms, skipped.s)} of that re-verifying run (${skipped.s.toFixed(2)}s); run written vs skipped ${written.s.toFixed(2)}s vs ${skipped.s.toFixed(2)}s`,
+  );
 }
 
 const best = (f: () => number) => Math.min(...Array.from({ length: REPEAT }, f));
@@ -122,9 +158,11 @@ const report = (label: string, hoard: number, peer: number, target: number) => {
   // re-read in full on every sync, by design; that cost is printed below for information)
   const h = hoardWorld("small", vol, `type = "rclone"\nremote = ${JSON.stringify(hdDst)}\nreverify_budget = "0"`);
   log("first hoard push of the small files (not timed)");
-  h("sync", "v");
+  const first = h.json("sync", "v").json?.results?.[0]?.catalog;
   const hoard = best(() => h("sync", "v"));
   report(`(2) no-change re-push, ${SMALL} files of 4 KiB`, hoard, peer, 1.5);
+  rows.push(`    (catalog) the first push wrote a catalog of ${first?.rows} rows in ${first?.ms?.toFixed(0)} ms; a no-change re-push on receipts writes none (${h.json("sync", "v").json?.results?.[0]?.catalog === null ? "none" : "UNEXPECTED: one"})`);
+  catalogCost("rclone", h, join(hdDst, "v", ".hoard", "catalogs"), hoard);
   const rollDst = join(root, "hd-small-roll");
   mkdirSync(rollDst);
   const hr = hoardWorld("smallroll", vol, `type = "rclone"\nremote = ${JSON.stringify(rollDst)}\nreverify_budget = "64MiB"`);
@@ -136,6 +174,7 @@ const report = (label: string, hoard: number, peer: number, target: number) => {
   hf("sync", "v");
   const fsTime = best(() => hf("sync", "v"));
   rows.push(`    (info) no-change re-push to an fs destination: ${fsTime.toFixed(2)}s (${(fsTime / peer).toFixed(2)}× rclone copy)`);
+  catalogCost("fs", hf, join(fsDst, "v", ".hoard", "catalogs"), fsTime);
 }
 
 console.log(rows.join("\n"));

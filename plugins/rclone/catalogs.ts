@@ -68,14 +68,16 @@ export function rcloneCatalogs(api: PluginApi, rc: Rclone, remote: string, dest:
         }
         const up = await rc.run(["copyto", standardLocalPath(local), tmp, "--no-traverse"], { signal });
         if (up.code !== 0) throw failure("catalog_write", `${dest}: cannot upload catalog ${name}: ${rc.describeFailure("copyto", up)}`, "check that the remote is reachable and writable");
-        const mv = await rc.run(["moveto", tmp, joinRemote(dir, name)], { signal });
+        // --ignore-existing: a name that appeared since the listing is left as it is (never replaced)
+        const mv = await rc.run(["moveto", tmp, joinRemote(dir, name), "--ignore-existing"], { signal });
         if (mv.code !== 0) throw failure("catalog_write", `${dest}: cannot move catalog ${name} into place: ${rc.describeFailure("moveto", mv)}`, "check that the remote is reachable and writable");
         moved = true;
       } finally {
         try {
           unlinkSync(local);
         } catch {}
-        if (!moved) await rc.run(["deletefile", tmp]).catch(() => undefined); // best effort: list ignores temp names
+        // best effort (a listing ignores temp names; one left where the name appeared meanwhile too)
+        if (!moved) await rc.run(["deletefile", tmp]).catch(() => undefined);
       }
     },
     listCatalogs: (volume) => list(volume),

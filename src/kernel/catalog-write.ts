@@ -3,9 +3,8 @@
 
 import type { Db } from "./db.ts";
 import type { DestinationHandler, HandlerContext, Logger } from "./plugin.ts";
-import { CATALOG_FORMAT, encodeCatalogRows, encodeRows, type CatalogRow } from "./catalog.ts";
+import { CATALOG_FORMAT, encodeCatalogRows, encodeRows, rowsDigest, type CatalogRow } from "./catalog.ts";
 import { nodeKey } from "./keys.ts";
-import { streamHasher } from "./hash.ts";
 import { nowNs } from "./runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -46,13 +45,9 @@ export async function writeCatalog(
   }
   const t0 = performance.now();
   try {
-    const rowsJson = encodeRows(o.rows);
     // the same rows at the same pinned identity and epoch: the last catalog still describes them
     const pin = k.db.get<{ identity: string; epoch: bigint }>("SELECT identity, epoch FROM destinations WHERE name = ?", destination);
-    const h = streamHasher();
-    h.update(new TextEncoder().encode(JSON.stringify([CATALOG_FORMAT, destination, volume, pin?.identity ?? "", String(o.epoch)])));
-    h.update(rowsJson);
-    const hash = h.digestHex();
+    const hash = rowsDigest(o.rows, JSON.stringify([CATALOG_FORMAT, destination, volume, pin?.identity ?? "", String(o.epoch)]));
     const key = catalogMetaKey(destination, volume);
     const last = readLast(k.db, key);
     if (last && last.hash === hash) {
@@ -62,7 +57,7 @@ export async function writeCatalog(
     }
     const { name, bytes } = encodeCatalogRows(
       { format: CATALOG_FORMAT, volume, node: k.node, destination, runId: o.runId, createdAt: nowNs(), hoardVersion: pkg.version },
-      rowsJson,
+      encodeRows(o.rows),
       nodeKey(k.dataDir),
     );
     await handler.putCatalog(volume, name, bytes, o.ctx);

@@ -8,7 +8,7 @@
 
 import { constants as zc, gunzipSync, gzipSync } from "node:zlib";
 import { HoardError } from "./errors.ts";
-import { hashBytes } from "./hash.ts";
+import { hashBytes, streamHasher } from "./hash.ts";
 import { fingerprintOf, verifySignature, type NodeKey } from "./keys.ts";
 
 export type { NodeKey } from "./keys.ts";
@@ -52,10 +52,12 @@ export function signedStatement(payload: Uint8Array, compression: "gzip" | "none
   return enc.encode(`${CATALOG_FORMAT} signature\ncompression=${compression}\nblake3=${hashBytes(payload)}`);
 }
 
+/** A path that JSON.stringify would write as is between quotes (the common case, without the call). */
+const PLAIN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
+
 /**
  * The rows as the JSON array text of the payload (`[[path,size,"mtime_ns","blake3","status"],…]`),
- * in the order given. Built in batches straight into bytes, never one huge string. Also what
- * the kernel hashes to tell an unchanged catalog.
+ * in the order given. Built in batches straight into bytes, never one huge string.
  */
 export function encodeRows(rows: readonly CatalogRow[]): Uint8Array {
   const parts: Buffer[] = [Buffer.from("[")];
@@ -65,12 +67,53 @@ export function encodeRows(rows: readonly CatalogRow[]): Uint8Array {
     const end = Math.min(rows.length, start + BATCH);
     for (let i = start; i < end; i++) {
       const r = rows[i]!;
-      s += `${i ? "," : ""}[${JSON.stringify(r.path)},${r.size},"${r.mtimeNs}","${r.blake3}","${r.status}"]`;
+      const path = PLAIN_JSON.test(r.path) ? JSON.stringify(r.path) : `"${r.path}"`;
+      s += `${i ? "," : ""}[${path},${r.size},"${r.mtimeNs}","${r.blake3}","${r.status}"]`;
     }
     parts.push(Buffer.from(s, "utf8"));
   }
   parts.push(Buffer.from("]"));
   return Buffer.concat(parts);
+}
+
+/**
+ * BLAKE3 of the rows in a compact binary form (no JSON, no number-to-text conversion): what the
+ * kernel compares to tell whether a catalog would say anything new. Per row: the path's UTF-8
+ * length (u32) and bytes, size (f64), mtime (i64), BLAKE3 (32 bytes), status (1 byte).
+ */
+export function rowsDigest(rows: readonly CatalogRow[], prefix = ""): string {
+  const h = streamHasher();
+  const CHUNK = 1 << 20;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  let off = buf.write(prefix, 0, "utf8");
+  const u32 = (n: number) => (off = buf.writeUInt32LE(n, off));
+  for (const r of rows) {
+    // the longest a row can take: a path of up to 3 bytes per UTF-16 unit, plus 4+8+8+32+1
+    const need = r.path.length * 3 + 64;
+    if (off + need > CHUNK) {
+      h.update(buf.subarray(0, off));
+      off = 0;
+    }
+    if (need > CHUNK) {
+      const p = Buffer.from(r.path, "utf8");
+      u32(p.length);
+      h.update(buf.subarray(0, off));
+      h.update(p);
+      off = 0;
+    } else {
+      const lenAt = off;
+      off += 4;
+      const n = buf.write(r.path, off, "utf8");
+      buf.writeUInt32LE(n, lenAt);
+      off += n;
+    }
+    off = buf.writeDoubleLE(r.size, off);
+    off = buf.writeBigInt64LE(r.mtimeNs, off);
+    off += buf.write(r.blake3, off, 32, "hex");
+    buf[off++] = r.status === "present" ? 1 : 2;
+  }
+  h.update(buf.subarray(0, off));
+  return h.digestHex();
 }
 
 type CatalogMeta = Omit<Catalog, "rows">;
