@@ -1,7 +1,7 @@
 // Path selectors for offload, restore and ls: "." is the whole volume, otherwise a file or directory
 // path inside it, or a glob ('**/*.mov', picomatch). Selectors that escape the volume are usage errors.
 
-import { isAbsolute, posix, relative, resolve } from "node:path";
+import { basename, dirname, isAbsolute, posix, relative, resolve } from "node:path";
 import { realpathSync } from "node:fs";
 import picomatch from "picomatch";
 import { usageError } from "../kernel/errors.ts";
@@ -27,6 +27,21 @@ function roots(root: string): string[] {
   }
 }
 
+/** An absolute path with symlinks resolved as far as it exists (an offloaded file's directory usually does). */
+function physical(p: string): string {
+  const tail: string[] = [];
+  for (let head = resolve(p); ; ) {
+    try {
+      return resolve(realpathSync(head), ...tail.reverse());
+    } catch {
+      const parent = dirname(head);
+      if (parent === head) return resolve(p);
+      tail.push(basename(head));
+      head = parent;
+    }
+  }
+}
+
 /**
  * Selectors as the shell and git take them, made volume-relative: an absolute path must lie inside
  * the volume; a relative one is resolved against the current directory when that is inside the
@@ -39,7 +54,7 @@ export function resolveSelectors(selectors: readonly string[], root: string | un
   return selectors.map((sel) => {
     if (sel === "") return sel; // normaliseSelector refuses it
     if (isAbsolute(sel)) {
-      const rel = rs.map((r) => inside(r, posix.normalize(sel))).find((x) => x !== undefined);
+      const rel = [posix.normalize(sel), physical(sel)].flatMap((p) => rs.map((r) => inside(r, p))).find((x) => x !== undefined);
       if (rel === undefined)
         throw usageError("selector_absolute", `selector ${JSON.stringify(sel)} is not inside the volume (${root})`, "give paths inside the volume: absolute, relative to the current directory inside it, or relative to its root; . for the whole volume");
       return rel === "" ? "." : rel;
