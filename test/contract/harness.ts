@@ -115,6 +115,8 @@ let nextContent = 1n;
 
 export class Volume {
   readonly root: string;
+  /** The kernel's digest cache: secondary digests are computed once per content and kept after an offload. */
+  readonly digestCache = new Map<string, string>();
   constructor(root?: string) {
     this.root = root ?? tmp("hoard-contract-vol-");
     writeFileSync(join(this.root, ".hoard-volume"), JSON.stringify({ volume: "vol" }));
@@ -167,10 +169,14 @@ export function makeCtx(vol: Volume, o: { receiptScope?: string; runId?: bigint;
       const { createHash } = await import("node:crypto");
       const out = new Map<bigint, string>();
       for (const e of entries) {
-        try {
-          const data = readFileSync(join(vol.root, ...e.path.split("/")));
-          if (blake3Hex(data) === e.blake3) out.set(e.contentId, createHash(algo).update(data).digest("hex"));
-        } catch {}
+        const key = `${algo}:${e.contentId}`;
+        let d = vol.digestCache.get(key);
+        if (d === undefined && e.status === "present")
+          try {
+            const data = readFileSync(join(vol.root, ...e.path.split("/")));
+            if (blake3Hex(data) === e.blake3) vol.digestCache.set(key, (d = createHash(algo).update(data).digest("hex")));
+          } catch {}
+        if (d !== undefined) out.set(e.contentId, d);
       }
       return out;
     },
