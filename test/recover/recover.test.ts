@@ -1,5 +1,7 @@
 // `hoard recover --from DEST` end to end through the CLI, against an fs destination and an rclone
 // local-path remote: a lost database, a second machine, altered catalogs, an unknown signer.
+// rclone (a)-(d) are red until the rclone handler can check an offloaded object whose sha256 was never
+// cached (a rebuilt database has none): it should read it back into BLAKE3 instead of failing it.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -92,13 +94,13 @@ for (const kind of KINDS) {
 
     // the newest: one payload byte altered and the file renamed to its new BLAKE3 (only the signature can tell)
     const newest = readFileSync(w.catalogPath(cats[0]!));
-    newest[newest.length - 1] ^= 0x01;
+    newest[newest.length - 1]! ^= 0x01;
     const resigned = `${cats[0]!.split("-")[0]}-${hashBytes(newest)}.hcat`;
     writeFileSync(w.catalogPath(resigned), newest);
     renameSync(w.catalogPath(cats[0]!), w.path("moved-away.hcat"));
     // the second: one byte altered in place (its name's BLAKE3 no longer matches)
     const second = readFileSync(w.catalogPath(cats[1]!));
-    second[second.length - 2] ^= 0x01;
+    second[second.length - 2]! ^= 0x01;
     writeFileSync(w.catalogPath(cats[1]!), second);
 
     w.loseDb();
