@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { CATALOG_FORMAT, decodeCatalog, encodeCatalog, signedStatement, type Catalog, type CatalogRow } from "../../src/kernel/catalog.ts";
+import { CATALOG_FORMAT, decodeCatalog, encodeCatalog, rowsDigest, signedStatement, type Catalog, type CatalogRow } from "../../src/kernel/catalog.ts";
 import { fingerprintOf, nodeKey, verifySignature, type NodeKey } from "../../src/kernel/keys.ts";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
@@ -192,4 +192,34 @@ test("a NodeKey from another source (the interface) signs catalogs the same way"
   const key: NodeKey = { publicKey: pub, fingerprint: fingerprintOf(pub), sign: (m) => ed25519.sign(m, secretKey) };
   const { name, bytes } = encodeCatalog(catalog(rows(1)), key);
   expect(decodeCatalog(name, bytes).publicKey).toBe(pub);
+});
+
+test("rowsDigest (how the kernel tells unchanged rows): equal rows give equal digests; any field, the order, or the prefix changes it; huge paths are fine", () => {
+  const base = rows(3000);
+  const d = rowsDigest(base, "p");
+  expect(rowsDigest(rows(3000), "p")).toBe(d);
+  expect(rowsDigest(base, "q")).not.toBe(d);
+  const variants: ((r: CatalogRow) => CatalogRow)[] = [
+    (r) => ({ ...r, path: r.path + "x" }),
+    (r) => ({ ...r, size: r.size + 1 }),
+    (r) => ({ ...r, mtimeNs: r.mtimeNs + 1n }),
+    (r) => ({ ...r, blake3: hex64(12345) }),
+    (r) => ({ ...r, status: r.status === "present" ? "offloaded" : "present" }),
+  ];
+  for (const f of variants) {
+    const changed = base.slice();
+    changed[1234] = f(changed[1234]!);
+    expect(rowsDigest(changed, "p")).not.toBe(d);
+  }
+  expect(rowsDigest([base[1]!, base[0]!], "p")).not.toBe(rowsDigest([base[0]!, base[1]!], "p"));
+  expect(rowsDigest(base.slice(0, -1), "p")).not.toBe(d);
+  // a path split differently between two rows is another set of rows
+  const a = [{ ...base[0]!, path: "ab" }, { ...base[1]!, path: "c" }];
+  const b = [{ ...base[0]!, path: "a" }, { ...base[1]!, path: "bc" }];
+  expect(rowsDigest(a)).not.toBe(rowsDigest(b));
+  const huge = "é".repeat(600_000);
+  const h1 = rowsDigest([...base.slice(0, 5), { ...base[5]!, path: huge }, ...base.slice(6, 10)]);
+  const h2 = rowsDigest([...base.slice(0, 5), { ...base[5]!, path: huge + "x" }, ...base.slice(6, 10)]);
+  expect(h1).not.toBe(h2);
+  expect(rowsDigest([...base.slice(0, 5), { ...base[5]!, path: huge }, ...base.slice(6, 10)])).toBe(h1);
 });
