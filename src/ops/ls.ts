@@ -11,7 +11,10 @@ export interface LsEvidence {
   destination: string;
   /** In offload_requires (an offload needs this one). */
   required: boolean;
-  /** The gate would accept this destination's evidence for this exact content (verified, covering, current). */
+  /**
+   * The gate would accept this destination's evidence for this exact content (verified, covering,
+   * current): for a present file, an offload could rely on it; for an offloaded or missing one, a restore could.
+   */
   safe: boolean;
   /** null when safe; else the gate's refusal code (no_evidence, not_covered, dest_not_initialised, …). */
   code: string | null;
@@ -60,7 +63,9 @@ export async function listFiles(ctx: OpContext, volume: string, selectors: reado
       mtime_at: rfc3339Ns(f.mtime_ns),
       blake3: f.blake3,
       evidence: dests.map((d) => {
-        const r = gates.get(d)!.decide(f)[0];
+        // an offloaded or missing row changed status after its last check: that is no reason against a
+        // restore from there (restore asks the same gate the same way), only against deleting a present file
+        const r = gates.get(d)!.decide(f).filter((x) => status === "present" || x.code !== "not_confirmed")[0];
         return { destination: d, required: vol.offload_requires.includes(d), safe: r === undefined, code: r?.code ?? null, reason: r?.reason ?? null };
       }),
     });
