@@ -11,7 +11,7 @@ import { hashBytes } from "../../src/kernel/hash.ts";
 import { asyncFsWorld, cleanupWorlds, code, row, rows } from "../e2e/lib.ts";
 
 // every test drives several real hoard processes over thousands of files; the machine may be busy
-setDefaultTimeout(240_000);
+setDefaultTimeout(600_000);
 afterAll(cleanupWorlds);
 
 /** src/ops/index.ts records rows in batches of 4000: 4100 files make two record passes (4000, then 100). */

@@ -10,7 +10,7 @@ import { hashBytes } from "../../src/kernel/hash.ts";
 import { cleanupWorlds, code, row, rows, syncedWorld } from "../e2e/lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(120_000);
+setDefaultTimeout(300_000);
 afterAll(cleanupWorlds);
 
 /** Five files of different sizes, three of them in subdirectories. */

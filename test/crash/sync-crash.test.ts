@@ -10,7 +10,7 @@ import { hashBytes } from "../../src/kernel/hash.ts";
 import { asyncFsWorld, cleanupWorlds, code, row, rows } from "../e2e/lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(120_000);
+setDefaultTimeout(300_000);
 afterAll(cleanupWorlds);
 
 const body = (p: string, i: number, tag: string) => `${p} ${tag} ${i}\n`.repeat(1 + i * 1123);
