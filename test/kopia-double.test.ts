@@ -30,6 +30,7 @@ const statusId = (env = {}) => JSON.parse(ok(["repository", "status", "--json"],
 const fileId = (root = repo) => Buffer.from(JSON.parse(fs.readFileSync(path.join(root, "kopia.repository.f"), "utf8")).uniqueID, "base64").toString("hex");
 const create = (extra: string[] = []) => ok(["repository", "create", "filesystem", "--path", repo, "--no-check-for-updates", ...extra]);
 const snap = (env = {}) => JSON.parse(ok(["snapshot", "create", src, "--json"], env).out);
+const snap_ = (...flags: string[]) => JSON.parse(ok(["snapshot", "create", src, "--json", ...flags]).out);
 const write = (rel: string, data: string | Uint8Array) => { fs.mkdirSync(path.dirname(path.join(src, rel)), { recursive: true }); fs.writeFileSync(path.join(src, rel), data); };
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 
@@ -262,6 +263,50 @@ describe("snapshots", () => {
     expect(kopia(["snapshot", "verify", again.id]).code).toBe(1); // content dedup: kopia does not re-upload
     expect(kopia(["snapshot", "restore", m.id, path.join(T, "r")]).code).toBe(1);
     expect(kopia(["show", `${m.rootEntry.obj}/a.txt`]).out).toBe("alpha\n");
+  });
+
+  test("content verify names a lost blob's contents; content delete is dangerous and marks them deleted; a snapshot re-uploads a deleted content only when it hashes the file", () => {
+    const m = snap({ KOPIA_DOUBLE_DROP: "sub/b.bin" });
+    const obj = ok(["ls", "-l", "-r", m.rootEntry.obj]).out.split("\n").find((l) => l.endsWith(" sub/b.bin"))!.split(/ +/)[5]!;
+    const v = kopia(["content", "verify"]);
+    expect(v.code).toBe(1);
+    expect(v.err).toContain(`content ${obj} depends on missing blob p${obj}`);
+    expect(v.err).toContain("verify contents: encountered 1 errors: the repository is corrupted, it is missing pack blobs with index-referenced content");
+    expect(v.err.match(/depends on missing blob/g)).toHaveLength(1);
+    expect(kopia(["content", "verify", "--non-prefixed", "--prefix", "k"]).code).toBe(1); // --non-prefixed wins
+    expect(ok(["content", "verify", "--prefixed"]).err).toContain("Finished verifying contents"); // directories only
+
+    // dangerous: refused without the flag, nothing changed
+    const refused = kopia(["content", "delete", obj]);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain("To run this command despite the warning, set --dangerous-commands=enabled");
+    expect(kopia(["content", "verify"]).code).toBe(1);
+    expect(kopia(["content", "rm", "--dangerous-commands=enabled", "0123456789abcdef0123456789abcdef"]).err).toContain("content not found");
+    ok(["content", "delete", "--dangerous-commands=enabled", obj]);
+    // deleted contents are skipped by content verify, unless asked for
+    ok(["content", "verify"]);
+    expect(kopia(["content", "verify", "--include-deleted"]).err).toContain(`content ${obj} depends on missing blob`);
+    expect(kopia(["snapshot", "verify", m.id]).err).toContain(`object ${obj} is backed by missing blob`);
+
+    // an unchanged file is taken from the previous snapshot: the deleted content is not written
+    const cached = snap();
+    expect(kopia(["snapshot", "verify", cached.id]).code).toBe(1);
+    // hashed again, the file's bytes are written anew: every snapshot holding that content is whole again
+    const hashed = snap_("--force-hash=100");
+    expect(ok(["snapshot", "verify", "--verify-files-percent", "100", hashed.id]).code).toBe(0);
+    ok(["snapshot", "verify", "--verify-files-percent", "100", m.id]);
+    ok(["content", "verify", "--full"]);
+    const shown = Bun.spawnSync([KOPIA, "show", obj], { env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, KOPIA_PASSWORD: "correct horse" }, cwd: T, stdout: "pipe" });
+    expect(shown.exitCode).toBe(0);
+    expect(Buffer.from(shown.stdout).equals(fs.readFileSync(path.join(src, "sub", "b.bin")))).toBe(true);
+  });
+
+  test("content verify --full reads contents: a corrupted one is invalid", () => {
+    snap({ KOPIA_DOUBLE_CORRUPT: "a.txt" });
+    ok(["content", "verify"]);
+    const f = kopia(["content", "verify", "--full"]);
+    expect(f.code).toBe(1);
+    expect(f.err).toMatch(/content [0-9a-f]{32} is invalid: invalid checksum/);
   });
 
   test("a corrupted blob is found only when verify reads files", () => {
