@@ -1,7 +1,7 @@
 // The run conflict relation, written once as data: which run kinds may run at the same time.
 // Pure: no I/O. `conflicts` is symmetric by construction (a property test checks it).
 
-export const RUN_KINDS = ["index", "sync", "verify", "offload", "restore", "dest-init", "dest-reset", "evidence-rewind"] as const;
+export const RUN_KINDS = ["index", "sync", "verify", "offload", "restore", "recover", "dest-init", "dest-reset", "evidence-rewind"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** How a kind holds its volume and destinations. */
@@ -10,6 +10,7 @@ export const KIND_SCOPE: Record<RunKind, Scope> = {
   index: "volume", // the whole volume
   offload: "volume", // the whole volume, and every destination its policy requires (touches)
   restore: "volume", // the whole volume, reading from one destination (touches)
+  recover: "volume", // rebuilding a volume's rows from a destination's catalog (touches it)
   sync: "dest-scoped", // one volume towards one destination
   verify: "dest-scoped",
   "dest-init": "dest-wide", // a destination, whatever volume

@@ -14,6 +14,7 @@ import { refused, usageError, HoardError } from "../kernel/errors.ts";
 import { checkVolumeIdentity, RESERVED_DIR } from "../kernel/volumes.ts";
 import { checkDestinationIdentity } from "../kernel/destinations.ts";
 import { checkpoint } from "../kernel/crash.ts";
+import { pinned } from "../kernel/destinations.ts";
 import { liveFiles, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
 import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
@@ -98,7 +99,13 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     for (const d of candidates) gates.set(d, await gateFor(ctx, volume, [d]));
     const out: { f: LiveFile; sources: string[] }[] = [];
     for (const f of matched) {
-      const sources = candidates.filter((d) => gates.get(d)!.decide(f).filter((r) => r.code !== "policy" && r.code !== "not_confirmed").length === 0);
+      let sources = candidates.filter((d) => gates.get(d)!.decide(f).filter((r) => r.code !== "policy" && r.code !== "not_confirmed").length === 0);
+      // an offloaded file no destination holds evidence for (a database rebuilt by `recover`, whose
+      // evidence comes back only with verify): any initialised candidate may be asked, since restore
+      // lands nothing whose BLAKE3 differs from the index and checks each destination's identity
+      // (never one whose own last check of this file failed: it is known not to hold it)
+      if (sources.length === 0 && f.status === "offloaded")
+        sources = candidates.filter((d) => pinned(ctx.db, d) !== undefined && !gates.get(d)!.decide(f).some((r) => r.code === "last_check_failed" || r.code === "dest_not_initialised"));
       if (sources.length === 0) {
         result.counts.no_source++;
         result.failures.push({ path: f.path, reason: `no destination among ${candidates.join(", ")} holds verified evidence for it; ${fromHint(f.path)}` });

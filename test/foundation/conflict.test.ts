@@ -27,14 +27,14 @@ function realistic(kind: RunKind, volume: string, dest: string, touches: string[
     case "dest-scoped":
       return scopeOf(kind, volume, dest); // sync/verify: one volume towards one destination
     case "volume":
-      return kind === "index" ? scopeOf(kind, volume, null) : scopeOf(kind, volume, null, touches); // offload: required; restore: sources
+      return kind === "index" ? scopeOf(kind, volume, null) : scopeOf(kind, volume, null, touches); // offload: required; restore: sources; recover: its source
   }
 }
 const realScope: fc.Arbitrary<RunScope> = fc
   .record({ kind: fc.constantFrom(...RUN_KINDS), volume: fc.constantFrom(...VOLS), dest: fc.constantFrom(...DESTS), touches: fc.subarray([...DESTS]) })
   .map((r) => realistic(r.kind, r.volume, r.dest, r.touches));
 
-/** Every realistic scope over the small domain (8 kinds × 2 volumes × 3 destinations × 8 touch sets). */
+/** Every realistic scope over the small domain (9 kinds × 2 volumes × 3 destinations × 8 touch sets). */
 function allRealistic(): RunScope[] {
   const subsets: string[][] = [];
   for (let m = 0; m < 1 << DESTS.length; m++) subsets.push(DESTS.filter((_, i) => m & (1 << i)));
@@ -114,7 +114,7 @@ describe("conflict relation", () => {
 
   test("exhaustively equal to DESIGN.md's relation over every pair of realistic scopes", () => {
     const all = allRealistic();
-    expect(all.length).toBe(55); // index 2, sync 6, verify 6, offload 16, restore 16, dest-wide 9
+    expect(all.length).toBe(71); // index 2, sync 6, verify 6, offload 16, restore 16, recover 16, dest-wide 9
     const wrong: string[] = [];
     for (const a of all) for (const b of all) if (conflicts(a, b) !== oracle(a, b)) wrong.push(`${JSON.stringify(a)} vs ${JSON.stringify(b)}: ${conflicts(a, b)}`);
     expect(wrong.slice(0, 5)).toEqual([]);
