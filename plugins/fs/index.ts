@@ -228,6 +228,7 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
   /** BLAKE3 of an open descriptor from offset 0, and whether its size or mtime moved while it was read. */
   async function hashFd(fd: number, signal?: AbortSignal): Promise<{ digest: string; before: BigIntStats; changed: boolean }> {
     const before = fstatSync(fd, { bigint: true });
+    if (!before.isFile()) throw new EntryError(`not a regular file at ${name}`);
     const h = api.util.blake3Stream();
     const buf = buffer();
     let pos = 0;
@@ -268,7 +269,6 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
       }
       try {
         const h = await hashFd(fd, signal);
-        if (!h.before.isFile()) throw new EntryError(`not a regular file at ${name}`);
         if (Number(h.before.size) !== e.size) throw new EntryError(`size at ${name} is ${h.before.size}, expected ${e.size}`);
         return { digest: h.digest, st: h.before, changed: h.changed };
       } finally {

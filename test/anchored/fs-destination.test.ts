@@ -186,3 +186,26 @@ test("a push removes hoard's own temp leftovers (exact names) in the directories
   expect(listAll(join(root, "vol"))).toEqual(["a.txt", "dir/", "dir/.hoard-tmp-notes", `dir/${t3}/`, "dir/b.txt"].sort());
   expect(readFileSync(join(outside, "target"), "utf8")).toBe("outside\n");
 });
+
+test("an object at the destination replaced by a symlink to an outside file, or by a directory: push never writes through it; the link is kept in the history and replaced, the directory refuses the file", async () => {
+  const root = tmp();
+  const vol = makeVolume({ "a.txt": "alpha\n", "b.txt": "bravo\n" });
+  const h = await initFs(root);
+  await push(h, vol);
+  const outside = tmp();
+  writeFileSync(join(outside, "target"), "outside\n");
+  rmSync(join(root, "vol/a.txt"));
+  symlinkSync(join(outside, "target"), join(root, "vol/a.txt"));
+  rmSync(join(root, "vol/b.txt"));
+  mkdirSync(join(root, "vol/b.txt"));
+  const out = byPath(await push(h, vol, { runId: 4n }));
+  expect(out["a.txt"]).toMatchObject({ ok: true, transferred: true });
+  expect(out["b.txt"]).toMatchObject({ ok: false });
+  expect((out["b.txt"] as any).reason).toContain("directory");
+  expect(readFileSync(join(outside, "target"), "utf8")).toBe("outside\n");
+  expect(readdirSync(outside)).toEqual(["target"]);
+  expect(readFileSync(join(root, "vol/a.txt"), "utf8")).toBe("alpha\n");
+  expect(lstatSync(join(root, "vol/a.txt")).isFile()).toBe(true);
+  expect(lstatSync(join(root, "vol/.hoard/history/run-4/a.txt")).isSymbolicLink()).toBe(true);
+  expect(readdirSync(join(root, "vol/b.txt"))).toEqual([]);
+});

@@ -142,3 +142,24 @@ test("one entry failing (its source vanished after the manifest was taken) fails
   expect((out[17] as any).reason).toContain("copy failed");
   expect(() => statSync(join(root, "vol", gone))).toThrow();
 });
+
+test("multi-chunk files are copied, checked and fetched whole; fetch never writes over an existing target; init refuses a second marker and identify reads the first", async () => {
+  const root = tmp();
+  const big = Buffer.alloc((3 << 20) + 12345);
+  for (let i = 0; i < big.length; i += 97) big[i] = (i / 97) & 255;
+  const vol = makeVolume({ "big.bin": big, "small.txt": "small\n" });
+  const h = await init(root);
+  const out = (await h.push(vol.manifest, makeCtx(vol))) as FileOutcome[];
+  expect(out.map((o) => o.ok)).toEqual([true, true]);
+  expect(readFileSync(join(root, "vol/big.bin")).equals(big)).toBe(true);
+  const target = join(tmp(), "fetched");
+  await h.fetch(vol.manifest[0]!, target, makeCtx(vol));
+  expect(readFileSync(target).equals(big)).toBe(true);
+  await expect(h.fetch(vol.manifest[1]!, target, makeCtx(vol))).rejects.toThrow();
+  expect(readFileSync(target).equals(big)).toBe(true);
+  const id = await h.identify();
+  expect(typeof id === "object" && id.id).toBeTruthy();
+  await expect(h.init()).rejects.toThrow("already a hoard destination");
+  expect(await h.identify()).toEqual(id);
+  expect(readdirSync(root).filter((n) => n.startsWith(".hoard-tmp-"))).toEqual([]);
+});
