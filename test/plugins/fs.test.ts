@@ -1,6 +1,6 @@
 // The fs destination handler driven directly: concurrent pushes keep one outcome per entry in
 // manifest order with every byte read back, an abort leaves only finished files (and no temp
-// files), and one failing entry does not stop or taint the others.
+// files), one failing entry does not stop or taint the others, and more directories than open handles work.
 
 import { afterAll, expect, test } from "bun:test";
 import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -162,4 +162,20 @@ test("multi-chunk files are copied, checked and fetched whole; fetch never write
   await expect(h.init()).rejects.toThrow("already a hoard destination");
   expect(await h.identify()).toEqual(id);
   expect(readdirSync(root).filter((n) => n.startsWith(".hoard-tmp-"))).toEqual([]);
+});
+
+test("more directories than handles kept open (idle ones closed, changed ones fsynced first): every file lands and verifies; a re-push is all receipts", async () => {
+  const root = tmp();
+  const content: Record<string, string> = {};
+  for (let i = 0; i < 300; i++) content[`a${i % 3}/b${i}/f.txt`] = `file in ${i}\n`;
+  const vol = makeVolume(content);
+  const h = await init(root);
+  const out = (await h.push(vol.manifest, makeCtx(vol))) as FileOutcome[];
+  expect(out.filter((o) => !o.ok)).toEqual([]);
+  expect(tree(join(root, "vol"))).toEqual(Object.keys(content).sort());
+  for (const [p, c] of Object.entries(content)) expect(readFileSync(join(root, "vol", p), "utf8")).toBe(c);
+  const v = (await h.verify(vol.manifest, makeCtx(vol))) as FileOutcome[];
+  expect(v.filter((o) => !o.ok)).toEqual([]);
+  const again = (await h.push(vol.manifest, makeCtx(vol))) as FileOutcome[];
+  expect(again.every((o) => o.ok && o.unchanged)).toBe(true);
 });
