@@ -1,5 +1,7 @@
 // confirm(): live proof right before an offload deletes local copies. "presence" is one listing of
-// exactly the batch's paths (size must match); "content" compares a stored hash or reads bytes back.
+// exactly the batch's paths (size must match) and, unless the remote is a local path, the first byte
+// of each object read (a listing may come from a cache); "content" compares a stored hash (objects
+// also read, as for presence) or reads all the bytes back.
 //
 // Never answers from receipts or anything cached about the destination: every outcome comes from
 // the destination in this call. Local digests (md5/sha1/sha256) come from the kernel (ctx.digests),
@@ -8,6 +10,7 @@
 import type { ConfirmDepth, FileOutcome, HandlerContext, ManifestEntry } from "../../src/kernel/plugin.ts";
 import type { Plan } from "./features.ts";
 import { standardPath } from "./names.ts";
+import { unreadable } from "./readable.ts";
 import { compareHashes, downloadAndHash, listHashed, listVolume, prefetchDigests, presence, streamAndHash, streamed, type Listed, type Target } from "./verify.ts";
 
 /**
@@ -17,6 +20,13 @@ import { compareHashes, downloadAndHash, listHashed, listVolume, prefetchDigests
 export const CONFIRM_STREAM_MIN = 8 * 1024 * 1024;
 
 const aborted = (e: ManifestEntry, when: string): FileOutcome => ({ path: e.path, ok: false, reason: `aborted ${when}` });
+
+/** A promise that never rejects (started early, awaited later: no unhandled rejection meanwhile). */
+const settle = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
+  p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
 
 /** One outcome per entry, in the entries' order. */
 export async function confirmEntries(t: Target, plan: Plan, entries: ManifestEntry[], ctx: HandlerContext, depth: ConfirmDepth): Promise<FileOutcome[]> {
@@ -47,7 +57,12 @@ export async function confirmEntries(t: Target, plan: Plan, entries: ManifestEnt
     }
   }
   if (depth === "presence") {
-    for (const e of candidates) out.set(e.path, { path: e.path, ok: true, method: "presence", verifiedAt: listing.at });
+    // a listing only says the object was listed; off this machine it may be a cache's answer
+    const unread = t.local ? new Map<string, string>() : await unreadable(t, candidates, ctx);
+    for (const e of candidates) {
+      const why = unread.get(e.path);
+      out.set(e.path, why === undefined ? { path: e.path, ok: true, method: "presence", verifiedAt: listing.at } : { path: e.path, ok: false, reason: why });
+    }
   } else {
     const mismatch = new Set<string>();
     // by the stored hash where the listing gave one (large local objects: streamed, see Target.streamMin)
@@ -58,8 +73,19 @@ export async function confirmEntries(t: Target, plan: Plan, entries: ManifestEnt
     const stream = readBack.filter((e) => streamed(t, e) || e.size >= CONFIRM_STREAM_MIN);
     const streamSet = new Set(stream);
     const download = readBack.filter((e) => !streamSet.has(e));
+    // a stored hash comes from the same listing: off this machine the object is also read (alongside)
+    const reading = !t.local && hashed.length ? settle(unreadable(t, hashed, ctx)) : undefined;
     if (byHash && hashed.length) await compareHashes(t, byHash, hashed, listed, listing.at, ctx, out, mismatch, digests);
     else if (digests) await digests.result;
+    if (reading) {
+      const r = await reading;
+      if (!r.ok) throw r.error;
+      const unread = r.value;
+      for (const e of hashed) {
+        const why = unread.get(e.path);
+        if (why !== undefined && out.get(e.path)?.ok) out.set(e.path, { path: e.path, ok: false, reason: why });
+      }
+    }
     if (stream.length) await streamAndHash(t, stream, ctx, out, mismatch);
     if (download.length) await downloadAndHash(t, download, ctx, out, mismatch);
   }

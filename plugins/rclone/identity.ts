@@ -1,5 +1,6 @@
 // Destination identity: the `.hoard-destination` marker at the remote root, written by init()
-// via `rclone rcat` (stdin) and read by identify(); only "not found" means uninitialised.
+// via `rclone rcat` (stdin) and read by identify(). Uninitialised only when the root exists without
+// the marker; a root that does not exist (an unmounted disk, a removed bucket) is unreachable.
 
 import type { Identity, PluginApi } from "../../src/kernel/plugin.ts";
 import { joinRemote } from "./options.ts";
@@ -22,12 +23,36 @@ export function provesAbsent(code: number | null, stderr: string): boolean {
   return /^Failed to cat[^:]*: (last error was: )?(error in [A-Za-z]+: )?(object not found|directory not found)\s*$/.test(last);
 }
 
-export async function identify(api: PluginApi, rc: Rclone, remote: string, dest: string): Promise<Identity | "uninitialised"> {
+/** What the remote root shows: an identity, no marker in an existing root, or no root at all. */
+type Shown = Identity | "uninitialised" | { noRoot: string };
+
+/**
+ * Whether the remote root directory exists, once the marker is proven absent. `rclone cat` cannot
+ * tell (a missing file and a missing directory both exit 3), a listing of the root can: rclone's
+ * "directory not found" (exit 3) there means the root itself is missing. On a local path that is
+ * any failure to stat the directory (rclone's local backend); on bucket-based remotes a prefix
+ * always exists, a missing bucket does not.
+ */
+async function rootExists(api: PluginApi, rc: Rclone, remote: string, dest: string): Promise<true | { noRoot: string }> {
+  const r = await rc.run(["lsf", "--max-depth", "1", "--files-only", "--include", `/${DEST_MARKER}`, remote]);
+  if (r.code === 0) return true;
+  if (r.code === 3) return { noRoot: rc.describeFailure("lsf", r) };
+  throw api.util.errors.failure(
+    "dest_unreachable",
+    `${dest}: ${DEST_MARKER} is absent and the root ${remote} cannot be listed: ${rc.describeFailure("lsf", r)}`,
+    "check that the remote is reachable and its credentials (rclone.conf or RCLONE_CONFIG_* variables) are right; an unreadable destination is never treated as uninitialised",
+  );
+}
+
+async function shown(api: PluginApi, rc: Rclone, remote: string, dest: string): Promise<Shown> {
   const { failure } = api.util.errors;
   const path = joinRemote(remote, DEST_MARKER);
   const r = await rc.run(["cat", "--count", "65536", path]);
   if (r.code !== 0) {
-    if (provesAbsent(r.code, r.stderr)) return "uninitialised";
+    if (provesAbsent(r.code, r.stderr)) {
+      const root = await rootExists(api, rc, remote, dest);
+      return root === true ? "uninitialised" : root;
+    }
     throw failure(
       "dest_unreachable",
       `${dest}: cannot read ${DEST_MARKER}: ${rc.describeFailure("cat", r)}`,
@@ -47,10 +72,23 @@ export async function identify(api: PluginApi, rc: Rclone, remote: string, dest:
   return { id: m.id, detail: `created ${m.created_at ?? "(unknown time)"} at ${remote}` };
 }
 
+/** The identity the destination shows; a root that does not exist throws dest_missing (unreachable). */
+export async function identify(api: PluginApi, rc: Rclone, remote: string, dest: string): Promise<Identity | "uninitialised"> {
+  const s = await shown(api, rc, remote, dest);
+  if (typeof s === "object" && "noRoot" in s)
+    throw api.util.errors.failure(
+      "dest_missing",
+      `${dest}: the destination root ${remote} does not exist (${s.noRoot}); is it mounted?`,
+      `mount it or make the remote reachable, or fix destinations.${dest}.remote; a missing root is never treated as wiped (if the destination really is gone, create its root directory, then \`hoard dest reset ${dest} --yes\`)`,
+    );
+  return s;
+}
+
 export async function init(api: PluginApi, rc: Rclone, remote: string, dest: string): Promise<Identity> {
   const { failure, refused } = api.util.errors;
-  const existing = await identify(api, rc, remote, dest);
-  if (existing !== "uninitialised")
+  // a root that does not exist yet is created by the write (rclone makes parent directories)
+  const existing = await shown(api, rc, remote, dest);
+  if (existing !== "uninitialised" && !("noRoot" in existing))
     throw refused("dest_marker_exists", `${dest}: ${joinRemote(remote, DEST_MARKER)} already exists (destination id ${existing.id}): this remote path is already a hoard destination`, `if it is yours and you want a new identity, run \`hoard dest reset ${dest} --yes\``);
   const marker: Marker = { id: crypto.randomUUID(), created_at: new Date().toISOString(), type: "rclone" };
   const path = joinRemote(remote, DEST_MARKER);

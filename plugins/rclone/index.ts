@@ -45,6 +45,7 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
     hashJobs: p?.slowHash ? hashJobs(opts.checkers) : 1,
     stateDir: octx.stateDir,
     streamMin: p?.isLocal && p.plan.mode === "hash" ? STREAM_MIN : undefined,
+    local: p?.isLocal === true,
   });
   // listings started by warm(), taken by the push of that volume (one never taken is killed at exit)
   const warmed = new Map<string, { early: Early; abort: AbortController }>();

@@ -34,6 +34,12 @@ export interface Target {
    * the index's digest itself (method blake3), with no secondary digest in between.
    */
   streamMin?: number;
+  /**
+   * The destination is this machine's file system (rclone's local backend, features IsLocal): its
+   * listing is a real lstat of each object. Anything else may list from a cache (a server's
+   * directory cache), so a live confirmation also reads each object (see readable.ts).
+   */
+  local?: boolean;
 }
 
 /** Whether an entry is checked by streaming it back (see Target.streamMin). */

@@ -222,7 +222,10 @@ describe("confirm over rclone serve webdav (no stored hash)", () => {
 
     const pres = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { volume: "dl" }), "presence"));
     for (const e of vol.manifest) expect([e.path, pres.get(e.path)!.ok, (pres.get(e.path) as any).method]).toEqual([e.path, true, "presence"]);
-    expect(calls().map((c) => c.sub)).toEqual(["lsjson"]);
+    // listed, then the first byte of every object read in one batch (a listing may be a cache's)
+    const pc = calls();
+    expect(pc.map((c) => c.sub)).toEqual(["lsjson", "cat"]);
+    expect(pc[1]!.argv).toEqual(expect.arrayContaining(["--files-from-raw", "--count", "1"]));
 
     const ctx = makeCtx(vol, { volume: "dl" });
     const res = await outcomes(handler.confirm(vol.manifest, ctx, "content"));
@@ -242,6 +245,49 @@ describe("confirm over rclone serve webdav (no stored hash)", () => {
     const gone = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { volume: "dl" }), "content"));
     expect(gone.get("d/b c.txt")).toEqual({ path: "d/b c.txt", ok: false, missing: true, reason: "missing at dav" });
     expect(gone.get("big.bin")).toMatchObject({ ok: true, method: "blake3" });
+  });
+
+  test("presence at the server's default --dir-cache-time: an object deleted behind the server is still listed, but it cannot be read: not confirmed", async () => {
+    const { handler, calls } = logged({ remote: remote(), verify: "download" }, "dav");
+    const vol = makeVolume({ "a.txt": "alpha", "d/b c.txt": "bravo", "d/gone.txt": "gone soon", "empty.txt": "" });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { volume: "stale" })));
+    const ok = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { volume: "stale" }), "presence"));
+    expect(okOf(ok)).toEqual({ "a.txt": true, "d/b c.txt": true, "d/gone.txt": true, "empty.txt": true });
+    calls();
+
+    // deleted beside the server: its directory cache still lists the object with its size
+    rmSync(join(webdav.dir, "confirm", "stale", "d", "gone.txt"));
+    const listed = execFileSync(REAL_RCLONE, ["lsjson", "-R", "--files-only", `${remote()}/stale`], { env: { ...process.env, RCLONE_CONFIG: "/dev/null" } }).toString();
+    expect(JSON.parse(listed).map((j: any) => j.Path)).toContain("d/gone.txt");
+
+    const ctx = makeCtx(vol, { volume: "stale" });
+    const res = await outcomes(handler.confirm(vol.manifest, ctx, "presence"));
+    const gone = res.get("d/gone.txt") as any;
+    expect(gone.ok).toBe(false);
+    expect(gone.reason).toContain("listed at dav but cannot be read");
+    expect(okOf(res)).toEqual({ "a.txt": true, "d/b c.txt": true, "d/gone.txt": false, "empty.txt": true });
+    // one run for the batch; the objects its error did not name are asked once more on their own
+    expect(calls().map((x) => x.sub)).toEqual(["lsjson", "cat", "cat"]);
+
+    // content reads everything back anyway: not confirmed either
+    const cont = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { volume: "stale" }), "content"));
+    expect(cont.get("d/gone.txt")).toMatchObject({ ok: false });
+    expect(cont.get("a.txt")).toMatchObject({ ok: true, method: "blake3" });
+  });
+
+  test("presence: a cat run that fails naming no object proves nothing (asked once more, then not confirmed)", async () => {
+    const { handler } = open({ remote: remote(), verify: "download" }, {}, "dav");
+    const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo" });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { volume: "failcat" })));
+    const log = join(tmp(), "argv.log");
+    const liar = open({ remote: remote(), verify: "download", binary: FAKE_RCLONE }, { HOARD_FAKE_RCLONE_MODE: "argvlog,failcat", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE }, "dav");
+    const res = await outcomes(liar.handler.confirm(vol.manifest, makeCtx(vol, { volume: "failcat" }), "presence"));
+    for (const e of vol.manifest) {
+      const o = res.get(e.path) as any;
+      expect([e.path, o.ok]).toEqual([e.path, false]);
+      expect(o.reason).toContain("could not prove it readable at dav");
+    }
+    expect(readFileSync(log, "utf8").match(/^---- cat$/gm)).toHaveLength(2);
   });
 
   test('verify = "hash" (size-only evidence): content is still proven by reading back, never by size', async () => {

@@ -2,7 +2,7 @@
 // verify with hostile names, damage at the destination, offloaded entries, fetch, a lying rclone.
 
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, FAKE_RCLONE, REAL_RCLONE, entryFor, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, tmp } from "./harness.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
@@ -49,10 +49,13 @@ describe("local path remote", () => {
     expect(caps.facts!.hashes).toContain("sha256");
   });
 
-  test("identity: uninitialised, init, identify, refuse a second init, reject a foreign marker", async () => {
+  test("identity: a root not there yet is missing (not uninitialised), init creates it; identify, refuse a second init, reject a foreign marker", async () => {
     const root = join(tmp(), "not", "yet");
     const { handler } = open({ remote: root });
-    expect(await handler.identify()).toBe("uninitialised");
+    const missing = await handler.identify().catch((e) => e);
+    expect(missing).toBeInstanceOf(HoardError);
+    expect([missing.kind, missing.code]).toEqual(["failure", "dest_missing"]);
+    expect(existsSync(root)).toBe(false);
     const id = await handler.init();
     expect(id.id).toMatch(/^[0-9a-f-]{36}$/);
     const marker = JSON.parse(readFileSync(join(root, ".hoard-destination"), "utf8"));
@@ -68,6 +71,28 @@ describe("local path remote", () => {
     const bad = await handler.identify().catch((e) => e);
     expect(bad).toBeInstanceOf(HoardError);
     expect(bad.code).toBe("dest_marker_invalid");
+  });
+
+  test("identity: a root that exists without its marker is uninitialised (wiped); a root moved away (an unmounted disk) is unreachable, never uninitialised", async () => {
+    const root = join(tmp(), "mnt", "disk");
+    mkdirSync(root, { recursive: true });
+    const { handler } = open({ remote: root });
+    expect(await handler.identify()).toBe("uninitialised");
+    const id = await handler.init();
+    // unmounted: the mount point's directory is gone
+    renameSync(root, `${root}.away`);
+    const err = await handler.identify().catch((e) => e);
+    expect(err).toBeInstanceOf(HoardError);
+    expect([err.kind, err.code]).toEqual(["failure", "dest_missing"]);
+    expect(err.message).toContain(`${root} does not exist`);
+    expect(err.message).toContain("is it mounted?");
+    expect(err.hint).not.toMatch(/^if this is expected/);
+    expect(existsSync(root)).toBe(false); // identify wrote nothing
+    renameSync(`${root}.away`, root);
+    expect(((await handler.identify()) as any).id).toBe(id.id);
+    // wiped: the directory is there, its marker is not
+    rmSync(join(root, ".hoard-destination"));
+    expect(await handler.identify()).toBe("uninitialised");
   });
 
   test("push copies exactly the present manifest files (hostile names), verifies by sha256, re-push transfers nothing", async () => {

@@ -1,6 +1,7 @@
 // The rclone plugin against real served remotes: WebDAV (no stored hashes: size-only warning, or
 // BLAKE3 by download), SFTP (sha1), crypt defined only by env vars; unreachable remotes; secrets.
 
+import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -80,12 +81,19 @@ describe("webdav (no stored hashes)", () => {
     expect(readdirSync(stateDir).filter((n) => n.startsWith("download-"))).toEqual([]);
   });
 
-  test("identity over webdav", async () => {
+  test("identity over webdav: a root directory not found is unreachable (not uninitialised); init creates it; an existing root without the marker is uninitialised", async () => {
     const remote = `:webdav,url='http://127.0.0.1:${webdav.port}':ident`;
     const { handler } = open({ remote });
-    expect(await handler.identify()).toBe("uninitialised");
+    const missing = await handler.identify().catch((e) => e);
+    expect(missing).toBeInstanceOf(HoardError);
+    expect([missing.kind, missing.code]).toEqual(["failure", "dest_missing"]);
+    expect(missing.message).toContain("does not exist");
+    expect(missing.message).toContain("directory not found");
     const id = await handler.init();
     expect(((await handler.identify()) as any).id).toBe(id.id);
+    // deleted through the server (its directory cache would hide a deletion made beside it)
+    execFileSync(REAL_RCLONE, ["deletefile", `${remote}/.hoard-destination`], { env: { ...process.env, RCLONE_CONFIG: "/dev/null" }, stdio: "ignore" });
+    expect(await handler.identify()).toBe("uninitialised");
   });
 
   test("an unreachable remote at identify time is an error, never uninitialised", async () => {
@@ -105,7 +113,7 @@ describe("sftp (rclone serve sftp)", () => {
     const caps = await handler.capabilities();
     expect(caps.facts!.hashes).toEqual(expect.arrayContaining(["md5", "sha1"]));
     expect(caps.methods).toEqual(["sha1"]);
-    expect(await handler.identify()).toBe("uninitialised");
+    expect((await handler.identify().catch((e) => e)).code).toBe("dest_missing"); // backup/ not made yet
     await handler.init();
     const vol = makeVolume({ "a.txt": "alpha", "d/b c.txt": "bravo", "#x": "hash" });
     const res = await outcomes(handler.push(vol.manifest, makeCtx(vol)));

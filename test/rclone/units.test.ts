@@ -11,6 +11,7 @@ import { CopyLog, parseLogLine } from "../../plugins/rclone/log.ts";
 import { choosePlan, parseVersion } from "../../plugins/rclone/features.ts";
 import { joinRemote, secretParams } from "../../plugins/rclone/options.ts";
 import { provesAbsent } from "../../plugins/rclone/identity.ts";
+import { judgeCat } from "../../plugins/rclone/readable.ts";
 import { lastErrorLine, Rclone } from "../../plugins/rclone/run.ts";
 import { cleanup, REAL_RCLONE, rcloneType, tmp } from "./harness.ts";
 import { Registry } from "../../src/kernel/registry.ts";
@@ -212,6 +213,21 @@ describe("marker absence", () => {
     expect(provesAbsent(1, "ERROR : x: object not found\n2026/11/24 04:40:49 Failed to cat: couldn't connect SSH: handshake failed")).toBe(false);
     expect(provesAbsent(7, "object not found")).toBe(false);
     expect(provesAbsent(null, "")).toBe(false);
+  });
+});
+
+describe("first-byte reads (rclone cat --count 1)", () => {
+  const run = (o: { code?: number | null; bytes: number; named?: [string, string][]; general?: string[] }) => ({ code: o.code === undefined ? 0 : o.code, bytes: o.bytes, named: new Map(o.named ?? []), general: o.general ?? [] });
+  test("clean only with exit 0, no error line and exactly one byte per object asked", () => {
+    expect(judgeCat(run({ bytes: 3 }), 3)).toEqual({ clean: true });
+    // a silently skipped object: exit 0 but a byte short
+    expect(judgeCat(run({ bytes: 2 }), 3).clean).toBe(false);
+    expect(judgeCat(run({ bytes: 4 }), 3).clean).toBe(false);
+    expect(judgeCat(run({ bytes: 3, general: ["error listing: x"] }), 3).clean).toBe(false);
+    expect(judgeCat(run({ code: 5, bytes: 3 }), 3).clean).toBe(false);
+    expect(judgeCat(run({ code: null, bytes: 3 }), 3).clean).toBe(false);
+    const v = judgeCat(run({ code: 5, bytes: 2, named: [["b.txt", "Failed to send to output: unexpected EOF"]] }), 3);
+    expect(v).toEqual({ clean: false, named: new Map([["b.txt", "Failed to send to output: unexpected EOF"]]) });
   });
 });
 
