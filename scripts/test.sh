@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The project's test command (`npm test`): makes sure the external tools the tests drive are
-# present (rclone, b3sum from Debian when running as root), runs bun test, prints "N passed, N failed".
+# present (rclone, restic, b3sum from Debian when running as root), runs bun test, prints "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v b3sum >/dev/null 2>&1 || need+=(b3sum)
+command -v restic >/dev/null 2>&1 || need+=(restic)  # test/restic, test/contract: a real restic
 command -v zsh >/dev/null 2>&1 || need+=(zsh)    # test/shell: completion scripts run in their shells
 command -v fish >/dev/null 2>&1 || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
