@@ -6,7 +6,7 @@ import { rmSync } from "node:fs";
 import { syncedWorld, cleanupWorlds } from "../e2e/lib.ts";
 import type { Result } from "../helpers.ts";
 
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000); // many real hoard processes per test; the machine may be busy
 afterAll(cleanupWorlds);
 
 const RFC3339_NS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/;

@@ -5,7 +5,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { asyncFsWorld, code, cleanupWorlds } from "../e2e/lib.ts";
 
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000); // many real hoard processes per test; the machine may be busy
 afterAll(cleanupWorlds);
 
 test("statuses, sizes and per-destination evidence, as JSON and as a table", async () => {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, symlinkSync } from "node:fs";
 import { code, liveStatus, syncedWorld, cleanupWorlds } from "../e2e/lib.ts";
 import { hoardIn } from "./lib.ts";
 
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000); // many real hoard processes per test; the machine may be busy
 afterAll(cleanupWorlds);
 
 const FILES = {

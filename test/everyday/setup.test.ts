@@ -8,7 +8,7 @@ import { parse } from "smol-toml";
 import { world, type World } from "../helpers.ts";
 import { code, row, rows, syncedWorld, cleanupWorlds } from "../e2e/lib.ts";
 
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000); // many real hoard processes per test; the machine may be busy
 const made: World[] = [];
 afterAll(() => {
   for (const w of made) w.cleanup();

@@ -6,7 +6,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { asyncFsWorld, code, evidence, rows, cleanupWorlds } from "../e2e/lib.ts";
 
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000); // many real hoard processes per test; the machine may be busy
 afterAll(cleanupWorlds);
 
 test.concurrent("an unreachable first destination: the second is still synced; both results in --json; exit 4", async () => {
