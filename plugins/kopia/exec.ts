@@ -20,6 +20,7 @@ const DROPPED_ENV = [
   "KOPIA_PERSIST_CREDENTIALS_ON_CONNECT",
   "KOPIA_CHECK_FOR_UPDATES",
   "KOPIA_USE_KEYRING",
+  "KOPIA_DANGEROUS_COMMANDS", // hoard enables the one dangerous command it runs (content delete) itself
 ];
 
 export interface KopiaOptions {

@@ -1,5 +1,5 @@
 // The kopia destination handler: explicit init, identity from the repository's unique id, push as a
-// pinned snapshot of the volume root whose objects are read back into BLAKE3, live confirm, and fetch.
+// pinned snapshot of the volume root read back into BLAKE3 (lost content uploaded again), live confirm, fetch.
 
 import { Buffer } from "node:buffer";
 import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
@@ -8,7 +8,9 @@ import type { Capabilities, ConfirmDepth, DestinationHandler, FileOutcome, Handl
 import { loadCatalog, saveCatalog, scopeOf, type Catalog } from "./catalog.ts";
 import { errorText, Kopia, type KopiaResult } from "./exec.ts";
 import { floorSec, parseCreateOutput, parseLongListing, parseSnapshotList, verifyErrors, type Listed, type Snapshot } from "./listing.ts";
+import { verifyPresence } from "./presence.ts";
 import { readBack, type ReadItem, type ReadResult } from "./readback.ts";
+import { findLost, markDeleted } from "./repair.ts";
 
 export interface KopiaConfig {
   repository: string;
@@ -28,8 +30,6 @@ export const internals = new WeakMap<DestinationHandler, KopiaInternals>();
 export const FORMAT_BLOB = "kopia.repository.f";
 /** Every snapshot hoard makes is pinned: any of them may be the last one holding an offloaded file. */
 export const PIN = "hoard";
-/** Object ids per `snapshot verify --file-id …` call (argv stays far below the system's limit). */
-const VERIFY_IDS = 500;
 
 /** Every ok outcome of push/verify is a BLAKE3 read-back (or a receipt of one). */
 export const METHOD_BLAKE3 = "blake3";
@@ -43,6 +43,8 @@ interface Found {
   snap: Snapshot;
   item: Listed;
 }
+/** check()'s repair of present files a push's snapshot could not give back: a new snapshot, or why not. */
+type Repair = (unread: Found[]) => Promise<{ snap: Snapshot } | { note: string }>;
 /** The next snapshot object that may hold an entry (undefined: none left); notes: why others did not. */
 interface Cursor {
   notes: string[];
@@ -294,7 +296,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
   async function contentRounds(
     ctx: HandlerContext,
     start: { f: Found; cur: Cursor | undefined }[],
-    hooks: { matched(f: Found, at: bigint): void; unreadable(obj: string): void },
+    hooks: { matched(f: Found, at: bigint): void; unreadable(f: Found): void },
   ): Promise<Map<string, string[]>> {
     const read = reader(ctx);
     const reasons = new Map<string, string[]>();
@@ -314,7 +316,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
         }
         if (r.ok) why.push(`content in kopia snapshot ${snap.id} differs from the index (BLAKE3 ${short(r.b3)}, expected ${short(e.blake3)})`);
         else {
-          hooks.unreadable(item.obj);
+          hooks.unreadable(q.f);
           why.push(`reading it back from kopia snapshot ${snap.id} failed: ${r.error}`);
         }
         reasons.set(e.path, why);
@@ -330,8 +332,10 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
    * Per-file outcomes for a manifest. `current` is the snapshot this push just made (present files
    * must be in it); without it (verify), present files are looked up like offloaded ones. Every
    * entry is content-checked (read back into BLAKE3) unless `reuse` lets a receipt settle it.
+   * `repair` (push): called once with the present files `current` could not give back; a snapshot
+   * it returns is where those files are looked up and content-checked again.
    */
-  async function check(manifest: ManifestEntry[], ctx: HandlerContext, repoId: string, current: Snapshot | undefined, reuse: boolean): Promise<FileOutcome[]> {
+  async function check(manifest: ManifestEntry[], ctx: HandlerContext, repoId: string, current: Snapshot | undefined, reuse: boolean, repair?: Repair): Promise<FileOutcome[]> {
     const signal = ctx.signal;
     const cat = loadCatalog(stateDir, ctx.volume, repoId, scopeOf(ctx.receiptScope));
     const ses = session(ctx, cat);
@@ -400,16 +404,21 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
     }
 
     // content checks of everything else
-    const reasons = await contentRounds(ctx, toRead, {
-      matched(f, at) {
+    const unreadablePresent: Found[] = [];
+    const unreadableOther = new Map<string, ManifestEntry>(); // entries looked up in older snapshots
+    const hooks = {
+      matched(f: Found, at: bigint) {
         out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_BLAKE3, verifiedAt: at });
         found.set(f.e.path, f);
         cat.receipts.set(f.item.obj, { b3: f.e.blake3, at });
       },
-      unreadable(obj) {
-        cat.receipts.delete(obj);
+      unreadable(f: Found) {
+        cat.receipts.delete(f.item.obj);
+        if (current && f.snap === current && f.e.status === "present") unreadablePresent.push(f);
+        else unreadableOther.set(f.e.path, f.e);
       },
-    });
+    };
+    const reasons = await contentRounds(ctx, toRead, hooks);
     for (const q of toRead) {
       const e = q.f.e;
       if (out.has(e.path)) continue;
@@ -417,6 +426,45 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       if (!why) continue; // aborted
       const changed = e.status === "present" && current && why.length === 1 && why[0]!.startsWith("content in");
       fail(e, changed ? `${why[0]}: the file changed since it was indexed (run \`hoard index ${ctx.volume}\`)` : why.slice(0, 3).join("; "));
+    }
+
+    // present files whose bytes this push's snapshot cannot give back: if kopia lost their data,
+    // `repair` has it uploaded again; they are then looked up and read back in the snapshot that did,
+    // and other entries that could not be read back (offloaded files of the same content) once more
+    const unread = unreadablePresent.filter((f) => !out.get(f.e.path)?.ok);
+    if (repair && unread.length > 0 && !signal.aborted) {
+      const reasonOf = (e: ManifestEntry) => (out.get(e.path) as { reason?: string } | undefined)?.reason ?? "not read back";
+      const fixed = await repair(unread);
+      if ("note" in fixed) for (const f of unread) fail(f.e, `${reasonOf(f.e)}; ${fixed.note}`);
+      else {
+        const again = fixed.snap;
+        const others = [...unreadableOther.values()].filter((e) => !out.get(e.path)?.ok);
+        const prior = new Map([...unread.map((f) => f.e), ...others].map((e) => [e.path, reasonOf(e)]));
+        const l = await ses.listing(again);
+        const retry: { f: Found; cur: Cursor | undefined }[] = [];
+        for (const f of unread) {
+          const was = prior.get(f.e.path)!;
+          if (!l.ok) {
+            fail(f.e, `${was}; then ${l.error}`);
+            continue;
+          }
+          const it = l.items.get(f.e.path);
+          const why = mismatch(f.e, it);
+          if (why === null) retry.push({ f: { e: f.e, snap: again, item: it! }, cur: undefined });
+          else fail(f.e, `${was}; kopia snapshot ${again.id}, made to upload lost content again, ${why === "absent" ? "does not hold it" : `holds another version (${why})`}`);
+        }
+        for (const e of others) {
+          const cur = ses.cursor(e);
+          const f = await cur.next();
+          if (f) retry.push({ f, cur });
+        }
+        const reasons2 = await contentRounds(ctx, retry, hooks);
+        for (const { f } of retry) {
+          if (out.get(f.e.path)?.ok) continue;
+          const why = reasons2.get(f.e.path);
+          if (why) fail(f.e, `${prior.get(f.e.path)}; after kopia uploaded lost content again: ${why.slice(0, 2).join("; ")}`);
+        }
+      }
     }
 
     // the catalog: where each checked (path, content) is, for offloaded files and fetch later
@@ -454,22 +502,19 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       else fail(e, `no kopia snapshot of ${ctx.volumeRoot} holds it with size ${e.size}${cur.notes.length ? ` (${cur.notes.slice(0, 3).join("; ")})` : ""}`, true);
     }
     if (depth === "presence") {
-      // the listing shows it; `snapshot verify --file-id` (no reads) shows its blobs are in storage
-      for (let i = 0; i < first.length && !signal.aborted; i += VERIFY_IDS) {
-        const batch = first.slice(i, i + VERIFY_IDS);
-        const ids = [...new Set(batch.map((q) => q.f.item.obj))];
-        const r = await k.run(["snapshot", "verify", ...k.common(), ...ids.flatMap((id) => ["--file-id", id])], { signal });
-        const at = ctx.now();
-        const errs = r.code === 0 ? [] : verifyErrors(r.stderr).length ? verifyErrors(r.stderr) : [errorText(r)];
-        for (const { f } of batch) {
-          if (r.code === 0) {
-            out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_PRESENCE, verifiedAt: at });
-            continue;
-          }
-          const own = errs.find((l) => l.includes(f.item.obj));
-          if (own) fail(f.e, `kopia snapshot ${f.snap.id} lists it, but its data is not in the repository: ${own}`, true);
-          else fail(f.e, `kopia could not show that the data of the objects it lists is in the repository (${errs.slice(0, 2).join("; ")})`);
-        }
+      // the listing shows it; `snapshot verify --file-id` (no reads) shows its blobs are in storage.
+      // Each file's verdict is its own object's: a failed batch is narrowed down, never confirmed whole
+      const verdicts = await verifyPresence(
+        k,
+        first.map((q) => q.f.item.obj),
+        { signal, now: () => ctx.now(), progress: (n) => ctx.progress({ phase: "kopia verify (presence)", done: n, total: first.length }) },
+      );
+      for (const { f } of first) {
+        const v = verdicts.get(f.item.obj);
+        if (!v) continue; // aborted
+        if (v.ok) out.set(f.e.path, { path: f.e.path, ok: true, method: METHOD_PRESENCE, verifiedAt: v.at });
+        else if (v.named) fail(f.e, `kopia snapshot ${f.snap.id} lists it, but its data is not in the repository: ${v.error}`, true);
+        else fail(f.e, `kopia could not show that the data of its object is in the repository (${v.error})`);
       }
     } else {
       const reasons = await contentRounds(ctx, first, {
@@ -485,6 +530,59 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       }
     }
     return entries.map((e) => out.get(e.path) ?? { path: e.path, ok: false as const, reason: signal.aborted ? "aborted" : "not confirmed" });
+  }
+
+  /** `kopia snapshot create` of the volume root, pinned; the snapshot it saved (or the latest when it saved none). */
+  async function snapshot(ctx: HandlerContext, extra: string[], why: string): Promise<Snapshot> {
+    const desc = `hoard ${ctx.volume} run ${ctx.runId}${why ? ` (${why})` : ""}`;
+    const r = await k.run(["snapshot", "create", ctx.volumeRoot, "--json", "--pin", PIN, "--description", desc, ...extra, ...k.common()], { signal: ctx.signal });
+    if (ctx.signal.aborted) throw failure("aborted", `kopia snapshot of ${ctx.volumeRoot} was interrupted`);
+    let snap = parseCreateOutput(r.stdout.toString("utf8"));
+    if (r.code !== 0) {
+      if (!snap) throw failure("kopia_snapshot_failed", `kopia snapshot create of ${ctx.volumeRoot} (destination ${name}) failed: ${errorText(r)}`, reachHint);
+      if (snap.numFailed > 0)
+        ctx.warn(`${name}: kopia saved a partial snapshot ${snap.id}: ${snap.numFailed} file(s) could not be read${snap.errors.length ? ` (${snap.errors.slice(0, 3).map((x) => x.path).join(", ")}${snap.errors.length > 3 ? ", …" : ""})` : ""}; they are not claimed`);
+      else ctx.warn(`${name}: kopia snapshot create exited ${r.code} after saving snapshot ${snap.id}: ${errorText(r)}`);
+    } else if (!snap) {
+      // nothing changed (ignore-identical policy): kopia saved nothing and printed nothing
+      snap = ofRoot(await listSnapshots(ctx.signal), ctx.volumeRoot).find((s) => !s.incomplete);
+      if (!snap) throw failure("kopia_no_snapshot", `kopia snapshot create of ${ctx.volumeRoot} printed no snapshot and there is no earlier one (destination ${name}): ${errorText(r)}`);
+      ctx.log.info(`${name}: kopia saved no new snapshot (nothing changed); checking snapshot ${snap.id}`);
+    } else if (snap.numIgnored > 0 || /Ignored \d+ error/.test(r.stderr)) {
+      ctx.warn(`${name}: kopia ignored ${snap.numIgnored || "some"} error(s) in snapshot ${snap.id}${snap.errors.length ? ` (${snap.errors.slice(0, 3).map((x) => x.path).join(", ")})` : ""}; files it skipped are not claimed`);
+    }
+    return snap;
+  }
+
+  /**
+   * Present files kopia could not give back from this push's snapshot. kopia dedupes every write
+   * against its content index, so content whose pack blob was lost is never uploaded again by a
+   * plain snapshot. When `kopia content verify` (index against the blob listing, nothing read)
+   * names such content, exactly that content is marked deleted (`kopia content delete`: blobs are
+   * not touched, and kopia's snapshot GC undeletes any of it a snapshot still references), then the
+   * volume is snapshotted again hashing every file (`--force-hash=100`: unchanged files are not
+   * taken from the previous snapshot), so kopia writes the lost content anew from the files here.
+   * Damaged (present but unreadable) content is not repaired: a note says what to do.
+   */
+  async function repairLost(ctx: HandlerContext, unread: Found[], snap: Snapshot): Promise<{ snap: Snapshot } | { note: string }> {
+    const n = unread.length;
+    const f = await findLost(k, ctx.signal);
+    if (!f.ok) return { note: `\`kopia content verify\` failed too (${f.error}), so hoard could not tell whether kopia lost its data` };
+    if (f.lost.length === 0)
+      return { note: `kopia's index lists no content of the repository as lost, so its stored data is there but unreadable: run \`kopia content verify --full\` against ${repo} to find the damaged blobs, and repair or replace them from a copy of the repository` };
+    const blobs = [...new Set(f.lost.map((x) => x.blob))];
+    ctx.warn(
+      `${name}: kopia could not give back ${n} file(s) of snapshot ${snap.id}, and its index lists ${f.lost.length} content(s) whose data blobs are gone (${blobs.slice(0, 3).join(", ")}${blobs.length > 3 ? ", …" : ""}); ` +
+        `hoard marks that content deleted (\`kopia content delete\`) and snapshots ${ctx.volumeRoot} again hashing every file (--force-hash=100), so kopia uploads it again from the files still here`,
+    );
+    const err = await markDeleted(k, f.lost.map((x) => x.content), ctx.signal);
+    if (err !== undefined) return { note: `marking the lost content deleted so that kopia uploads it again failed: ${err}` };
+    try {
+      return { snap: await snapshot(ctx, ["--force-hash=100"], "re-upload of lost content") };
+    } catch (e: any) {
+      if (ctx.signal.aborted) throw e;
+      return { note: `the snapshot that was to upload the lost content again failed: ${e?.message ?? e}` };
+    }
   }
 
   const handler: DestinationHandler = {
@@ -525,23 +623,8 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
     async push(manifest, ctx) {
       const repoId = await ensure(ctx.signal);
       ctx.progress({ phase: "kopia snapshot", done: 0, total: manifest.length });
-      const r = await k.run(["snapshot", "create", ctx.volumeRoot, "--json", "--pin", PIN, "--description", `hoard ${ctx.volume} run ${ctx.runId}`, ...k.common()], { signal: ctx.signal });
-      if (ctx.signal.aborted) throw failure("aborted", `kopia snapshot of ${ctx.volumeRoot} was interrupted`);
-      let snap = parseCreateOutput(r.stdout.toString("utf8"));
-      if (r.code !== 0) {
-        if (!snap) throw failure("kopia_snapshot_failed", `kopia snapshot create of ${ctx.volumeRoot} (destination ${name}) failed: ${errorText(r)}`, reachHint);
-        if (snap.numFailed > 0)
-          ctx.warn(`${name}: kopia saved a partial snapshot ${snap.id}: ${snap.numFailed} file(s) could not be read${snap.errors.length ? ` (${snap.errors.slice(0, 3).map((x) => x.path).join(", ")}${snap.errors.length > 3 ? ", …" : ""})` : ""}; they are not claimed`);
-        else ctx.warn(`${name}: kopia snapshot create exited ${r.code} after saving snapshot ${snap.id}: ${errorText(r)}`);
-      } else if (!snap) {
-        // nothing changed (ignore-identical policy): kopia saved nothing and printed nothing
-        snap = ofRoot(await listSnapshots(ctx.signal), ctx.volumeRoot).find((s) => !s.incomplete);
-        if (!snap) throw failure("kopia_no_snapshot", `kopia snapshot create of ${ctx.volumeRoot} printed no snapshot and there is no earlier one (destination ${name}): ${errorText(r)}`);
-        ctx.log.info(`${name}: kopia saved no new snapshot (nothing changed); checking snapshot ${snap.id}`);
-      } else if (snap.numIgnored > 0 || /Ignored \d+ error/.test(r.stderr)) {
-        ctx.warn(`${name}: kopia ignored ${snap.numIgnored || "some"} error(s) in snapshot ${snap.id}${snap.errors.length ? ` (${snap.errors.slice(0, 3).map((x) => x.path).join(", ")})` : ""}; files it skipped are not claimed`);
-      }
-      return check(manifest, ctx, repoId, snap, true);
+      const snap = await snapshot(ctx, [], "");
+      return check(manifest, ctx, repoId, snap, true, (unread) => repairLost(ctx, unread, snap));
     },
 
     async verify(manifest, ctx) {

@@ -60,10 +60,11 @@ describe("parsing", () => {
 
 describe("the kopia process", () => {
   test("environment: the password only as KOPIA_PASSWORD, inherited kopia settings dropped, fault variables kept", () => {
-    const k = new Kopia({ binary: "kopia", password: " s3cret ", stateDir: "/state", env: { PATH: "/bin", KOPIA_PASSWORD: "inherited", KOPIA_CONFIG_PATH: "/elsewhere", KOPIA_DOUBLE_DROP: "x", HOME: "/h" } });
+    const k = new Kopia({ binary: "kopia", password: " s3cret ", stateDir: "/state", env: { PATH: "/bin", KOPIA_PASSWORD: "inherited", KOPIA_CONFIG_PATH: "/elsewhere", KOPIA_DANGEROUS_COMMANDS: "enabled", KOPIA_DOUBLE_DROP: "x", HOME: "/h" } });
     const env = k.env();
     expect(env.KOPIA_PASSWORD).toBe(" s3cret ");
     expect(env.KOPIA_CONFIG_PATH).toBeUndefined();
+    expect(env.KOPIA_DANGEROUS_COMMANDS).toBeUndefined();
     expect(env.KOPIA_DOUBLE_DROP).toBe("x");
     expect(env.KOPIA_CHECK_FOR_UPDATES).toBe("false");
     expect(env.TZ).toBe("UTC");

@@ -67,8 +67,8 @@ export interface Unit {
 
 let nextContent = 1n;
 
-/** A kopia destination `k` opened on a new, initialised repository and an empty volume. */
-export async function unit(percent = 100): Promise<Unit> {
+/** A kopia destination `k` opened on a new, initialised repository and an empty volume (extraEnv: the double's fault variables). */
+export async function unit(percent = 100, extraEnv: Record<string, string> = {}): Promise<Unit> {
   const dir = tmp();
   const root = join(dir, "vol");
   const repo = join(dir, "repo");
@@ -78,7 +78,7 @@ export async function unit(percent = 100): Promise<Unit> {
   let type: DestinationType | undefined;
   plugin.setup({ ...fakeApi(), destination: (t: DestinationType) => void (type = t) } as PluginApi);
   const opts = v.parse(type!.schema, { repository: repo, password: "unit-pw", verify_files_percent: percent });
-  const env = { ...process.env, PATH: `${DOUBLE_DIR}:${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, KOPIA_DOUBLE_LOG: logFile };
+  const env = { ...process.env, PATH: `${DOUBLE_DIR}:${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, KOPIA_DOUBLE_LOG: logFile, ...extraEnv };
   const quiet = { info() {}, warn() {}, debug() {} };
   const handler = type!.open({ ...opts, password: { value: "unit-pw", literal: false } }, { name: "k", stateDir, log: quiet, env });
   await handler.init();
