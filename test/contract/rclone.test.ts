@@ -31,7 +31,4 @@ for (const verify of ["hash", "download"] as const)
       dataFiles: () => filesUnder(root, (n, rel) => rel === ".hoard-destination" || n === ".hoard"),
       argv: w.argv,
     };
-  }, {
-    unreachableLooksUninitialised:
-      "rclone reports a local path below a regular file as \"directory not found\", exactly as it reports a remote directory not created yet; a pinned destination that shows uninitialised is refused by the kernel anyway",
   });
