@@ -24,7 +24,7 @@ interface CopyResult {
   failure?: string;
 }
 
-async function copy(t: Target, entries: ManifestEntry[], ctx: HandlerContext, extra: string[]): Promise<CopyResult> {
+async function copy(t: Target, entries: ManifestEntry[], ctx: HandlerContext, extra: string[], o: { inPlace?: boolean } = {}): Promise<CopyResult> {
   const backupDir = joinRemote(t.volumeDir, `.hoard/history/run-${ctx.runId}`);
   const totalFiles = entries.length;
   const log = new CopyLog({
@@ -46,9 +46,9 @@ async function copy(t: Target, entries: ManifestEntry[], ctx: HandlerContext, ex
     // exactly the manifest's present files: nothing added after indexing, no reserved names
     "--files-from-raw",
     "-",
-    // nothing is ever deleted or overwritten in place at the destination
-    "--backup-dir",
-    backupDir,
+    // nothing is ever deleted or overwritten in place at the destination (except, with inPlace,
+    // an object whose bytes cannot be read: it holds nothing to keep)
+    ...(o.inPlace ? [] : ["--backup-dir", backupDir]),
     "--use-json-log",
     "-v",
     "--stats",
@@ -175,7 +175,7 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
   const verified = settledEarly
     ? await verifyEntries(t, plan, todo, ctx, { receipts, only: true, transferred, digests })
     : await verifyEntries(t, plan, manifest, ctx, { receipts, reuse: true, transferred, digests });
-  const { outcomes, contentMismatch } = verified;
+  const { outcomes, contentMismatch, unreadable } = verified;
   let complete = verified.complete;
 
   // a copy error stands against its file even if an older copy there happens to match
@@ -189,24 +189,33 @@ export async function push(t: Target, pre: Preflight, remote: string, manifest: 
 
   // repair: after a clean copy, a destination file with the right size but different content was
   // skipped by rclone's size/mtime check; copy it again with --ignore-times (the old one goes to
-  // --backup-dir) and verify it again
+  // --backup-dir) and verify it again. One listed with the right size whose bytes cannot be read
+  // (e.g. deleted behind a server that lists from its directory cache) holds nothing to keep: it is
+  // copied again in place (moving it aside would fail, and over \`rclone serve\` a failed move
+  // leaves the server's node pointing into the backup dir, where the next write then lands)
   if (!copyFailed && !ctx.signal.aborted) {
     const repair: ManifestEntry[] = [];
     for (const e of present) {
       const o = outcomes.get(e.path);
-      if (!o || o.ok || !contentMismatch.has(e.path)) continue;
+      if (!o || o.ok || !(contentMismatch.has(e.path) || unreadable.has(e.path))) continue;
       if (await changedLocally(ctx.volumeRoot, e)) {
         outcomes.set(e.path, { ...o, reason: `${o.reason}; the local file changed after it was indexed (index again)` });
         continue;
       }
       repair.push(e);
     }
-    if (repair.length) {
-      ctx.log.info(`${t.dest}: ${repair.length} file(s) differ at the destination; copying them again`);
-      const c = await copy(t, repair, ctx, ["--ignore-times", ...copyExtra]);
+    const errs = new Map<string, string>();
+    const recopy = async (list: ManifestEntry[], what: string, inPlace: boolean) => {
+      if (!list.length || ctx.signal.aborted) return;
+      ctx.log.info(`${t.dest}: ${list.length} file(s) ${what}; copying them again${inPlace ? " in place" : ""}`);
+      const c = await copy(t, list, ctx, ["--ignore-times", ...copyExtra], { inPlace });
       for (const o of c.log.transferred) transferred.add(o);
-      const errs = c.log.objectErrors(c.code);
+      for (const [o, m] of c.log.objectErrors(c.code)) errs.set(o, m);
       if (c.failure && !ctx.signal.aborted) ctx.warn(`${t.dest}: ${c.failure}`);
+    };
+    await recopy(repair.filter((e) => contentMismatch.has(e.path)), "differ at the destination", false);
+    await recopy(repair.filter((e) => !contentMismatch.has(e.path)), "are listed at the destination but cannot be read", true);
+    if (repair.length) {
       const again = await verifyEntries(t, plan, repair, ctx, { only: true, receipts });
       complete &&= again.complete;
       for (const e of repair) {

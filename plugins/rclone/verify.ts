@@ -193,6 +193,8 @@ export interface Verified {
   outcomes: Map<string, FileOutcome>;
   /** Paths present at the destination with the right size but different content. */
   contentMismatch: Set<string>;
+  /** Paths listed at the destination with the right size whose bytes could not be read back. */
+  unreadable: Set<string>;
   /** False when a listing failed: nothing is known about the objects, so receipts must stay as they were. */
   complete: boolean;
 }
@@ -238,7 +240,8 @@ export function prefetchDigests(t: Target, plan: Plan, all: ManifestEntry[], ctx
 export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntry[], ctx: HandlerContext, opts: VerifyOptions = {}): Promise<Verified> {
   const out = new Map<string, FileOutcome>();
   const mismatch = new Set<string>();
-  const result: Verified = { outcomes: out, contentMismatch: mismatch, complete: true };
+  const unread = new Set<string>();
+  const result: Verified = { outcomes: out, contentMismatch: mismatch, unreadable: unread, complete: true };
   if (entries.length === 0) return result;
   if (ctx.signal.aborted) {
     for (const e of entries) out.set(e.path, { path: e.path, ok: false, reason: "aborted before verification" });
@@ -313,10 +316,10 @@ export async function verifyEntries(t: Target, plan: Plan, entries: ManifestEntr
       }
     }
     const stream = candidates.filter((e) => streamed(t, e));
-    if (stream.length) await streamAndHash(t, stream, ctx, out, mismatch);
+    if (stream.length) await streamAndHash(t, stream, ctx, out, mismatch, unread);
     await compareHashes(t, plan.hash, stream.length ? candidates.filter((e) => !streamed(t, e)) : candidates, listed, at, ctx, out, mismatch, opts.digests);
   } else {
-    await downloadAndHash(t, candidates, ctx, out, mismatch);
+    await downloadAndHash(t, candidates, ctx, out, mismatch, unread);
   }
   if (ctx.signal.aborted) result.complete = false;
   if (receipts && result.complete) {
@@ -411,7 +414,7 @@ const STREAM_JOBS = 2;
  * into BLAKE3 and compare with the index. The exit code, the byte count and the digest must all
  * agree; the outcome's time is when its read began.
  */
-export async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+export async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>, unread?: Set<string>) {
   const total = cands.length;
   const totalBytes = cands.reduce((s, e) => s + e.size, 0);
   let done = 0;
@@ -429,7 +432,10 @@ export async function streamAndHash(t: Target, cands: ManifestEntry[], ctx: Hand
       },
     });
     if (ctx.signal.aborted) return out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
-    if (r.code !== 0) return out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.describeFailure("cat", r)}` });
+    if (r.code !== 0) {
+      unread?.add(e.path);
+      return out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.describeFailure("cat", r)}` });
+    }
     await judgeReadBack(t, e, bytes, () => h.digestHex(), at, out, mismatch);
   };
   const worker = async () => {
@@ -453,7 +459,7 @@ const BATCH_FILES = 2000;
  * Read files back: copy a batch into a private temp directory with `rclone copy --files-from-raw`,
  * BLAKE3 each file, delete it. Disk use stays bounded by one batch.
  */
-export async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>) {
+export async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: HandlerContext, out: Map<string, FileOutcome>, mismatch: Set<string>, unread?: Set<string>) {
   if (cands.length === 0) return;
   const batches: ManifestEntry[][] = [];
   let cur: ManifestEntry[] = [];
@@ -494,6 +500,7 @@ export async function downloadAndHash(t: Target, cands: ManifestEntry[], ctx: Ha
         if (ctx.signal.aborted) out.set(e.path, { path: e.path, ok: false, reason: "aborted before it was read back" });
         else if (!st || !st.isFile()) {
           const err = errors.get(standardPath(e.path));
+          unread?.add(e.path);
           out.set(e.path, { path: e.path, ok: false, reason: `could not read it back from ${t.dest}: ${t.rc.redact(err ?? (failed || "rclone did not download it"))}` });
         } else await judgeReadBack(t, e, st.size, () => ctx.blake3File(p), at, out, mismatch);
         await rm(p, { force: true });

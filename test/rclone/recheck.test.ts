@@ -3,7 +3,7 @@
 // that keeps size and modtime is found (and repaired) when the kernel asks for it.
 
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { ManifestEntry } from "../../src/kernel/plugin.ts";
@@ -183,5 +183,33 @@ describe('push with receipts over rclone serve webdav (verify = "download")', ()
     const dl = ctx.progressLog.filter((x) => x.phase === "download");
     expect(dl.length).toBeGreaterThan(0);
     expect(dl.every((x) => x.total === 1 && x.current === "c.txt")).toBe(true);
+  });
+
+  test("an object deleted behind a caching server (still listed, unreadable, a move aside through the server would misplace the next write): a recheck entry is copied again in place and proven", async () => {
+    const remote = `:webdav,url='http://127.0.0.1:${webdav.port}':stale`;
+    const { handler, calls } = logged({ remote, verify: "download" }, "dav");
+    const vol = makeVolume({ "a.txt": "alpha", "d/gone.txt": "gone behind the server" });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const p = join(webdav.dir, "stale", "vol", "d", "gone.txt");
+    rmSync(p);
+    const pres = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { runId: 8n }), "presence"));
+    expect(pres.get("d/gone.txt")).toMatchObject({ ok: false });
+    calls();
+
+    const res = await outcomes(handler.push(marked(vol.manifest, "d/gone.txt"), makeCtx(vol, { runId: 9n })));
+    expect(res.get("a.txt")).toMatchObject({ ok: true, unchanged: true });
+    const g = res.get("d/gone.txt") as any;
+    expect([g.ok, g.method, g.transferred]).toEqual([true, "blake3", true]);
+    expect(readFileSync(p, "utf8")).toBe("gone behind the server");
+    // the first copy found it up to date (listed); the repair copied it in place (no --backup-dir:
+    // nothing readable to keep, and a move aside through the server would misplace the next write)
+    const copies = calls().filter((c) => c.sub === "copy" && !c.argv.some((a) => a.includes("download-")));
+    expect(copies.map((c) => [c.argv.includes("--ignore-times"), c.argv.includes("--backup-dir")])).toEqual([
+      [false, true],
+      [true, false],
+    ]);
+    expect(existsSync(join(webdav.dir, "stale", "vol", ".hoard", "history", "run-9", "d", "gone.txt"))).toBe(false);
+    const again = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { runId: 10n }), "presence"));
+    expect(again.get("d/gone.txt")).toMatchObject({ ok: true, method: "presence" });
   });
 });
