@@ -50,7 +50,8 @@ export interface IndexResult {
 
 type Hashed = { f: WalkFile; blake3: string; size: number; mtimeNs: bigint; ino: bigint };
 
-const BATCH = 4000;
+/** Rows recorded per transaction (HOARD_INDEX_BATCH overrides, for the crash tests). */
+const BATCH = Number(process.env.HOARD_INDEX_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_INDEX_BATCH)) : 4000;
 
 /** Shallow "unchanged": exact nanoseconds, or within a microsecond of a float lstat. */
 function sameMtime(rowNs: bigint, f: WalkFile): boolean {
@@ -159,10 +160,11 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
         counts.bytes += f.size;
         seen.add(f.rel);
         const row = live.get(f.rel);
+        // an offloaded path with a file: hashed, then either the recorded bytes came back (a restore
+        // killed before its row flip, a copy put back by hand: the row is present again) or it is
+        // another file, which is reported and never recorded over the offloaded row
         if (row?.status === "offloaded") {
-          problem({ path: f.rel, kind: "offloaded_conflict", message: "this path is offloaded but a file exists there now; it is not indexed (run `hoard restore` to bring the recorded version back, or move the new file away)" }, false);
-          counts.offloaded_conflicts++;
-          counts.skipped--;
+          toHash.push(f);
           return;
         }
         if (opts.shallow && row && row.status === "present" && Number(row.size) === f.size && sameMtime(row.mtime_ns, f)) unchangedShallow.push({ row, f });
@@ -192,11 +194,17 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     const classify = (h: Hashed, run: bigint | null) => {
       const row = live.get(h.f.rel);
       if (row && contentDigest(ctx.db, row.content_id) === h.blake3) {
-        if (row.status === "missing") {
+        if (row.status === "missing" || row.status === "offloaded") {
           counts.reappeared++;
-          if (run !== null) setFileStatus(ctx.db, row.id, "missing", "present", run);
+          if (run !== null) setFileStatus(ctx.db, row.id, row.status, "present", run);
         } else counts.unchanged++;
         if (run !== null) touchFile(ctx.db, row.id, { size: h.size, mtimeNs: h.mtimeNs, ino: h.ino, run });
+        return;
+      }
+      if (row?.status === "offloaded") {
+        problem({ path: h.f.rel, kind: "offloaded_conflict", message: "this path is offloaded but a different file exists there now; it is not indexed (run `hoard restore` to bring the recorded version back: your file is kept aside; or move it away)" }, false);
+        counts.offloaded_conflicts++;
+        counts.skipped--;
         return;
       }
       if (run === null) {

@@ -49,7 +49,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none"}`);
   if (vol.offload_requires.length === 0)
     throw refused("no_policy", `refused: volume ${volume} has no offload policy (offload_requires is empty)`, `add offload_requires = ["DEST", …] to [volumes.${volume}] in the config`);
-  if (selectors.length === 0) throw usageError("no_selector", "offload needs a selector: paths inside the volume, or . for the whole volume", `e.g. \`hoard offload ${volume} .\` or \`hoard offload ${volume} photos/2019\``);
+  if (selectors.length === 0) throw usageError("no_selector", "offload needs a selector: paths inside the volume, or . for the whole volume", `e.g. \`hoard offload ${volume} .\` for the whole volume, or a directory or glob inside it`);
   for (const sel of selectors) normaliseSelector(sel); // bad selectors are usage errors before any run starts
   let cutoff: bigint | undefined;
   if (opts.olderThan !== undefined) {

@@ -123,7 +123,9 @@ describe("restore of an offloaded volume killed at a checkpoint (five files)", (
       // the next index reaps the dead run and removes the temp; no row claims what the disk contradicts
       const idx = code(await w.hoardAsync("index", "photos", "--json"), 0);
       expect(idx.json.counts.leftovers_removed).toBe(checkpoint === "restore.fetch" ? 1 : 0);
-      expect(idx.json.counts.offloaded_conflicts).toBe(checkpoint === "restore.rename" ? 1 : 0);
+      // a file the dead run had placed byte-exact: its row is present again (reappeared), no conflict
+      expect(idx.json.counts.offloaded_conflicts).toBe(0);
+      expect(idx.json.counts.reappeared).toBe(checkpoint === "restore.rename" ? 1 : 0);
       expect(row(w, "SELECT status, note FROM runs WHERE id = ?", run.id)).toEqual({ status: "aborted", note: expect.stringContaining("reaped") });
       expect(temps(w)).toEqual([]);
       rowsAgree(w);
@@ -133,7 +135,7 @@ describe("restore of an offloaded volume killed at a checkpoint (five files)", (
 
       // a re-run completes: every remaining file comes back, an identical placed file is not "kept"
       const again = code(await w.hoardAsync("restore", "photos", "--json"), 0);
-      expect(again.json.counts).toMatchObject({ restored: 6 - n, failed: 0, no_source: 0, kept_existing: 0 });
+      expect(again.json.counts).toMatchObject({ restored: checkpoint === "restore.rename" ? 5 - n : 6 - n, failed: 0, no_source: 0, kept_existing: 0 });
       expect(again.json.kept).toEqual([]);
       expect(historyFiles(w)).toEqual([]);
       for (const [rel, c] of Object.entries(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
@@ -173,13 +175,13 @@ test.concurrent("restore.rename:1 over a different file: its bytes stay under .h
   expect(local(w, p2!)).toBe(intruders[p2!]!);
   expect(historyTexts(w)).toEqual([intruders[p1!]!]);
 
-  // both paths are offloaded rows with a file there (the placed original, the second intruder): reported, not indexed
+  // the placed original's row is present again (its bytes are back); the second intruder is reported, not indexed
   const idx = code(await w.hoardAsync("index", "photos", "--json"), 0);
-  expect(idx.json.counts.offloaded_conflicts).toBe(2);
-  expect(live(w).map((r) => r.status)).toEqual(Array(5).fill("offloaded"));
+  expect(idx.json.counts).toMatchObject({ offloaded_conflicts: 1, reappeared: 1 });
+  expect(live(w).map((r) => r.status).sort()).toEqual(["offloaded", "offloaded", "offloaded", "offloaded", "present"]);
   expect(temps(w)).toEqual([]);
   const again = code(await w.hoardAsync("restore", "photos", "--json"), 0);
-  expect(again.json.counts).toMatchObject({ restored: 5, failed: 0 });
+  expect(again.json.counts).toMatchObject({ restored: 4, failed: 0 });
   for (const [rel, c] of Object.entries(FILES)) expect({ rel, local: local(w, rel) }).toEqual({ rel, local: c });
   // no byte lost: both different files are kept, byte for byte
   expect(historyTexts(w).sort()).toEqual(Object.values(intruders).sort());
@@ -201,7 +203,7 @@ test.todo("restore.rename:1 over a different file: the file the dead run kept as
 });
 
 // Found by this harness; needs a change in src/ops/index.ts (not owned here): the index leaves it for a re-run of restore.
-test.todo("restore.rename:1: the next index repairs the offloaded row of a file the dead run already placed byte-exact", async () => {
+test.concurrent("restore.rename:1: the next index repairs the offloaded row of a file the dead run already placed byte-exact", async () => {
   const w = await syncedWorld({ files: FILES });
   code(await w.hoardAsync("offload", "photos", "."), 0);
   const crashed = await runRaw(w, { HOARD_TEST_CRASH_AT: "restore.rename:1" }, "restore", "photos", "--json");

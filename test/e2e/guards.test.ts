@@ -30,7 +30,7 @@ describe("offload arguments", () => {
     expect(none.json.error.code).toBe("no_selector");
     expect(none.json.error.hint).toContain("hoard offload photos .");
     const bad: [string, string][] = [
-      [w.path("vol/a.txt"), "selector_absolute"],
+      [w.path("nas/a.txt"), "selector_absolute"], // absolute, outside the volume (inside it, it works)
       ["/", "selector_absolute"],
       ["..", "selector_escapes"],
       ["../vol/a.txt", "selector_escapes"],

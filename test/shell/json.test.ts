@@ -2,7 +2,7 @@
 // as RFC 3339 with nanoseconds), errors print the error document, and docs/json.md covers every command.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fsWorld, ROOT, world, type Result, type World } from "../helpers.ts";
 import { commandTree } from "../../src/cli/commands.ts";
@@ -75,7 +75,7 @@ describe("--json documents", () => {
       const r = fresh.hoard("init", "--node", "n1", "--json");
       seen.add("init");
       expect(r.code).toBe(0);
-      expect(Object.keys(oneDocument(r, "init")).sort()).toEqual(["config", "db", "schema_version"]);
+      expect(Object.keys(oneDocument(r, "init")).sort()).toEqual(["config", "db", "key", "schema_version"]);
     } finally {
       fresh.cleanup();
     }
@@ -107,6 +107,15 @@ describe("--json documents", () => {
     expect(j("completion names", ["volumes"])).toEqual({ volumes: ["photos"] });
     expect(j("demo", ["--dir", w.path("demo")])).toMatchObject({ ok: true });
     if (runnablePaths().includes("evidence expire")) expect(j("evidence expire", [])).toBeDefined();
+    expect(j("ls", ["photos"])).toBeDefined();
+    expect(j("key show")).toMatchObject({ public_key: expect.any(String), fingerprint: expect.any(String) });
+    expect(j("db backup", [w.path("backup.db")])).toMatchObject({ file: w.path("backup.db") });
+    expect(j("dest adopt", ["nas"], 3)).toMatchObject({ ok: false }); // already pinned here: refused
+    expect(j("dest add", ["usb", "--type", "fs", `path=${w.path("usb")}`])).toBeDefined();
+    mkdirSync(w.path("scratch"), { recursive: true });
+    expect(j("volume add", ["scratch", w.path("scratch")])).toBeDefined();
+    expect(j("volume rm", ["scratch"])).toBeDefined();
+    expect(j("recover", ["--from", "nas"], 3)).toMatchObject({ ok: false }); // the volume already has rows: refused
   }, 180_000);
 
   test("every runnable command of the tree was exercised above", () => {
