@@ -43,6 +43,7 @@ test.concurrent("a.txt swapped for a symlink to a file outside the volume after 
 test.concurrent("DEST/photos/.hoard is a symlink to an outside directory: a sync that must keep an older copy refuses that file and writes nothing outside; without the link it completes", async () => {
   const w = await syncedWorld();
   mkdirSync(w.path("outside"));
+  rmSync(w.path("nas/photos/.hoard"), { recursive: true, force: true }); // (the sync's catalogs)
   symlinkSync(w.path("outside"), w.path("nas/photos/.hoard"));
   w.write("vol/dir/b.txt", "bravo, edited\n");
   code(await w.hoardAsync("index", "photos"), 0);
