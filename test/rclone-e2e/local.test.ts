@@ -272,7 +272,7 @@ test.concurrent("a sync refused by a check after its warm-up listing began: hoar
   // the warm-up listing was started, and is gone once hoard has exited (it would sleep for 60 s)
   expect(existsSync(pidfile)).toBe(true);
   expect(await stopped(Number(readFileSync(pidfile, "utf8").trim()))).toBe(true);
-}, 45_000);
+}, 120_000);
 
 test.concurrent("a large file on a local path through the CLI: evidence by blake3 (read back) and sha256 together; offload and restore work", async () => {
   const big = new Uint8Array(STREAM_MIN + 7).map((_, i) => (i * 13 + 5) & 0xff);
