@@ -1,5 +1,5 @@
 // Index killed (SIGKILL, like a power cut) at index.walk and index.record, over trees of more than one
-// record batch (4000 files): nothing lost, the re-run reaps the run and repairs every row, a round trip works.
+// record batch: nothing lost, the re-run reaps the run and repairs every row, a round trip works.
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn } from "node:child_process";
@@ -14,9 +14,15 @@ import { asyncFsWorld, cleanupWorlds, code, row, rows } from "../e2e/lib.ts";
 setDefaultTimeout(600_000);
 afterAll(cleanupWorlds);
 
-/** src/ops/index.ts records rows in batches of 4000: 4100 files make two record passes (4000, then 100). */
-const COUNT = 4100;
-const BATCH = 4000;
+/** Rows recorded per batch here (HOARD_INDEX_BATCH): 41 files make two record passes (40, then 1). */
+const COUNT = 41;
+const BATCH = 40;
+/** A world for these tests: its hoard records BATCH rows per transaction. */
+async function batchedWorld(o: Parameters<typeof asyncFsWorld>[0]) {
+  const w = await asyncFsWorld(o);
+  w.env.HOARD_INDEX_BATCH = String(BATCH);
+  return w;
+}
 const MANY: Record<string, string> = Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`d${i % 16}/f${String(i).padStart(4, "0")}.txt`, `indexed file ${i}\n`.repeat(1 + (i % 7))]));
 const TEMP = /^\.hoard-(restore|offload|tmp)-/;
 
@@ -107,7 +113,7 @@ describe(`first index of ${COUNT} files (two record batches), with two leftover 
   ];
   for (const [checkpoint, n, recorded] of CASES)
     test.concurrent(`${checkpoint}:${n}`, async () => {
-      const w = await asyncFsWorld({ files: MANY });
+      const w = await batchedWorld({ files: MANY });
       // hoard temp names left by an earlier interrupted run: never indexed, removed by a completed index
       const leftovers = [`d3/.hoard-restore-${randomUUID()}`, `.hoard-tmp-${randomUUID()}`];
       for (const l of leftovers) w.write(`vol/${l}`, "half-written bytes of an interrupted run\n");
@@ -138,8 +144,8 @@ describe(`first index of ${COUNT} files (two record batches), with two leftover 
 
 describe(`re-index of ${COUNT} synced files after deletes, changes and additions, killed at a checkpoint`, () => {
   const keys = Object.keys(MANY);
-  const DELETED = [keys[5]!, keys[2222]!, keys[4099]!];
-  const CHANGED = [keys[7]!, keys[4050]!];
+  const DELETED = [keys[5]!, keys[22]!, keys[40]!];
+  const CHANGED = [keys[7]!, keys[39]!];
   const ADDED = ["new/a.txt", "d1/zz-added.txt"];
   const NOW: Record<string, string> = { ...MANY };
   for (const p of DELETED) delete NOW[p];
@@ -150,7 +156,7 @@ describe(`re-index of ${COUNT} synced files after deletes, changes and additions
   // (a re-index killed at index.walk has changed no row yet: the first describe covers index.walk)
   for (const [checkpoint, n] of [["index.record", 1], ["index.record", 2]] as [string, number][])
     test.concurrent(`${checkpoint}:${n}`, async () => {
-      const w = await asyncFsWorld({ files: MANY });
+      const w = await batchedWorld({ files: MANY });
       code(await w.hoardAsync("index", "photos"), 0);
       code(await w.hoardAsync("sync", "photos"), 0);
       for (const p of DELETED) rmSync(w.path(`vol/${p}`));
