@@ -275,6 +275,22 @@ describe("confirm over rclone serve webdav (no stored hash)", () => {
     expect(cont.get("a.txt")).toMatchObject({ ok: true, method: "blake3" });
   });
 
+  test("presence over many objects: first bytes read in a few concurrent runs of at most 100; only the object deleted behind the server is not confirmed", async () => {
+    const { handler, calls } = logged({ remote: remote(), verify: "download" }, "dav");
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 250; i++) files[`d${i % 7}/f${i}.txt`] = `content ${i}`;
+    const vol = makeVolume(files);
+    await outcomes(handler.push(vol.manifest, makeCtx(vol, { volume: "many" })));
+    rmSync(join(webdav.dir, "confirm", "many", "d3", "f171.txt"));
+    calls();
+    const res = await outcomes(handler.confirm(vol.manifest, makeCtx(vol, { volume: "many" }), "presence"));
+    const bad = [...res.values()].filter((o) => !o.ok).map((o) => o.path);
+    expect(bad).toEqual(["d3/f171.txt"]);
+    for (const o of res.values()) if (o.ok) expect(o.method).toBe("presence");
+    // 250 objects in runs of 100, 100 and 50; the run that met the deleted one asked its others again
+    expect(calls().map((c) => c.sub)).toEqual(["lsjson", "cat", "cat", "cat", "cat"]);
+  });
+
   test("presence: a cat run that fails naming no object proves nothing (asked once more, then not confirmed)", async () => {
     const { handler } = open({ remote: remote(), verify: "download" }, {}, "dav");
     const vol = makeVolume({ "a.txt": "alpha", "b.txt": "bravo" });

@@ -3,7 +3,7 @@
 
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanup, FAKE_RCLONE, REAL_RCLONE, freePort, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, serve, serveSftpRemote, tmp, type Server } from "./harness.ts";
 import { sizeOnlyWarning } from "../../plugins/rclone/features.ts";
@@ -152,6 +152,30 @@ describe("sftp (rclone serve sftp)", () => {
     const text = [...errs, ...leak.logs].join("\n");
     expect(text).toContain("***");
     expect(text).not.toContain(sftpEnv.RCLONE_CONFIG_SFTPD_PASS);
+  });
+});
+
+describe("confirm over sftp (stored sha1, a remote that is not a local path)", () => {
+  test("content by the stored sha1 also reads each object (the hash comes from a listing); an object deleted behind the server is confirmed at neither depth", async () => {
+    const log = join(tmp(), "argv.log");
+    const { handler } = open({ remote: "sftpd:confirm", binary: FAKE_RCLONE }, { ...sftpEnv, HOARD_FAKE_RCLONE_MODE: "argvlog", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE });
+    await handler.init();
+    const vol = makeVolume({ "a.txt": "alpha", "d/b.txt": "bravo" });
+    await outcomes(handler.push(vol.manifest, makeCtx(vol)));
+    const subs = () => readFileSync(log, "utf8").match(/^---- .*$/gm)!.map((l) => l.slice(5));
+    const before = subs().length;
+    const cont = await outcomes(handler.confirm(vol.manifest, makeCtx(vol), "content"));
+    for (const e of vol.manifest) expect([e.path, cont.get(e.path)!.ok, (cont.get(e.path) as any).method]).toEqual([e.path, true, "sha1"]);
+    // the hashing listing (split in parts where the server hashes by reading) and one cat
+    const fresh = subs().slice(before);
+    expect(fresh.filter((x) => x === "cat")).toHaveLength(1);
+    expect(fresh.filter((x) => x !== "cat").every((x) => x === "lsjson")).toBe(true);
+    rmSync(join(sftp.dir, "confirm", "vol", "d", "b.txt"));
+    for (const depth of ["presence", "content"] as const) {
+      const res = await outcomes(handler.confirm(vol.manifest, makeCtx(vol), depth));
+      expect([depth, res.get("d/b.txt")!.ok]).toEqual([depth, false]);
+      expect([depth, res.get("a.txt")!.ok]).toEqual([depth, true]);
+    }
   });
 });
 
