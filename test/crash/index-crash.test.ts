@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { hoardCommand, type World } from "../helpers.ts";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import { asyncFsWorld, cleanupWorlds, code, row, rows } from "../e2e/lib.ts";
+import { live, local, remoteAt, runRaw, tempsIn, tree, type Live } from "./lib.ts";
+const remote = (w: World, rel: string) => remoteAt(w, "nas", rel);
+const temps = (w: World) => tempsIn(w.path("vol"));
 
 // every test drives several real hoard processes over thousands of files; the machine may be busy
 setDefaultTimeout(600_000);
@@ -24,38 +27,9 @@ async function batchedWorld(o: Parameters<typeof asyncFsWorld>[0]) {
   return w;
 }
 const MANY: Record<string, string> = Object.fromEntries(Array.from({ length: COUNT }, (_, i) => [`d${i % 16}/f${String(i).padStart(4, "0")}.txt`, `indexed file ${i}\n`.repeat(1 + (i % 7))]));
-const TEMP = /^\.hoard-(restore|offload|tmp)-/;
 
-/** Run hoard with extra environment, reporting how it ended (exit code or signal). */
-function runRaw(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
-  return new Promise((resolve) => {
-    const c = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (d) => (stdout += d));
-    c.stderr.on("data", (d) => (stderr += d));
-    c.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
-const readOr = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
-const local = (w: World, rel: string) => readOr(w.path(`vol/${rel}`));
-const remote = (w: World, rel: string) => readOr(w.path(`nas/photos/${rel}`));
 
-function tree(dir: string, rel = ""): { rel: string; file: boolean }[] {
-  const out: { rel: string; file: boolean }[] = [];
-  for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    out.push({ rel: r, file: d.isFile() });
-    if (d.isDirectory()) out.push(...tree(dir, r));
-  }
-  return out;
-}
-const temps = (w: World) => tree(w.path("vol")).filter((e) => TEMP.test(e.rel.split("/").pop()!));
-
-type Live = { path: string; status: string; size: bigint; blake3: string };
-const live = (w: World) => rows<Live>(w, "SELECT f.path, f.status, f.size, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = 'photos' AND f.status <> 'superseded' ORDER BY f.path");
 
 /**
  * No byte lost: every file the user has is in the volume byte for byte (`here`), and every file the user

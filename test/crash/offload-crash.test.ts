@@ -6,6 +6,8 @@ import { spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { hoardCommand, type World } from "../helpers.ts";
 import { cleanupWorlds, code, row, rows, syncedWorld } from "../e2e/lib.ts";
+import { local, remoteAt, runRaw } from "./lib.ts";
+const remote = (w: World, rel: string) => remoteAt(w, "nas", rel);
 
 // every test drives several real hoard processes; the machine may be busy
 setDefaultTimeout(120_000);
@@ -16,21 +18,7 @@ const FILES: Record<string, string> = Object.fromEntries(
   ["f1.txt", "f2.bin", "d/f3.txt", "d/f4.bin", "f5.txt", "d/e/f6.txt", "f7.bin"].map((p, i) => [p, `${p} content ${i}\n`.repeat(1 + i * 997)]),
 );
 
-/** Run hoard with extra environment, reporting how it ended (exit code or signal). */
-function runRaw(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
-  return new Promise((resolve) => {
-    const c = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (d) => (stdout += d));
-    c.stderr.on("data", (d) => (stderr += d));
-    c.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
-const local = (w: World, rel: string) => (existsSync(w.path(`vol/${rel}`)) ? readFileSync(w.path(`vol/${rel}`), "utf8") : null);
-const remote = (w: World, rel: string) => (existsSync(w.path(`nas/photos/${rel}`)) ? readFileSync(w.path(`nas/photos/${rel}`), "utf8") : null);
 
 /** No byte lost: each file is in the volume, or at the destination, byte for byte; an offloaded row is never still local. */
 function nothingLost(w: World): void {

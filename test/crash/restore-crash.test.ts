@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { hoardCommand, type World } from "../helpers.ts";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import { cleanupWorlds, code, row, rows, syncedWorld } from "../e2e/lib.ts";
+import { live, local, remoteAt, runRaw, tempsIn, tree, type Live } from "./lib.ts";
+const remote = (w: World, rel: string) => remoteAt(w, "nas", rel);
+const temps = (w: World) => tempsIn(w.path("vol"));
 
 // every test drives several real hoard processes; the machine may be busy
 setDefaultTimeout(300_000);
@@ -17,38 +20,10 @@ afterAll(cleanupWorlds);
 const FILES: Record<string, string> = Object.fromEntries(
   ["r1.txt", "d/r2.bin", "d/r3.txt", "d/e/r4.txt", "r5.bin"].map((p, i) => [p, `${p} restore ${i}\n`.repeat(1 + i * 1531)]),
 );
-const TEMP = /^\.hoard-(restore|offload|tmp)-/;
 
-/** Run hoard with extra environment, reporting how it ended (exit code or signal). */
-function runRaw(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
-  return new Promise((resolve) => {
-    const c = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (d) => (stdout += d));
-    c.stderr.on("data", (d) => (stderr += d));
-    c.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
-const local = (w: World, rel: string) => (existsSync(w.path(`vol/${rel}`)) ? readFileSync(w.path(`vol/${rel}`), "utf8") : null);
-const remote = (w: World, rel: string) => (existsSync(w.path(`nas/photos/${rel}`)) ? readFileSync(w.path(`nas/photos/${rel}`), "utf8") : null);
 
-/** Every entry under `dir` (relative paths), hoard's reserved directory included. */
-function tree(dir: string, rel = ""): { rel: string; file: boolean }[] {
-  const out: { rel: string; file: boolean }[] = [];
-  for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    out.push({ rel: r, file: d.isFile() });
-    if (d.isDirectory()) out.push(...tree(dir, r));
-  }
-  return out;
-}
-const temps = (w: World) => tree(w.path("vol")).filter((e) => TEMP.test(e.rel.split("/").pop()!));
 
-type Live = { path: string; status: string; size: bigint; blake3: string };
-const live = (w: World) => rows<Live>(w, "SELECT f.path, f.status, f.size, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = 'photos' AND f.status <> 'superseded' ORDER BY f.path");
 
 /** No byte lost: each file is in the volume or at the destination, byte for byte. */
 function nothingLost(w: World): void {

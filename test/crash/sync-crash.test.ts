@@ -8,6 +8,9 @@ import { join } from "node:path";
 import { hoardCommand, type World } from "../helpers.ts";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import { asyncFsWorld, cleanupWorlds, code, row, rows } from "../e2e/lib.ts";
+import { live, local, remoteAt, runRaw, tempsIn, tree, type Live } from "./lib.ts";
+const remote = remoteAt;
+const temps = tempsIn;
 
 // every test drives several real hoard processes; the machine may be busy
 setDefaultTimeout(300_000);
@@ -23,38 +26,9 @@ const OFFLOADED = "s1.txt";
 /** Every file's bytes as the user last wrote them. */
 const ALL: Record<string, string> = { ...OLD, [CHANGED]: body(CHANGED, 9, "changed"), ...NEW };
 const DESTS = ["nas", "usb"];
-const TEMP = /^\.hoard-(restore|offload|tmp)-/;
 
-/** Run hoard with extra environment, reporting how it ended (exit code or signal). */
-function runRaw(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
-  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
-  return new Promise((resolve) => {
-    const c = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    c.stdout.on("data", (d) => (stdout += d));
-    c.stderr.on("data", (d) => (stderr += d));
-    c.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
-}
 
-const readOr = (p: string) => (existsSync(p) ? readFileSync(p, "utf8") : null);
-const local = (w: World, rel: string) => readOr(w.path(`vol/${rel}`));
-const remote = (w: World, dest: string, rel: string) => readOr(w.path(`${dest}/photos/${rel}`));
 
-function tree(dir: string, rel = ""): { rel: string; file: boolean }[] {
-  const out: { rel: string; file: boolean }[] = [];
-  for (const d of readdirSync(join(dir, rel), { withFileTypes: true })) {
-    const r = rel ? `${rel}/${d.name}` : d.name;
-    out.push({ rel: r, file: d.isFile() });
-    if (d.isDirectory()) out.push(...tree(dir, r));
-  }
-  return out;
-}
-const temps = (dir: string) => (existsSync(dir) ? tree(dir).filter((e) => TEMP.test(e.rel.split("/").pop()!)) : []);
-
-type Live = { path: string; status: string; size: bigint; blake3: string };
-const live = (w: World) => rows<Live>(w, "SELECT f.path, f.status, f.size, c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = 'photos' AND f.status <> 'superseded' ORDER BY f.path");
 
 /** No byte lost: each file is in the volume byte for byte, or (offloaded) at every destination. */
 function nothingLost(w: World): void {
