@@ -127,7 +127,9 @@ test("race: a parent swapped back to back with a link to the outside while files
     try {
       d = root.openDir(["d"]);
     } catch (e) {
-      expect((e as AnchorError).kind).toBe("symlink");
+      // a link at that name is refused; which word the kernel's answer maps to depends on the moment
+      // (ELOOP, or ENOTDIR when O_DIRECTORY is checked first and the entry is swapped back before the lstat)
+      expect(["symlink", "not_dir"]).toContain((e as AnchorError).kind);
       refused++;
       continue;
     }
