@@ -6,7 +6,7 @@
 // Receipts (local state) only spare re-reading unchanged objects and are reported as such.
 
 import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
-import { closeSync, constants, fstatSync, fsync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, writeSync, existsSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, copyFileSync, fstatSync, fsync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, writeSync, existsSync, type BigIntStats } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { AnchorError, openRoot, splitRel, type Dir } from "../../src/kernel/anchored.ts";
 import { loadReceipts, saveReceipts, type Receipts } from "./receipts.ts";
@@ -358,22 +358,25 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
         throw refusal(err, name);
       }
       tmp = `${TEMP_PREFIX}${randomUUID()}`;
-      const tfd = dir.openFile(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, Number(sst.mode & 0o777n));
+      let tfd: number;
+      if (e.size > CHUNK) {
+        // in the kernel (copy_file_range): from the checked handle itself (/proc/self/fd/N reopens that very
+        // file, wherever it is now) into a new file (O_EXCL: never through a link) of the anchored directory
+        copyFileSync(`/proc/self/fd/${sfd}`, dir.at(tmp), constants.COPYFILE_EXCL);
+        tfd = dir.openFile(tmp, constants.O_RDWR);
+      } else {
+        tfd = dir.openFile(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, Number(sst.mode & 0o777n));
+        try {
+          const buf = buffer();
+          const n = readSync(sfd, buf, 0, CHUNK, 0);
+          for (let off = 0; off < n; ) off += writeSync(tfd, buf, off, n - off);
+        } catch (err) {
+          closeSync(tfd);
+          throw err;
+        }
+      }
       let tst: BigIntStats;
       try {
-        const buf = buffer();
-        let since = 0;
-        for (let pos = 0; ; ) {
-          const n = readSync(sfd, buf, 0, CHUNK, pos);
-          if (n === 0) break;
-          for (let off = 0; off < n; ) off += writeSync(tfd, buf, off, n - off);
-          pos += n;
-          if ((since += n) >= YIELD_EVERY) {
-            since = 0;
-            await yieldTurn();
-            ctx.signal.throwIfAborted();
-          }
-        }
         closeSync(sfd);
         sfd = -1;
         // 3. the temp's bytes are checked before they go anywhere
