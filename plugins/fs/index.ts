@@ -350,7 +350,9 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
     try {
       const sst = fstatSync(sfd, { bigint: true });
       if (!sst.isFile()) throw new EntryError("copy refused: the local file is not a regular file anymore; index again");
-      if (Number(sst.size) !== e.size || sst.mtimeNs !== e.mtimeNs) throw new EntryError(`copy refused: the local file probably changed since it was indexed (size ${sst.size} vs ${e.size}${sst.mtimeNs !== e.mtimeNs ? ", mtime differs" : ""}); index again`);
+      // the size must be the indexed one; the copy's BLAKE3 decides the rest (a file touched back to
+      // its indexed bytes may be pushed: what lands is checked against the index before it is placed)
+      if (Number(sst.size) !== e.size) throw new EntryError(`copy refused: the local file probably changed since it was indexed (size ${sst.size} vs ${e.size}); index again`);
       // 2. a temp file beside the target, through the destination directory's handle
       try {
         dir = dst.acquire(parents, true);
