@@ -374,20 +374,21 @@ export async function compareHashes(
       return;
     }
   }
+  // offloaded content with no cached digest (e.g. a database rebuilt by `recover`): read it back
+  // into BLAKE3 instead, against the index
+  const readBack: ManifestEntry[] = [];
   for (const e of withHash) {
     const want = local.get(e.contentId)?.toLowerCase();
     const got = listed.get(e.path)!.hash!;
-    if (want === undefined)
-      out.set(e.path, {
-        path: e.path,
-        ok: false,
-        reason: e.status === "offloaded" ? `no ${algo} of this content is cached and its local copy is offloaded, so the ${algo} at ${t.dest} cannot be compared` : `no ${algo} of this content could be computed (the local file changed since it was indexed?)`,
-      });
+    if (want === undefined && e.status === "offloaded") readBack.push(e);
+    else if (want === undefined)
+      out.set(e.path, { path: e.path, ok: false, reason: `no ${algo} of this content could be computed (the local file changed since it was indexed?)` });
     else if (want !== got) {
       out.set(e.path, { path: e.path, ok: false, reason: `content at ${t.dest} differs (${algo} ${got.slice(0, 16)}…, expected ${want.slice(0, 16)}…)` });
       mismatch.add(e.path);
     } else out.set(e.path, { path: e.path, ok: true, method: algo, verifiedAt: at });
   }
+  if (readBack.length) await downloadAndHash(t, readBack, ctx, out, mismatch);
 }
 
 /**
