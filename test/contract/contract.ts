@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { DestinationHandler, FileOutcome, ManifestEntry } from "../../src/kernel/plugin.ts";
 import { collect, corruptKeepingTimes, makeCtx, tmp, Volume, type MakeDestination, type Target } from "./harness.ts";
 
-const SLOW = 300_000;
+const SLOW = 900_000; // restic retries damaged packs before it gives up: minutes on a busy machine
 const json = (x: unknown) => JSON.stringify(x, (_, val) => (typeof val === "bigint" ? String(val) : val));
 const byPath = (list: FileOutcome[]) => new Map(list.map((o) => [o.path, o]));
 const CONTENT = ["blake3", "sha256", "sha1", "md5"];
