@@ -8,7 +8,7 @@ import { existsSync, readFileSync, rmSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import type { FileOutcome } from "../../src/kernel/plugin.ts";
 import { STREAM_MIN } from "../../plugins/rclone/index.ts";
-import { cleanup, FAKE_RCLONE, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, serve, tmp, type Server } from "./harness.ts";
+import { cleanup, FAKE_RCLONE, logged, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, serve, tmp, type Server } from "./harness.ts";
 
 setDefaultTimeout(60_000);
 
@@ -21,27 +21,6 @@ afterAll(() => {
   cleanup();
 });
 
-/** A handler whose every rclone call is logged (argv) and passed through to the real rclone. */
-function logged(options: Record<string, unknown>, name = "d") {
-  const log = join(tmp(), "argv.log");
-  const o = open({ ...options, binary: FAKE_RCLONE }, { HOARD_FAKE_RCLONE_MODE: "argvlog", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE }, name);
-  let seen = 0;
-  /** The rclone subcommands run since the last call (preflight's version/backend left out). */
-  const calls = (): { sub: string; argv: string[] }[] => {
-    const text = existsSync(log) ? readFileSync(log, "utf8") : "";
-    const all = text
-      .split(/^---- /m)
-      .slice(1)
-      .map((b) => {
-        const [sub, ...argv] = b.replace(/\n$/, "").split("\n");
-        return { sub: sub!, argv };
-      });
-    const fresh = all.slice(seen);
-    seen = all.length;
-    return fresh.filter((c) => c.sub !== "version" && c.sub !== "backend");
-  };
-  return { ...o, calls };
-}
 
 /** Flip one byte of a file in place keeping its size and exact timestamps (touch -r). */
 function flipByte(p: string, offset = 0): void {

@@ -3,7 +3,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -275,4 +275,26 @@ export async function serveSftpRemote(): Promise<{ server: Server; env: Record<s
     RCLONE_CONFIG_SFTPD_PASS: obscure(pass),
   };
   return { server, env, pass };
+}
+
+/** A handler whose every rclone call is logged (argv) and passed through to the real rclone. */
+export function logged(options: Record<string, unknown>, name = "d") {
+  const log = join(tmp(), "argv.log");
+  const o = open({ ...options, binary: FAKE_RCLONE }, { HOARD_FAKE_RCLONE_MODE: "argvlog", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE }, name);
+  let seen = 0;
+  /** The rclone subcommands run since the last call (preflight's version/backend left out). */
+  const calls = (): { sub: string; argv: string[] }[] => {
+    const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+    const all = text
+      .split(/^---- /m)
+      .slice(1)
+      .map((b) => {
+        const [sub, ...argv] = b.replace(/\n$/, "").split("\n");
+        return { sub: sub!, argv };
+      });
+    const fresh = all.slice(seen);
+    seen = all.length;
+    return fresh.filter((c) => c.sub !== "version" && c.sub !== "backend");
+  };
+  return { ...o, calls };
 }

@@ -10,7 +10,7 @@ import type { ManifestEntry } from "../../src/kernel/plugin.ts";
 import { Receipts } from "../../plugins/rclone/receipts.ts";
 import { Rclone } from "../../plugins/rclone/run.ts";
 import { verifyEntries } from "../../plugins/rclone/verify.ts";
-import { cleanup, fakeApi, FAKE_RCLONE, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, serve, tmp, type Server } from "./harness.ts";
+import { cleanup, fakeApi, FAKE_RCLONE, logged, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, serve, tmp, type Server } from "./harness.ts";
 
 setDefaultTimeout(60_000);
 
@@ -23,25 +23,6 @@ afterAll(() => {
   cleanup();
 });
 
-function logged(options: Record<string, unknown>, name = "d") {
-  const log = join(tmp(), "argv.log");
-  const o = open({ ...options, binary: FAKE_RCLONE }, { HOARD_FAKE_RCLONE_MODE: "argvlog", HOARD_FAKE_RCLONE_LOG: log, HOARD_FAKE_RCLONE_REAL: REAL_RCLONE }, name);
-  let seen = 0;
-  const calls = (): { sub: string; argv: string[] }[] => {
-    const text = existsSync(log) ? readFileSync(log, "utf8") : "";
-    const all = text
-      .split(/^---- /m)
-      .slice(1)
-      .map((b) => {
-        const [sub, ...argv] = b.replace(/\n$/, "").split("\n");
-        return { sub: sub!, argv };
-      });
-    const fresh = all.slice(seen);
-    seen = all.length;
-    return fresh.filter((c) => c.sub !== "version" && c.sub !== "backend");
-  };
-  return { ...o, calls };
-}
 
 const hashing = (c: { sub: string; argv: string[] }) => c.sub === "lsjson" && c.argv.includes("--hash");
 const sha256 = (s: string | Uint8Array) => createHash("sha256").update(s).digest("hex");
