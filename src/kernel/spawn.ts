@@ -1,5 +1,5 @@
 // Spawning child processes without a shell: argv arrays, environment-only secrets, both output
-// streams drained concurrently (line callbacks as they stream), abort kills the process group.
+// streams captured whole (line callbacks as they arrive), abort kills the process group.
 
 import { spawn as nodeSpawn } from "node:child_process";
 import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
@@ -75,9 +75,9 @@ function lineSplitter(cb: ((l: string) => void) | undefined) {
 }
 
 /** Children still running, so none outlives hoard (see killStrays). */
-const live = new Set<ReturnType<typeof nodeSpawn>>();
+const live = new Set<{ pid?: number; kill(sig?: any): unknown }>();
 
-function killGroup(child: ReturnType<typeof nodeSpawn>): void {
+function killGroup(child: { pid?: number; kill(sig?: any): unknown }): void {
   try {
     process.kill(-child.pid!, "SIGKILL");
   } catch {
@@ -98,11 +98,134 @@ export function killStrays(): number {
 }
 process.on("exit", () => void killStrays());
 
+/** The child's environment: hoard's own, overlaid with the call's (undefined removes a variable). */
+function childEnv(o: SpawnOptions): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, val] of Object.entries({ ...process.env, ...(o.env ?? {}) })) if (val !== undefined) env[k] = val;
+  return env;
+}
+
 /** Run a command to completion. Rejects only when the command cannot be started. */
 export function spawnTool(cmd: string, args: string[], o: SpawnOptions = {}): Promise<SpawnResult> {
+  const bun = (globalThis as any).Bun;
+  return bun?.spawn ? spawnBun(bun, cmd, args, o) : spawnNode(cmd, args, o);
+}
+
+/** Follows a file a child writes to: each poll hands on the bytes that arrived since the last one. */
+function follower(fd: number, onChunk: (b: Uint8Array) => void) {
+  let offset = 0;
+  const buf = Buffer.allocUnsafe(1 << 20);
+  return () => {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      if (n === 0) return;
+      offset += n;
+      onChunk(new Uint8Array(buf.subarray(0, n)));
+    }
+  };
+}
+
+/** The last `keep` characters written to the file behind fd. */
+function readTail(fd: number, keep: number): string {
+  const size = Number(fstatSync(fd).size);
+  const from = Math.max(0, size - keep * 4);
+  const buf = Buffer.allocUnsafe(size - from);
+  let off = 0;
+  while (off < buf.length) {
+    const n = readSync(fd, buf, off, buf.length - off, from + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return buf.toString("utf8", 0, off).slice(-keep);
+}
+
+const POLL_MS = 50;
+const STDERR_KEEP = 500_000;
+
+/**
+ * Under Bun: both output streams go to private unlinked files, followed while the child runs and
+ * read to the end once it has exited. Bun's pipes (node:child_process and Bun.spawn alike) now and
+ * then never report the end of a stream when many children run at once: the child has exited and
+ * the run waits forever. A file has no end to miss; the exit itself is reported reliably.
+ */
+async function spawnBun(bun: any, cmd: string, args: string[], o: SpawnOptions): Promise<SpawnResult> {
+  const outFd = anonymousFile();
+  let errFd: number;
+  try {
+    errFd = anonymousFile();
+  } catch (e) {
+    closeSync(outFd);
+    throw e;
+  }
+  let child: any;
+  try {
+    child = bun.spawn({
+      cmd: [cmd, ...args],
+      cwd: o.cwd,
+      env: childEnv(o),
+      stdin: o.stdin !== undefined ? new TextEncoder().encode(o.stdin) : "ignore",
+      stdout: outFd,
+      stderr: errFd,
+      detached: true,
+    });
+  } catch (e) {
+    closeSync(outFd);
+    closeSync(errFd);
+    throw e;
+  }
+  live.add(child);
+  const kill = () => killGroup(child);
+  if (o.signal) {
+    if (o.signal.aborted) kill();
+    else o.signal.addEventListener("abort", kill, { once: true });
+  }
+  const outLines = lineSplitter(o.onStdoutLine);
+  const errLines = lineSplitter(o.onStderrLine);
+  const outText = new TextDecoder();
+  const errText = new TextDecoder();
+  // stdout is followed only when someone listens as it arrives; otherwise it is read once at the end
+  const followOut = o.onStdoutData
+    ? follower(outFd, o.onStdoutData)
+    : o.onStdoutLine && !o.stdoutToFile
+      ? follower(outFd, (b) => outLines.push(outText.decode(b, { stream: true })))
+      : undefined;
+  const followErr = o.onStderrLine ? follower(errFd, (b) => errLines.push(errText.decode(b, { stream: true }))) : undefined;
+  const poll = () => {
+    followOut?.();
+    followErr?.();
+  };
+  const timer = followOut || followErr ? setInterval(poll, POLL_MS) : undefined;
+  try {
+    await child.exited;
+  } finally {
+    if (timer) clearInterval(timer);
+    live.delete(child);
+    o.signal?.removeEventListener("abort", kill);
+  }
+  try {
+    poll();
+    let stdout = "";
+    if (o.onStdoutData) stdout = "";
+    else {
+      stdout = readAll(outFd, o.maxStdout);
+      if (followOut) outLines.push(outText.decode());
+      else outLines.push(stdout);
+    }
+    if (followErr) errLines.push(errText.decode());
+    outLines.end();
+    errLines.end();
+    const stderr = readTail(errFd, STDERR_KEEP);
+    const signal: string | null = child.signalCode ?? null;
+    return { code: signal ? null : child.exitCode, signal, stdout, stderr };
+  } finally {
+    closeSync(outFd);
+    closeSync(errFd);
+  }
+}
+
+function spawnNode(cmd: string, args: string[], o: SpawnOptions): Promise<SpawnResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = {};
-    for (const [k, val] of Object.entries({ ...process.env, ...(o.env ?? {}) })) if (val !== undefined) env[k] = val;
+    const env = childEnv(o);
     const outFd = o.stdoutToFile ? anonymousFile() : undefined;
     let child: ReturnType<typeof nodeSpawn>;
     try {
