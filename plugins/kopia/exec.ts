@@ -1,8 +1,9 @@
 // Running the kopia binary: argv without a shell, the password only as KOPIA_PASSWORD in the child's
 // environment (inherited kopia settings dropped), binary-safe stdout sinks, and secret scrubbing.
 
-import { spawn } from "node:child_process";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
+import type { PluginApi, SpawnResult } from "../../src/kernel/plugin.ts";
 
 export interface KopiaResult {
   code: number | null;
@@ -28,6 +29,8 @@ export interface KopiaOptions {
   password: string;
   stateDir: string;
   env: Record<string, string | undefined>;
+  /** The platform's spawn (api.util.spawn). */
+  spawn: PluginApi["util"]["spawn"];
 }
 
 export class Kopia {
@@ -68,58 +71,41 @@ export class Kopia {
   }
 
   /**
-   * Run kopia ARGS. stdout is collected (binary-safe) unless `sink` takes each chunk. Rejects only
-   * when the binary cannot be started; the message never contains the password.
+   * Run kopia ARGS through the one spawn (api.util.spawn). stdout is collected (binary-safe) unless
+   * `sink` takes each chunk. Rejects only when the binary cannot be started, or with the sink's own
+   * error (the child is then killed); the message never contains the password.
    */
-  run(args: string[], opts: { signal?: AbortSignal; sink?: (chunk: Buffer) => void; maxStdout?: number } = {}): Promise<KopiaResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(this.o.binary, args, { env: this.env(), stdio: ["ignore", "pipe", "pipe"], detached: true });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let stderr = "";
-      let sinkError: unknown;
-      child.stdout!.on("data", (b: Buffer) => {
-        if (opts.sink) {
-          if (sinkError === undefined)
-            try {
-              opts.sink(b);
-            } catch (e) {
-              sinkError = e;
-              kill();
-            }
-          return;
-        }
-        if (opts.maxStdout === undefined || size < opts.maxStdout) {
-          chunks.push(b);
-          size += b.length;
-        }
-      });
-      child.stderr!.setEncoding("utf8");
-      child.stderr!.on("data", (s: string) => {
-        stderr += s;
-        if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
-      });
-      const kill = () => {
-        try {
-          process.kill(-child.pid!, "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
-        }
-      };
-      if (opts.signal) {
-        if (opts.signal.aborted) kill();
-        else opts.signal.addEventListener("abort", kill, { once: true });
+  async run(args: string[], opts: { signal?: AbortSignal; sink?: (chunk: Buffer) => void; maxStdout?: number } = {}): Promise<KopiaResult> {
+    const stop = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, stop.signal]) : stop.signal;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let sinkError: unknown;
+    const onStdoutData = (c: Uint8Array) => {
+      const b = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+      if (opts.sink) {
+        if (sinkError === undefined)
+          try {
+            opts.sink(b);
+          } catch (e) {
+            sinkError = e;
+            stop.abort();
+          }
+        return;
       }
-      child.on("error", (e: NodeJS.ErrnoException) => {
-        opts.signal?.removeEventListener("abort", kill);
-        reject(new Error(`cannot run kopia (${this.o.binary}): ${e.code ?? this.scrub(e.message)}`));
-      });
-      child.on("close", (code, signal) => {
-        opts.signal?.removeEventListener("abort", kill);
-        if (sinkError !== undefined) return reject(sinkError);
-        resolve({ code, signal, stdout: Buffer.concat(chunks), stderr: this.scrub(stderr) });
-      });
-    });
+      if (opts.maxStdout === undefined || size < opts.maxStdout) {
+        chunks.push(b);
+        size += b.length;
+      }
+    };
+    let r: SpawnResult;
+    try {
+      r = await this.o.spawn(this.o.binary, args, { env: this.env(), signal, onStdoutData });
+    } catch (e: any) {
+      throw new Error(`cannot run kopia (${this.o.binary}): ${e?.code ?? this.scrub(String(e?.message ?? e))}`);
+    }
+    if (sinkError !== undefined) throw sinkError;
+    return { code: r.code, signal: r.signal, stdout: Buffer.concat(chunks), stderr: this.scrub(r.stderr) };
   }
 }
 

@@ -70,7 +70,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
   const name = octx.name;
   const repo = o.repository;
   const stateDir = octx.stateDir;
-  const k = new Kopia({ binary: o.binary ?? octx.env.KOPIA_BIN ?? "kopia", password: o.password.value, stateDir, env: octx.env });
+  const k = new Kopia({ binary: o.binary ?? octx.env.KOPIA_BIN ?? "kopia", password: o.password.value, stateDir, env: octx.env, spawn: api.util.spawn });
   const literalWarning = o.password.literal
     ? `destinations.${name}.password is written literally in the config file: make sure nobody else can read that file (chmod 600), or use password = { env = "VAR" }`
     : undefined;

@@ -1,6 +1,7 @@
 // Unit tests of what the kopia plugin parses (ls -l -r, snapshot JSON, Go times) and of its process
 // environment; plus the parser checked against the test double's real output for awkward names.
 
+import { spawnTool } from "../../src/kernel/spawn.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -60,7 +61,7 @@ describe("parsing", () => {
 
 describe("the kopia process", () => {
   test("environment: the password only as KOPIA_PASSWORD, inherited kopia settings dropped, fault variables kept", () => {
-    const k = new Kopia({ binary: "kopia", password: " s3cret ", stateDir: "/state", env: { PATH: "/bin", KOPIA_PASSWORD: "inherited", KOPIA_CONFIG_PATH: "/elsewhere", KOPIA_DANGEROUS_COMMANDS: "enabled", KOPIA_DOUBLE_DROP: "x", HOME: "/h" } });
+    const k = new Kopia({ binary: "kopia", password: " s3cret ", stateDir: "/state", env: { PATH: "/bin", KOPIA_PASSWORD: "inherited", KOPIA_CONFIG_PATH: "/elsewhere", KOPIA_DANGEROUS_COMMANDS: "enabled", KOPIA_DOUBLE_DROP: "x", HOME: "/h" }, spawn: spawnTool });
     const env = k.env();
     expect(env.KOPIA_PASSWORD).toBe(" s3cret ");
     expect(env.KOPIA_CONFIG_PATH).toBeUndefined();
@@ -84,7 +85,7 @@ describe("the kopia process", () => {
       writeFileSync(join(src, rel), c);
     }
     utimesSync(join(src, "a.txt"), 1_600_000_000.75, 1_600_000_000.75);
-    const k = new Kopia({ binary: join(DOUBLE_DIR, "kopia"), password: "pw", stateDir: join(d, "state"), env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` } });
+    const k = new Kopia({ binary: join(DOUBLE_DIR, "kopia"), password: "pw", stateDir: join(d, "state"), env: { ...process.env, PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` }, spawn: spawnTool });
     const ok = async (args: string[]) => {
       const r = await k.run(args);
       if (r.code !== 0) throw new Error(`${args.join(" ")}: ${r.stderr}`);

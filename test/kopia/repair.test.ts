@@ -1,6 +1,7 @@
 // The kopia destination when kopia lost data: presence narrowed down to the objects whose blobs are
 // gone (never a whole batch kept or confirmed), and a push that has kopia upload lost content again.
 
+import { spawnTool } from "../../src/kernel/spawn.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
@@ -87,12 +88,12 @@ describe.concurrent("presence of a batch with a lost blob", () => {
       const ids = [objOf(blobOf(u, "alpha\n")), objOf(blobOf(u, "bravo\n"))];
       const log = join(u.dir, "down.jsonl");
       const env = { ...process.env, PATH: `${DOUBLE_DIR}:${join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, KOPIA_DOUBLE_FAIL_CONNECT: "1", KOPIA_DOUBLE_LOG: log };
-      const k = new Kopia({ binary: join(DOUBLE_DIR, "kopia"), password: "unit-pw", stateDir: u.stateDir, env });
+      const k = new Kopia({ binary: join(DOUBLE_DIR, "kopia"), password: "unit-pw", stateDir: u.stateDir, env, spawn: spawnTool });
       const v = await verifyPresence(k, ids, { signal: new AbortController().signal, now: () => 1n });
       for (const id of ids) expect(v.get(id)).toMatchObject({ ok: false, named: false, error: expect.stringContaining("host is down") });
       expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
       // and an object kopia cannot find is its own failure, the other one is confirmed
-      const up = new Kopia({ binary: join(DOUBLE_DIR, "kopia"), password: "unit-pw", stateDir: u.stateDir, env: { ...env, KOPIA_DOUBLE_FAIL_CONNECT: "" } });
+      const up = new Kopia({ binary: join(DOUBLE_DIR, "kopia"), password: "unit-pw", stateDir: u.stateDir, env: { ...env, KOPIA_DOUBLE_FAIL_CONNECT: "" }, spawn: spawnTool });
       rmSync(blobOf(u, "bravo\n"));
       const w = await verifyPresence(up, ids, { signal: new AbortController().signal, now: () => 7n });
       expect(w.get(ids[0]!)).toEqual({ ok: true, at: 7n });
