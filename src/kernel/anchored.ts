@@ -201,6 +201,64 @@ export class Dir {
 
 export const openRoot = (path: string): Dir => Dir.openRoot(path);
 
+/**
+ * Handles to the directories of one tree, each opened anchored from the root on first use and kept
+ * for the next entry of the same directory (work in walk order reopens nothing). `use` lends the
+ * handle for the length of an async call, so a directory is never closed under a read in flight.
+ */
+export class DirCache {
+  private readonly open = new Map<string, { dir: Dir; refs: number }>();
+  constructor(
+    private readonly root: Dir,
+    private readonly idle = 32,
+  ) {}
+
+  private acquire(relDir: string): { dir: Dir; refs: number } {
+    let e = this.open.get(relDir);
+    if (!e) {
+      if (this.open.size >= this.idle)
+        for (const [k, x] of this.open)
+          if (x.refs === 0) {
+            x.dir.close();
+            this.open.delete(k);
+            if (this.open.size < this.idle) break;
+          }
+      e = { dir: relDir ? this.root.openDir(relDir.split("/")) : this.root, refs: 0 };
+      this.open.set(relDir, e);
+    }
+    e.refs++;
+    return e;
+  }
+
+  /** Call fn with the directory holding `rel` ("/"-separated, below the root) and the entry's name. */
+  async use<T>(rel: string, fn: (dir: Dir, name: string) => Promise<T> | T): Promise<T> {
+    const i = rel.lastIndexOf("/");
+    const e = this.acquire(i < 0 ? "" : rel.slice(0, i));
+    try {
+      return await fn(e.dir, rel.slice(i + 1));
+    } finally {
+      e.refs--;
+    }
+  }
+
+  /** The synchronous form of use. */
+  useSync<T>(rel: string, fn: (dir: Dir, name: string) => T): T {
+    const i = rel.lastIndexOf("/");
+    const e = this.acquire(i < 0 ? "" : rel.slice(0, i));
+    try {
+      return fn(e.dir, rel.slice(i + 1));
+    } finally {
+      e.refs--;
+    }
+  }
+
+  /** Close every handle this cache opened (the root stays with its owner). */
+  close(): void {
+    for (const e of this.open.values()) if (e.dir !== this.root) e.dir.close();
+    this.open.clear();
+  }
+}
+
 /** Split a "/"-separated relative path into its parent components and its final name. */
 export function splitRel(rel: string): { parents: string[]; name: string } {
   const parts = rel.split("/");

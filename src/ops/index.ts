@@ -9,7 +9,7 @@ import { checkpoint } from "../kernel/crash.ts";
 import { contentDigest, ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
 import { walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
-import { AnchorError, openRoot, splitRel } from "../kernel/anchored.ts";
+import { AnchorError, DirCache, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
 import { unlinkChecked } from "./unlink.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { runVolumeHook, type HookOutcome } from "./hooks.ts";
@@ -60,11 +60,11 @@ function sameMtime(rowNs: bigint, f: WalkFile): boolean {
   return d <= 1n && d >= -1n;
 }
 
-/** The exact (bigint) lstat facts of a walked file, or undefined if it vanished. */
-function exactStat(f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
+/** The exact (bigint) lstat facts of a walked file, through its anchored directory, or undefined if it vanished. */
+function exactStat(tree: DirCache, f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
   try {
-    const s = lstatSync(f.abs, { bigint: true });
-    return { size: Number(s.size), mtimeNs: s.mtimeNs, ino: s.ino };
+    const s = tree.useSync(f.rel, (dir, name) => lstatSync(dir.at(name), { bigint: true }));
+    return s.isFile() && s.ino === f.ino ? { size: Number(s.size), mtimeNs: s.mtimeNs, ino: s.ino } : undefined;
   } catch {
     return undefined;
   }
@@ -87,9 +87,8 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
    * leftover is the file that was being offloaded: it is removed only when its BLAKE3 (read from its own
    * handle) is the content of an indexed file in the same directory; anything else is reported and kept.
    */
-  const removeLeftovers = async (leftovers: { rel: string; kind: LeftoverKind }[], live: Map<string, IndexRow>) => {
-    const top = openRoot(root);
-    try {
+  const removeLeftovers = async (top: Dir, leftovers: { rel: string; kind: LeftoverKind }[], live: Map<string, IndexRow>) => {
+    {
       for (const { rel, kind } of leftovers) {
         const keep = (why: string) => problem({ path: rel, kind: "leftover_kept", message: `hoard's ${kind} temp file was not removed: ${why}` }, false);
         const { parents, name } = splitRel(rel);
@@ -139,12 +138,21 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
           dir.close();
         }
       }
-    } finally {
-      top.close();
     }
   };
 
   const work = async (runId: bigint | null) => {
+    const top = openRoot(root);
+    const tree = new DirCache(top);
+    try {
+      return await workIn(top, tree, runId);
+    } finally {
+      tree.close();
+      top.close();
+    }
+  };
+
+  const workIn = async (top: Dir, tree: DirCache, runId: bigint | null) => {
     const live = new Map<string, IndexRow>();
     for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
     const seen = new Set<string>();
@@ -154,7 +162,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
 
     ctx.progress({ phase: "walk", done: 0 });
     walk(
-      root,
+      top,
       (f) => {
         counts.files++;
         counts.bytes += f.size;
@@ -175,7 +183,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       (rel, kind) => leftovers.push({ rel, kind }),
     );
     if (runId !== null && !opts.dryRun) checkpoint("index.walk"); // walked, nothing recorded yet
-    if (runId !== null && !opts.dryRun && leftovers.length) await removeLeftovers(leftovers, live);
+    if (runId !== null && !opts.dryRun && leftovers.length) await removeLeftovers(top, leftovers, live);
 
     // hash with a few reads in flight; apply in batches
     const totalBytes = toHash.reduce((s, f) => s + f.size, 0);
@@ -226,8 +234,9 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       while (next < toHash.length) {
         const f = toHash[next++]!;
         try {
-          const h = pool && f.size >= POOL_MIN_SIZE ? await pool.hashFile(f.abs, { size: f.size }) : await hashFile(f.abs, f.exact ? { expect: f } : {});
-          if (h.changed) {
+          // opened through the directory's anchored handle: the inode the walk found, or a report
+          const h = await tree.use(f.rel, (dir, name) => (pool && f.size >= POOL_MIN_SIZE ? pool.hashFile(dir.at(name), { size: f.size }) : hashFile(dir.at(name), f.exact ? { expect: f } : {})));
+          if (h.changed || h.ino !== f.ino || h.dev !== f.dev) {
             problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
             seen.delete(f.rel);
             continue;
@@ -262,7 +271,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
         const bulk = counts.errors === 0;
         for (const { row, f } of unchangedShallow)
           if (!bulk || row.ino !== f.ino) {
-            const exact = f.exact ? f : exactStat(f);
+            const exact = f.exact ? f : exactStat(tree, f);
             if (exact) touchFile(ctx.db, row.id, { size: exact.size, mtimeNs: exact.mtimeNs, ino: exact.ino, run: runId });
           }
         if (bulk && unchangedShallow.length) ctx.db.run("UPDATE files SET last_seen_run = ? WHERE volume = ? AND status = 'present' AND last_seen_run < ?", runId, volume, runId);

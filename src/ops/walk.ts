@@ -3,6 +3,7 @@
 
 import { readdirSync, lstatSync, type BigIntStats, type Stats } from "node:fs";
 import { join } from "node:path";
+import { AnchorError, type Dir } from "../kernel/anchored.ts";
 import { RESERVED_DIR, VOLUME_MARKER } from "../kernel/volumes.ts";
 
 export interface WalkFile {
@@ -12,6 +13,8 @@ export interface WalkFile {
   /** Exact nanoseconds when `exact`; otherwise microsecond precision (from a float lstat). */
   mtimeNs: bigint;
   ino: bigint;
+  /** The device of the walked inode: with ino, what a later open must find again. */
+  dev: bigint;
   exact: boolean;
 }
 export interface WalkProblem {
@@ -48,26 +51,28 @@ function badNames(dir: string): Set<string> {
 const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /**
- * Walk `root`. With `exact` false the per-file lstat is the cheaper float one (mtime to the
- * microsecond): enough to decide "unchanged" in a shallow index, never recorded as is.
+ * Walk the tree below the handle `top`, through anchored handles only. With `exact` false the per-file
+ * lstat is the cheaper float one (mtime to the microsecond): enough to decide "unchanged" in a shallow
+ * index, never recorded as is. hoard's own temp files are never yielded: exact temp names go to
+ * `onLeftover` (for removal), other names with a temp prefix are reported as reserved.
  */
-/**
- * hoard's own temp files are never yielded: exact temp names go to `onLeftover` (for removal), other names with
- * a temp prefix are reported as reserved.
- */
-export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void, exact = true, onLeftover?: (rel: string, kind: LeftoverKind) => void): void {
-  const stack: string[] = [""];
-  while (stack.length) {
-    const relDir = stack.pop()!;
-    const absDir = relDir ? join(root, relDir) : root;
+export function walk(top: Dir, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void, exact = true, onLeftover?: (rel: string, kind: LeftoverKind) => void): void {
+  const root = top.path;
+  // depth-first, one open handle per level: each directory is opened from its parent's handle
+  // (never by path, never through a symlink), so a parent swapped for a link mid-walk cannot lead outside
+  const frames: { dir: Dir; rel: string; subdirs: string[] }[] = [];
+  const visit = (dir: Dir, relDir: string) => frames.push({ dir, rel: relDir, subdirs: listDir(dir, relDir) });
+  const listDir = (dir: Dir, relDir: string): string[] => {
+    const subdirs: string[] = [];
+    const here = `/proc/self/fd/${dir.fd}`;
     let names: { name: string; isDir: boolean; isFile: boolean; isLink: boolean }[];
     try {
-      names = readdirSync(absDir, { withFileTypes: true }).map((d) => ({ name: d.name, isDir: d.isDirectory(), isFile: d.isFile(), isLink: d.isSymbolicLink() }));
+      names = readdirSync(here, { withFileTypes: true }).map((d) => ({ name: d.name, isDir: d.isDirectory(), isFile: d.isFile(), isLink: d.isSymbolicLink() }));
     } catch (e: any) {
       onProblem({ rel: relDir || ".", kind: "unreadable", message: `cannot read directory: ${e.code ?? e.message}`, error: true });
-      continue;
+      return subdirs;
     }
-    const bad = names.some((n) => n.name.includes("\uFFFD")) ? badNames(absDir) : undefined;
+    const bad = names.some((n) => n.name.includes("\uFFFD")) ? badNames(here) : undefined;
     names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const n of names) {
       const rel = relDir ? `${relDir}/${n.name}` : n.name;
@@ -91,29 +96,60 @@ export function walk(root: string, onFile: (f: WalkFile) => void, onProblem: (p:
         continue;
       }
       if (n.isDir) {
-        stack.push(rel);
+        subdirs.push(n.name);
         continue;
       }
-      const abs = join(absDir, n.name);
       let st: Stats | BigIntStats;
       try {
-        st = exact ? lstatSync(abs, { bigint: true }) : lstatSync(abs);
+        st = exact ? lstatSync(dir.at(n.name), { bigint: true }) : lstatSync(dir.at(n.name));
       } catch (e: any) {
         onProblem({ rel, kind: "unreadable", message: `cannot stat: ${e.code ?? e.message}`, error: true });
         continue;
       }
+      if (st.isSymbolicLink()) {
+        onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
+        continue;
+      }
       if (!n.isFile && !st.isFile()) {
-        if (st.isDirectory()) stack.push(rel);
+        if (st.isDirectory()) subdirs.push(n.name);
         else onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
         continue;
       }
+      const abs = join(root, rel);
       if (exact) {
         const big = st as BigIntStats;
-        onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, exact });
+        onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact });
       } else {
         const f = st as Stats;
-        onFile({ rel, abs, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), exact });
+        onFile({ rel, abs, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact });
       }
     }
+    return subdirs.reverse(); // popped from the end: visited in name order
+  };
+  visit(top, "");
+  try {
+    while (frames.length) {
+      const f = frames[frames.length - 1]!;
+      const name = f.subdirs.pop();
+      if (name === undefined) {
+        if (f.dir !== top) f.dir.close();
+        frames.pop();
+        continue;
+      }
+      const rel = f.rel ? `${f.rel}/${name}` : name;
+      let sub: Dir;
+      try {
+        sub = f.dir.openDir([name]);
+      } catch (e) {
+        if (!(e instanceof AnchorError)) throw e;
+        if (e.kind === "symlink") onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
+        else if (e.kind === "missing") onProblem({ rel, kind: "unreadable", message: "directory vanished during the walk", error: true });
+        else onProblem({ rel, kind: "unreadable", message: `cannot read directory: ${e.errno ?? e.message}`, error: true });
+        continue;
+      }
+      visit(sub, rel);
+    }
+  } finally {
+    for (const f of frames) if (f.dir !== top) f.dir.close();
   }
 }

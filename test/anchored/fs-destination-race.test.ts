@@ -4,38 +4,14 @@
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { startSwapper } from "./swap.ts";
 import { openFs } from "../../plugins/fs/index.ts";
 import type { FileOutcome } from "../../src/kernel/plugin.ts";
 import { cleanup, entryFor, fakeApi, makeCtx, makeVolume, tmp } from "../rclone/harness.ts";
 
 setDefaultTimeout(240_000);
 afterAll(cleanup);
-
-/** Start the swapper; resolves once it swaps, with a stop() that resolves to the number of swaps. */
-async function startSwapper(a: string, b: string): Promise<{ stop(): Promise<number> }> {
-  const c = spawn(process.execPath, [join(import.meta.dir, "swapper.ts"), a, b, "500"], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  c.stderr.on("data", (d) => (err += d));
-  const exited = new Promise<number | null>((r) => c.on("close", r));
-  await new Promise<void>((resolve, reject) => {
-    c.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("ready")) resolve();
-    });
-    exited.then(() => reject(new Error(`swapper exited early: ${err}`)));
-  });
-  return {
-    async stop() {
-      c.kill("SIGTERM");
-      const rc = await exited;
-      if (rc !== 0) throw new Error(`swapper failed (${rc}): ${err}`);
-      return Number(out.trim().split("\n").pop());
-    },
-  };
-}
 
 const list = (d: string) => readdirSync(d).sort();
 
@@ -64,7 +40,7 @@ test("DEST/v/sub and DEST/v/.hoard swapped back to back with symlinks to outside
   expect(list(join(dv, ".hoard/history/run-2"))).toEqual(["top.txt"]);
   symlinkSync(outsideHoard, join(dv, "hlink"));
 
-  const swappers = [await startSwapper(join(dv, "sub"), join(dv, "link")), await startSwapper(join(dv, ".hoard"), join(dv, "hlink"))];
+  const swappers = [await startSwapper(join(dv, "sub"), join(dv, "link"), 500), await startSwapper(join(dv, ".hoard"), join(dv, "hlink"), 500)];
   const lastOk = new Map<string, string>(names.map((n) => [`sub/${n}`, content(0, n)]));
   let ok = 0;
   let refusedN = 0;

@@ -3,8 +3,8 @@
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, utimesSync } from "node:fs";
-import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { startSwapper } from "./swap.ts";
 import { asyncFsWorld, code, liveStatus, cleanupWorlds } from "../e2e/lib.ts";
 
 setDefaultTimeout(240_000);
@@ -12,30 +12,6 @@ afterAll(cleanupWorlds);
 
 const N = 2000;
 const names = Array.from({ length: N }, (_, i) => `f${String(i).padStart(4, "0")}.txt`);
-
-/** Start the swapper; resolves once it swaps, with a stop() that resolves to the number of swaps. */
-async function startSwapper(a: string, b: string, minMs: number, holdUs: [number, number]): Promise<{ stop(): Promise<number> }> {
-  const c = spawn(process.execPath, [join(import.meta.dir, "swapper.ts"), a, b, String(minMs), ...holdUs.map(String)], { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  c.stderr.on("data", (d) => (err += d));
-  const exited = new Promise<number | null>((r) => c.on("close", r));
-  await new Promise<void>((resolve, reject) => {
-    c.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("ready")) resolve();
-    });
-    exited.then(() => reject(new Error(`swapper exited early: ${err}`)));
-  });
-  return {
-    async stop() {
-      c.kill("SIGTERM");
-      const rc = await exited;
-      if (rc !== 0) throw new Error(`swapper failed (${rc}): ${err}`);
-      return Number(out.trim().split("\n").pop());
-    },
-  };
-}
 
 // Measured against the old path-based unlink (lstat the parents, then unlink by path): with 2000 files it
 // deleted 15 outside files in one run (and read others: inode_changed); through anchored handles, none.
