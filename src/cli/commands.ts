@@ -507,6 +507,12 @@ const statusCmd = defineCommand({
           for (const a of d.alarms) lines.push(`    ALARM ${a.path}: ${a.reason}`);
         }
         lines.push(`  offloadable now: ${s.offloadable.files} files, ${bytes(s.offloadable.bytes)}`);
+        const k = s.kept_aside;
+        if (k.files) {
+          lines.push(`  kept aside by restores: ${k.files} files (${bytes(k.bytes)}), different files found where restored ones belonged; look at them, then delete what you do not need:`);
+          for (const p of k.paths) lines.push(`    ${p}`);
+          if (k.more) lines.push(`    … ${k.more} more`);
+        }
       }
       for (const o of removed) lines.push(`volume ${o.volume} (${o.path}): NOT IN THE CONFIG, ${o.offloaded.files} offloaded files (${bytes(o.offloaded.bytes)})${o.alarms ? `, ${o.alarms} open alarms` : ""}: nothing monitors them\n  next: ${orphanProblem(o).hint}`);
       const alarms = data.reduce((n, s) => n + s.alarms, 0) + removed.reduce((n, o) => n + o.alarms, 0);

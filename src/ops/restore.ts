@@ -7,7 +7,7 @@
 // parent handle: one rename when both are on the same file system, else a copy into a file created O_EXCL
 // through the handle. BLAKE3 is then read back from the temp file's own handle, so what is checked is what lands.
 
-import { closeSync, constants, fstatSync, fsyncSync, futimesSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, fstatSync, fsyncSync, futimesSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { refused, usageError, HoardError } from "../kernel/errors.ts";
@@ -24,6 +24,7 @@ import { gateFor } from "./gatecheck.ts";
 import { normaliseSelector, select } from "./select.ts";
 import { unlinkChecked } from "./unlink.ts";
 import type { ManifestEntry } from "../kernel/plugin.ts";
+import { RESTORE_HISTORY } from "./kept.ts";
 
 export interface RestoreResult {
   run_id: bigint | null;
@@ -44,7 +45,6 @@ type Kept = { dir: Dir; name: string; rel: string };
 
 /** Prefix of the temp file a restore writes beside its target. */
 export const RESTORE_TEMP_PREFIX = ".hoard-restore-";
-const HISTORY = "restore-history";
 const errText = (e: any) => (e instanceof Error ? e.message : String(e));
 const NO_HARD_LINKS = new Set(["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EMLINK"]);
 
@@ -144,6 +144,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       const top = openRoot(target);
       const fetchDir = join(ctx.dataDir, "restore-tmp");
       mkdirSync(fetchDir, { recursive: true, mode: 0o700 });
+      removeDeadFetchDirs(ctx, fetchDir);
       const priv = mkdtempSync(join(fetchDir, `run-${run.id}-`));
       const epochs = new Map<string, bigint | Error>(); // destination -> epoch once its identity was checked, or why not
       const warnings: string[] = [];
@@ -198,7 +199,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       /** Move the entry `name` of `dir` into this run's restore history (never onto an earlier kept file). */
       const keepAside = (f: LiveFile, dir: Dir, name: string): Kept => {
         if (!history) {
-          const base = top.openDir([RESERVED_DIR, HISTORY], { create: true });
+          const base = top.openDir([RESERVED_DIR, RESTORE_HISTORY], { create: true });
           try {
             base.mkdir(historyName, 0o700); // EEXIST (never expected: the name is unique) fails the file
             history = base.openDir([historyName]);
@@ -215,10 +216,10 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
             dir.rename(name, sub, cand);
           } catch (e: any) {
             sub.close();
-            if (e?.code === "EXDEV") throw new Error(`a different file is there and cannot be moved into ${RESERVED_DIR}/${HISTORY} (another file system); move it away and restore again`);
+            if (e?.code === "EXDEV") throw new Error(`a different file is there and cannot be moved into ${RESERVED_DIR}/${RESTORE_HISTORY} (another file system); move it away and restore again`);
             throw e;
           }
-          return { dir: sub, name: cand, rel: [RESERVED_DIR, HISTORY, historyName, ...parents, cand].join("/") };
+          return { dir: sub, name: cand, rel: [RESERVED_DIR, RESTORE_HISTORY, historyName, ...parents, cand].join("/") };
         }
       };
 
@@ -334,6 +335,20 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     },
   );
   return out.result;
+}
+
+/**
+ * Remove the private fetch directories of restores that are no longer running (killed ones leave theirs):
+ * hoard's own directory (0700, under its data dir), named run-<id>-…; a live run's is left alone.
+ */
+function removeDeadFetchDirs(ctx: OpContext, fetchDir: string): void {
+  for (const name of readdirSync(fetchDir)) {
+    const m = /^run-(\d+)-/.exec(name);
+    if (!m) continue;
+    const r = ctx.db.get<{ status: string }>("SELECT status FROM runs WHERE id = ?", BigInt(m[1]!));
+    if (r?.status === "running") continue;
+    rmSync(join(fetchDir, name), { recursive: true, force: true });
+  }
 }
 
 /** Remove a restore temp through its directory handle (it is ours; a symlink is removed, not followed). */

@@ -11,6 +11,7 @@ import { nowNs } from "../kernel/runtime.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { gateFor } from "./gatecheck.ts";
 import { expiryOf } from "./expire.ts";
+import { keptAside } from "./kept.ts";
 
 export async function volumeStatus(ctx: OpContext, volume: string) {
   const vol = ctx.config.volumes[volume];
@@ -57,7 +58,9 @@ export async function volumeStatus(ctx: OpContext, volume: string) {
     const g = await gateFor(ctx, volume);
     for (const f of live) if (f.status === "present" && g.decide(f).length === 0) (offloadable.files++, (offloadable.bytes += Number(f.size)));
   }
-  return { volume, path: vol.path, files: byStatus, destinations, offloadable, alarms: alarms.length };
+  // different files restores moved aside (a killed restore's too): the user decides what becomes of them
+  const kept_aside = keptAside(vol.path);
+  return { volume, path: vol.path, files: byStatus, destinations, offloadable, alarms: alarms.length, kept_aside };
 }
 
 export async function evidenceReport(ctx: OpContext, volume?: string) {
