@@ -2,11 +2,11 @@
 // Every read, stat, create and rename on either side goes through directory handles opened without following
 // symlinks (src/kernel/anchored.ts): the source from the volume root, the destination from its root. A push
 // copies the checked source handle into a temp file, checks the temp's BLAKE3 against the index, fsyncs it
-// and only then renames it into place; a replaced object is kept under .hoard/history (never overwritten).
-// Receipts (local state) only spare re-reading unchanged objects and are reported as such.
+// and only then renames it into place (with the source's modification time); a replaced object is kept under
+// .hoard/history (never overwritten). Receipts (local state) only spare re-reading unchanged objects and are reported as such.
 
 import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
-import { closeSync, constants, copyFileSync, fstatSync, fsync, fsyncSync, lstatSync, mkdirSync, openSync, readSync, writeSync, existsSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, copyFileSync, fstatSync, fsync, fsyncSync, futimesSync, lstatSync, mkdirSync, openSync, readSync, writeSync, existsSync, type BigIntStats } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { AnchorError, openRoot, splitRel, type Dir } from "../../src/kernel/anchored.ts";
 import { loadReceipts, saveReceipts, type Receipts } from "./receipts.ts";
@@ -34,6 +34,8 @@ const RD = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
 const NO_HARD_LINKS = new Set(["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EMLINK"]);
 
 const errText = (e: any): string => (e instanceof AnchorError ? e.message : typeof e?.code === "string" ? e.code : (e?.message ?? String(e)));
+/** Seconds (a float, as futimes takes them) of a nanosecond time; exact to the microsecond. */
+const nsToSeconds = (ns: bigint): number => Number(ns / 1000n) / 1e6;
 const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const fsyncAsync = (fd: number): Promise<void> => new Promise((res, rej) => fsync(fd, (e) => (e ? rej(e) : res())));
 
@@ -384,6 +386,8 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
         // 3. the temp's bytes are checked before they go anywhere
         const h = await hashFd(tfd, ctx.signal);
         if (h.digest !== e.blake3 || h.changed) throw new EntryError(`copy refused: the copied bytes differ from the index (BLAKE3 ${h.digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…); the local file probably changed since it was indexed (index again)`);
+        // the object keeps the source's times (as cp -p does), set on the checked temp before it is placed
+        futimesSync(tfd, nsToSeconds(sst.atimeNs), nsToSeconds(sst.mtimeNs));
         await fsyncAsync(tfd);
         tst = fstatSync(tfd, { bigint: true });
       } finally {
