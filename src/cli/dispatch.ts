@@ -3,7 +3,7 @@
 
 import { parseArgs, renderUsage, type ArgsDef, type CommandDef } from "citty";
 import { EXIT, exitCodeOf, HoardError, usageError, type ExitCode } from "../kernel/errors.ts";
-import { toJson } from "./output.ts";
+import { setVerbose, toJson } from "./output.ts";
 
 export interface CmdResult {
   data: unknown;
@@ -18,6 +18,7 @@ export const GLOBAL_ARGS = {
   db: { type: "string", description: "database file (default $HOARD_DB, else config db, else $XDG_DATA_HOME/hoard/hoard.db)", valueHint: "FILE" },
   json: { type: "boolean", description: "print exactly one JSON document on stdout" },
   quiet: { type: "boolean", alias: "q", description: "only warnings and errors on stderr; no human summary" },
+  verbose: { type: "boolean", alias: "v", description: "more detail on stderr (debug messages); `hoard -v` alone prints the version" },
 } as const satisfies ArgsDef;
 
 export type Command = CommandDef<any> & { run?: (ctx: { args: any; rawArgs: string[] }) => Promise<CmdResult> };
@@ -124,7 +125,12 @@ export function resolveCommand(root: Command, argv: string[]): Resolved {
 }
 
 export async function usageOf(cmd: Command, parent?: Command): Promise<string> {
-  const withGlobals: Command = { ...cmd, args: { ...(resolveSync<ArgsDef>(cmd.args) ?? {}), ...GLOBAL_ARGS } };
+  // flags are shown kebab-case (--dry-run), as typed; camelCase stays accepted when parsing
+  const all: ArgsDef = { ...(resolveSync<ArgsDef>(cmd.args) ?? {}), ...GLOBAL_ARGS };
+  const shown = Object.entries(all).map(([k, a]) =>
+    a.type === "positional" || !/[A-Z]/.test(k) ? [k, a] : [k.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()), { ...a, valueHint: (a as any).valueHint ?? (a.type === "boolean" ? undefined : k.replace(/[A-Z]/g, (c) => "_" + c.toLowerCase())) }],
+  );
+  const withGlobals: Command = { ...cmd, args: Object.fromEntries(shown) };
   let text = await renderUsage(withGlobals as CommandDef<any>, parent as CommandDef<any> | undefined);
   // variadic commands name their extra words (citty knows only the declared positionals)
   const more = (cmd as any).variadicHint as string | undefined;
@@ -141,6 +147,7 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
   const wantsJson = argv.includes("--json");
   try {
     const r = resolveCommand(root, argv);
+    // `hoard -v` alone prints the version (before a command, -v is --verbose)
     if (r.path.length === 0 && (r.rest.includes("--version") || r.rest.includes("-v"))) {
       process.stdout.write(wantsJson ? toJson({ version }) + "\n" : `hoard ${version}\n`);
       return 0;
@@ -167,6 +174,7 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
     const positionals = Object.entries(def).filter(([, a]) => a.type === "positional").length;
     const variadic = (r.cmd as any).variadic === true;
     if (!variadic && args._.length > positionals) throw usageError("extra_argument", `unexpected argument ${JSON.stringify(args._[positionals])} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);
+    setVerbose(!!args.verbose);
     const res = await r.cmd.run({ args, rawArgs: r.rest });
     if (args.json) process.stdout.write(toJson(res.data) + "\n");
     else if (res.human !== undefined && (!args.quiet || res.status === undefined)) process.stdout.write(res.human.endsWith("\n") || res.human === "" ? res.human : res.human + "\n");
@@ -179,7 +187,7 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
       process.stdout.write(toJson({ ok: false, error: { code: he?.code ?? "internal", kind: he?.kind ?? "failure", message, hint: he?.hint ?? null, exit_code: code, details: he?.details ?? null } }) + "\n");
     const red = !process.env.NO_COLOR && !!process.stderr.isTTY && process.env.TERM !== "dumb"; // stderr's own terminal, not stdout's
     process.stderr.write(`${red ? "\x1b[31merror\x1b[0m" : "error"}: ${message}\n${he?.hint ? `  next: ${he.hint}\n` : ""}`);
-    if (!he && process.env.HOARD_DEBUG) process.stderr.write(String((e as Error)?.stack) + "\n");
+    if (!he && (process.env.HOARD_DEBUG || argv.includes("-v") || argv.includes("--verbose"))) process.stderr.write(String((e as Error)?.stack) + "\n");
     return code;
   }
 }

@@ -63,8 +63,14 @@ export function age(seconds: number | null | undefined): string {
 
 export const when = (ns: bigint | null | undefined) => (ns === null || ns === undefined ? "-" : isoNs(ns).slice(0, 19).replace("T", " "));
 
+let verbose = false;
+/** -v/--verbose: debug messages too (set once per command by the runner; --quiet still wins). */
+export function setVerbose(on: boolean): void {
+  verbose = on;
+}
+
 export function makeLogger(quiet: boolean): Logger {
-  const c = createConsola({ level: quiet ? 1 : 3, stdout: process.stderr, stderr: process.stderr, formatOptions: { date: false, colors: !process.env.NO_COLOR && !!process.stderr.isTTY } });
+  const c = createConsola({ level: quiet ? 1 : verbose ? 4 : 3, stdout: process.stderr, stderr: process.stderr, formatOptions: { date: false, colors: !process.env.NO_COLOR && !!process.stderr.isTTY } });
   return { info: (m) => c.info(m), warn: (m) => c.warn(m), debug: (m) => c.debug(m) };
 }
 
