@@ -40,6 +40,7 @@ type Args = GlobalArgs & Record<string, any>;
 /** Open the app for a command, run fn, always close the DB. */
 async function withApp(args: Args, fn: (app: App) => Promise<CmdResult>, opts: OpenOptions = {}): Promise<CmdResult> {
   const app = await openApp(args, process.argv.slice(2), opts);
+  app.ctx.log.debug(`config ${app.configFile}, database ${app.dbPath}, node ${app.ctx.node}`); // shown with -v
   try {
     return await fn(app);
   } finally {
