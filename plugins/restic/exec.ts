@@ -22,6 +22,8 @@ export interface RunOpts {
   onLine?(line: string): void;
   /** Large outputs (listings): stdout through an unlinked temporary file. */
   toFile?: boolean;
+  /** The child's working directory. */
+  cwd?: string;
 }
 
 export class Restic {
@@ -59,6 +61,7 @@ export class Restic {
     try {
       r = await this.api.util.spawn(this.o.binary, args, {
         env: this.env(),
+        cwd: opts.cwd,
         signal: opts.signal,
         onStdoutData: opts.onData,
         onStdoutLine: opts.onLine,

@@ -1,10 +1,11 @@
 // The restic destination handler: explicit init, identity from the repository id (`cat config`), push
 // as a tagged snapshot of the manifest's present files whose stored bytes are read back into BLAKE3,
-// scoped receipts, live confirm from `ls --json` (+ `check`) or a read-back, and fetch by `dump`.
+// scoped receipts, live confirm from `ls --json` (+ `check`) or a read-back, fetch by `dump`, catalogs.
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Capabilities, ConfirmDepth, DestinationHandler, FileOutcome, HandlerContext, Identity, ManifestEntry, OpenContext, PluginApi } from "hoard/plugin";
+import { resticCatalogs } from "./catalogs.ts";
 import { classify, errorText, Restic } from "./exec.ts";
 import { backupErrors, nodeCollector, parseSnapshots, parseSummary, type Node, type Snapshot } from "./listing.ts";
 import { readBack } from "./readback.ts";
@@ -473,5 +474,7 @@ export function openRestic(api: PluginApi, o: ResticConfig, octx: OpenContext): 
       }
       throw failure("restic_fetch_failed", `no restic snapshot of ${root} could give back ${entry.path} (destination ${name})${notes.length || c.notes.length ? `: ${[...notes, ...c.notes].slice(0, 3).join("; ")}` : ""}`);
     },
+
+    ...resticCatalogs(api, r, { dest: name, stateDir, host: HOST, ensure, failed }),
   };
 }

@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { DestinationHandler, FileOutcome, ManifestEntry } from "../../src/kernel/plugin.ts";
-import { collect, corruptKeepingTimes, makeCtx, tmp, Volume, type MakeDestination, type Target } from "./harness.ts";
+import { blake3Hex, collect, corruptKeepingTimes, makeCtx, tmp, Volume, type MakeDestination, type Target } from "./harness.ts";
 
 const SLOW = 900_000; // restic retries damaged packs before it gives up: minutes on a busy machine
 const json = (x: unknown) => JSON.stringify(x, (_, val) => (typeof val === "bigint" ? String(val) : val));
@@ -278,6 +278,48 @@ export function runDestinationContract(name: string, make: MakeDestination, devi
         const argv = t.argv?.() ?? [];
         expect(argv.length).toBeGreaterThan(0);
         for (const a of argv) for (const x of a) expect(x.includes(t.secret)).toBe(false);
+      },
+      SLOW,
+    );
+
+    test(
+      "catalogs (types that store them): put two, list both from a new handler, get is byte-exact, names are never replaced, an unknown name fails clearly",
+      async () => {
+        const { t, h } = await ready(make);
+        if (!h.putCatalog || !h.listCatalogs || !h.getCatalog) return console.warn(`${name}: stores no catalogs (putCatalog/listCatalogs/getCatalog absent)`);
+        const vol = new Volume();
+        const a = vol.write("a.txt", "alpha\n");
+        const ctx = makeCtx(vol);
+        const catName = (at: bigint, bytes: Uint8Array) => `${String(at).padStart(20, "0")}-${blake3Hex(bytes)}.hcat`;
+        expect(await h.listCatalogs("vol")).toEqual([]);
+        // a small text one, and a large binary one (every byte value, NUL and CR/LF included)
+        const b1 = new Uint8Array(Buffer.from('HOARDCAT1\n{"x":1}\n{"rows":[]}'));
+        const b2 = new Uint8Array(300_000).map((_, i) => (i * 131 + (i >> 9)) & 0xff);
+        const n1 = catName(1_700_000_000_000_000_001n, b1);
+        const n2 = catName(1_700_000_000_000_000_002n, b2);
+        await h.putCatalog("vol", n1, b1, ctx);
+        await h.putCatalog("vol", n2, b2, ctx);
+        const h2 = t.handler();
+        await h2.identify();
+        expect([...(await h2.listCatalogs!("vol"))].sort()).toEqual([n1, n2]);
+        expect(await h2.listCatalogs!("other")).toEqual([]);
+        for (const [n, b] of [[n1, b1], [n2, b2]] as const) expect({ n, same: Buffer.compare(Buffer.from(await h2.getCatalog!("vol", n)), Buffer.from(b)) === 0 }).toEqual({ n, same: true });
+        // the same name again with the same bytes: nothing changes; with other bytes: refused, the stored bytes kept
+        await h2.putCatalog!("vol", n1, b1, makeCtx(vol));
+        await expect(h2.putCatalog!("vol", n1, b2, makeCtx(vol))).rejects.toThrow();
+        expect([...(await h2.listCatalogs!("vol"))].sort()).toEqual([n1, n2]);
+        expect(Buffer.compare(Buffer.from(await h2.getCatalog!("vol", n1)), Buffer.from(b1))).toBe(0);
+        // an unknown name fails, naming it; a malformed name is refused
+        const unknown = catName(1_700_000_000_000_000_003n, new Uint8Array([1, 2, 3]));
+        await expect(h2.getCatalog!("vol", unknown)).rejects.toThrow(unknown);
+        await expect(h2.getCatalog!("other", unknown)).rejects.toThrow();
+        await expect(h2.getCatalog!("vol", "../../etc/passwd")).rejects.toThrow();
+        // catalogs are no data: a push and a verify of the volume are unaffected by them
+        const p = byPath(await collect(h2.push([a], makeCtx(vol, { runId: 2n }))));
+        expectContentOk(p.get("a.txt"), "a.txt");
+        const v = byPath(await collect(t.handler().verify([a], makeCtx(vol, { runId: 3n }))));
+        expectContentOk(v.get("a.txt"), "a.txt");
+        expect([...(await t.handler().listCatalogs!("vol"))].sort()).toEqual([n1, n2]);
       },
       SLOW,
     );
