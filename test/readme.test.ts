@@ -1,9 +1,11 @@
 // The README's CLI reference is generated from the command tree: this test fails when a command
-// or flag changed without `bun scripts/cli-reference.ts --write`.
+// or flag changed without `bun scripts/cli-reference.ts --write`; the quick start's demo runs as described.
 
-import { expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
 import { cliReference, readmeWith } from "../scripts/cli-reference.ts";
 
 test("README CLI reference matches --help of every command", async () => {
@@ -18,4 +20,52 @@ test("README quick start names the demo and the test command", () => {
   const pkg = JSON.parse(readFileSync(join(import.meta.dir, "..", "package.json"), "utf8"));
   expect(pkg.scripts.demo).toContain("demo");
   expect(pkg.scripts.test).toBeDefined();
+});
+
+// `npm run demo` (the quick start) works in a temporary directory and removes it; --keep keeps it.
+describe("hoard demo cleans up after itself", () => {
+  const ROOT = join(import.meta.dir, "..");
+  const demoEnv = (tmp: string) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(HOARD_|XDG_)/.test(k)) env[k] = v;
+    return { ...env, TMPDIR: tmp, NO_COLOR: "1", PATH: `${dirname(process.execPath)}:${env.PATH ?? ""}` };
+  };
+  const tmps: string[] = [];
+  const tmp = () => {
+    const d = mkdtempSync(join(tmpdir(), "hoard-demo-test-"));
+    tmps.push(d);
+    return d;
+  };
+  afterAll(() => {
+    for (const d of tmps) rmSync(d, { recursive: true, force: true });
+  });
+
+  test.concurrent("npm run demo: every step passes, then its temporary directory is gone", () => {
+    const t = tmp();
+    const r = spawnSync("npm", ["run", "--silent", "demo"], { cwd: ROOT, env: demoEnv(t), encoding: "utf8", timeout: 280_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const dir = /hoard demo in (\S+)/.exec(r.stdout)?.[1];
+    expect(dir?.startsWith(t)).toBe(true);
+    expect(r.stdout).toContain(`Removed ${dir} (hoard demo --keep keeps it)`);
+    expect(existsSync(dir!)).toBe(false);
+    expect(readdirSync(t)).toEqual([]);
+  });
+
+  test.concurrent("--keep keeps the temporary directory (config, database, volume, destination)", () => {
+    const t = tmp();
+    const r = spawnSync(process.execPath, [join(ROOT, "src/cli/main.ts"), "demo", "--keep", "--json"], { env: demoEnv(t), encoding: "utf8", timeout: 280_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j).toMatchObject({ ok: true, kept: true });
+    expect(j.dir.startsWith(t)).toBe(true);
+    expect(readdirSync(j.dir).sort()).toEqual(expect.arrayContaining(["config.toml", "hoard.db", "nas", "volume"]));
+  });
+
+  test.concurrent("a bad flag is refused before anything is created", () => {
+    const t = tmp();
+    const r = spawnSync(process.execPath, [join(ROOT, "src/cli/main.ts"), "demo", "--kep"], { env: demoEnv(t), encoding: "utf8", timeout: 60_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("did you mean --keep?");
+    expect(readdirSync(t)).toEqual([]);
+  });
 });

@@ -1,8 +1,9 @@
 // `hoard demo`: builds a sample volume and a directory destination in a fresh directory with its
-// own config and DB, then runs the real CLI through index → sync → offload → restore, printing each step.
+// own config and DB, then runs the real CLI through index → sync → offload → restore, printing each step;
+// a temporary directory is removed afterwards unless --keep (or --dir, or a failed step, for inspection).
 
 import { spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,7 +35,10 @@ const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `
 
 export const demo = defineCommand({
   meta: { name: "demo", description: "run index → sync → offload → restore on a sample volume and a directory destination" },
-  args: { dir: { type: "string", description: "work in this (new or empty) directory instead of a temporary one", valueHint: "DIR" } },
+  args: {
+    dir: { type: "string", description: "work in this (new or empty) directory instead of a temporary one (kept)", valueHint: "DIR" },
+    keep: { type: "boolean", description: "keep the temporary directory afterwards, to look around (it is removed otherwise)" },
+  },
   async run({ args }: { args: any }): Promise<CmdResult> {
     let dir: string;
     if (args.dir) {
@@ -80,8 +84,11 @@ export const demo = defineCommand({
     step(0, "status", "photos");
     step(0, "restore", "photos");
     step(0, "index", "photos", "--shallow");
-    say(`\ndemo finished: every step behaved as expected. Files are in ${dir}`);
-    return { data: { dir, config, db, steps: steps.map(({ output, ...s }) => s), ok: true }, human: "", status: "success" };
+    // a temporary directory goes away unless asked to keep it; a --dir one was chosen by the user
+    const kept = !!args.dir || !!args.keep;
+    if (!kept) rmSync(dir, { recursive: true, force: true });
+    say(`\ndemo finished: every step behaved as expected. ${kept ? `Files are in ${dir}` : `Removed ${dir} (hoard demo --keep keeps it)`}`);
+    return { data: { dir, config, db, steps: steps.map(({ output, ...s }) => s), ok: true, kept }, human: "", status: "success" };
   },
 }) as Command;
 
