@@ -14,10 +14,9 @@ import type { ComponentView, Plugin, PluginApi } from "hoard/plugin";
 
 export const KEY = "require_method";
 
-/** The methods a destination table demands, or null when it sets none. */
-export function required(table: Record<string, unknown>): string[] | null {
-  const r = table[KEY];
-  return Array.isArray(r) && r.length > 0 ? (r as string[]) : null;
+/** The methods a destination demands (its validated require_method), or null when it sets none. */
+export function required(methods: readonly string[] | undefined): readonly string[] | null {
+  return methods && methods.length > 0 ? methods : null;
 }
 
 /**
@@ -33,28 +32,28 @@ export function violation(component: Pick<ComponentView, "method">, allowed: rea
 
 function setup(api: PluginApi): void {
   const v = api.v;
-  api.configKey("destination", KEY, v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, "a method name like blake3 or sha256"))), v.minLength(1, "list at least one method"))));
+  // the accessor is typed from the schema: requireMethod.get(table) is string[] | undefined
+  const requireMethod = api.configKey("destination", KEY, v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(/^[a-z0-9-]+$/, "a method name like blake3 or sha256"))), v.minLength(1, "list at least one method"))));
   api.policy({ name: "require-method", description: `a destination's ${KEY} lists the only verification methods its evidence may use` });
 
   // Before any transfer: a destination that cannot verify by any required method is refused (exit 3),
   // rather than copying everything and then never allowing an offload.
-  api.on("sync:preflight", async (p) => {
-    const allowed = required(p.table);
+  api.on("sync:preflight", (p) => {
+    const allowed = required(requireMethod.get(p.table));
     if (!allowed) return;
-    const caps = await p.handler.capabilities();
-    if (!caps.methods.some((m) => allowed.includes(m)))
-      p.refuse(
-        `destination ${p.destination} can verify by ${caps.methods.join(", ") || "nothing"}, but its ${KEY} requires ${allowed.join(" or ")}`,
-        `change ${KEY} in [destinations.${p.destination}], or use a destination that can verify that way`,
-      );
+    if (!p.capabilities.methods.some((m) => allowed.includes(m)))
+      return {
+        refuse: `destination ${p.destination} can verify by ${p.capabilities.methods.join(", ") || "nothing"}, but its ${KEY} requires ${allowed.join(" or ")}`,
+        hint: `change ${KEY} in [destinations.${p.destination}], or use a destination that can verify that way`,
+      };
   });
 
   // At the offload gate: evidence by any other method does not satisfy this destination.
   api.on("gate:check", (p) => {
-    const allowed = required(p.table);
+    const allowed = required(requireMethod.get(p.table));
     if (!allowed) return;
     const why = violation(p.component, allowed);
-    if (why) p.refuse(`${KEY}: evidence at ${p.destination} ${why}`, `run \`hoard verify ${p.destination} ${p.volume}\` once the destination can verify by ${allowed.join(" or ")}`);
+    if (why) return { refuse: `${KEY}: evidence at ${p.destination} ${why}`, hint: `run \`hoard verify ${p.destination} ${p.volume}\` once the destination can verify by ${allowed.join(" or ")}` };
   });
 }
 

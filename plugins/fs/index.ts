@@ -680,7 +680,7 @@ export default definePlugin({
   apiVersion: 1,
   setup(api) {
     const v = api.v;
-    api.destination<FsOptions>({
+    api.destination({
       name: "fs",
       schema: v.strictObject({ path: v.pipe(v.string(), v.check((p) => p.startsWith("/"), "must be an absolute path")) }),
       open: (o, octx) => openFs(api, o, octx),

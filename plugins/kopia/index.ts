@@ -37,9 +37,9 @@ export default definePlugin({
   name: "kopia",
   apiVersion: 1,
   setup(api) {
-    api.destination<KopiaConfig>({
+    api.destination({
       name: "kopia",
-      schema: schema(api) as any,
+      schema: schema(api),
       open: (o, octx) => openKopia(api, o, octx),
     });
     api.policy({ name: "kopia-explicit-init", description: "kopia repositories are created only by `hoard dest init`; every sync/verify connects without creating and refuses a repository whose unique id changed" });
@@ -50,7 +50,7 @@ export default definePlugin({
       try {
         await h.ensure();
       } catch (e: any) {
-        if (e?.code === "kopia_identity_changed") return p.refuse(e.message.replace(/^refused: /, ""), e.hint);
+        if (e?.code === "kopia_identity_changed") return { refuse: e.message.replace(/^refused: /, ""), hint: e.hint };
         throw e;
       }
     });

@@ -13,7 +13,7 @@ export default definePlugin({
   setup(api) {
     api.policy({ name: "content-hash", description: `evidence must compare content: ${[...CONTENT_METHODS].join(", ")}` });
     api.on("evidence:advance", (p) => {
-      if (!CONTENT_METHODS.has(p.method)) p.reject(`method ${p.method} does not compare content`);
+      if (!CONTENT_METHODS.has(p.method)) return { reject: `method ${p.method} does not compare content` };
     });
   },
 });

@@ -127,7 +127,7 @@ export default definePlugin({
   name: "rclone",
   apiVersion: 1,
   setup(api) {
-    api.destination<RcloneOptions>({
+    api.destination({
       name: "rclone",
       schema: optionsSchema(api),
       open: (options, octx) => openRclone(api, options, octx),

@@ -21,7 +21,7 @@ const plugin: Plugin = {
   name: "restic",
   apiVersion: 1,
   setup(api) {
-    api.destination<ResticConfig>({
+    api.destination({
       name: "restic",
       schema: resticSchema(api),
       open: (o, octx) => openRestic(api, o, octx),

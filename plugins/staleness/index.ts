@@ -66,13 +66,13 @@ export default definePlugin({
       const s = staleness(p.component, limit, p.now);
       if (!s.stale) return;
       const what = s.age === null ? "has never been verified" : `was last verified ${fmt(s.age)} ago`;
-      p.refuse(`${p.destination}'s evidence for content from ${p.component.originNode} ${what}, older than ${KEY} ${fmt(limit)}`, `run \`hoard verify ${p.destination}\``);
+      return { refuse: `${p.destination}'s evidence for content from ${p.component.originNode} ${what}, older than ${KEY} ${fmt(limit)}`, hint: `run \`hoard verify ${p.destination}\`` };
     });
     api.on("evidence:expiry", (p) => {
       const limit = limitFor(p.table, p.config);
       if (limit === null) return;
       const s = staleness(p.component, limit, p.now);
-      p.expire(s.expiresAt, `${KEY} ${fmt(limit)}`);
+      return { expiresAt: s.expiresAt, why: `${KEY} ${fmt(limit)}` };
     });
   },
 });

@@ -1,8 +1,8 @@
-// The public plugin API: definePlugin, the typed hook map, the destination handler contract and
-// the types a plugin author needs. Plugins (built-in and third-party) import only this module.
+// The public plugin API: the plugin shape, the one typed hook map (payloads and decisions), the
+// destination handler contract and api.util. Plugins (built-in and third-party) import only its types.
 
-import type { GenericSchema } from "valibot";
-import * as v from "valibot";
+import type { GenericSchema, InferOutput } from "valibot";
+import type * as v from "valibot";
 
 export const API_VERSION = 1;
 
@@ -160,11 +160,16 @@ export interface DestinationHandler {
   getCatalog?(volume: string, name: string): Promise<Uint8Array>;
 }
 
-export interface DestinationType<O = any> {
+/**
+ * A destination type: `type = "NAME"` in a [destinations.X] table. The options `open` receives are
+ * the output of `schema` (inferred: no annotation, no cast), so a handler cannot read a key the
+ * schema does not produce.
+ */
+export interface DestinationType<S extends GenericSchema = GenericSchema<unknown, any>> {
   name: string;
   /** valibot schema of the plugin-specific keys of a [destinations.X] table (use v.strictObject). */
-  schema: GenericSchema<any, O>;
-  open(options: O, ctx: OpenContext): DestinationHandler;
+  schema: S;
+  open: (options: InferOutput<S>, ctx: OpenContext) => DestinationHandler;
 }
 
 // ---------- hooks ----------
@@ -187,54 +192,77 @@ export interface ComponentView {
   epoch: bigint;
 }
 
-/** Every hook name and its payload. A listener with the wrong payload does not compile. */
+/** A listener's answer that refuses: the run (sync:preflight) or the offload of a component (gate:check). */
+export interface Refusal {
+  refuse: string;
+  hint?: string;
+}
+/** A listener's answer that a verification method does not count as evidence. */
+export interface Rejection {
+  reject: string;
+}
+/** A listener's answer to when a component stops being fresh (null: it already has, e.g. never verified). */
+export interface ExpiryDecision {
+  expiresAt: bigint | null;
+  why: string;
+}
+
+/**
+ * Every hook: its payload and the decision a listener may return (`never`: it only observes).
+ * A listener that reads a field its payload lacks, or returns another decision, does not compile.
+ * A listener returns nothing to agree; payloads are read-only views, never mutators.
+ */
 export interface HookMap {
-  "run:begin": { run: RunInfo };
-  "run:finish": { run: RunInfo; status: string; counts: Record<string, unknown> };
-  "index:finish": { run: RunInfo; volume: string; path: string; changed: boolean; counts: Record<string, number> };
-  /** Before any transfer; call refuse() to refuse the run (exit 3). */
+  "run:begin": { payload: { run: RunInfo }; decision: never };
+  "run:finish": { payload: { run: RunInfo; status: string; counts: Record<string, unknown> }; decision: never };
+  "index:finish": { payload: { run: RunInfo; volume: string; path: string; changed: boolean; counts: Record<string, number> }; decision: never };
+  /** Before the manifest is captured and anything is transferred; a Refusal refuses the run (exit 3). */
   "sync:preflight": {
-    run: RunInfo;
-    volume: string;
-    destination: string;
-    type: string;
-    options: Record<string, unknown>;
-    table: Record<string, unknown>; // the destination's validated config table (incl. keys registered by plugins)
-    handler: DestinationHandler;
-    refuse(reason: string, hint?: string): void;
+    payload: {
+      run: RunInfo;
+      volume: string;
+      destination: string;
+      type: string;
+      options: Record<string, unknown>; // the type's validated keys
+      table: Record<string, unknown>; // the destination's validated config table (incl. keys registered by plugins)
+      /** What the destination can verify by, as its handler reports it. */
+      capabilities: Capabilities;
+      /**
+       * The opened handler, for the plugin that registered this destination type only (it may
+       * recognise its own handler); a policy decides on `capabilities`.
+       */
+      handler: DestinationHandler;
+    };
+    decision: Refusal;
   };
-  /** A proposed evidence advance; a policy may reject the method. */
+  /** A proposed evidence method; a Rejection means evidence by it does not count. */
   "evidence:advance": {
-    volume: string;
-    destination: string;
-    type: string;
-    originNode: string;
-    method: Method;
-    reject(reason: string): void;
+    payload: { volume: string; destination: string; type: string; originNode: string; method: Method };
+    decision: Rejection;
   };
-  /** Gate evaluation of one evidence component; a policy adds refusals for that destination. */
+  /** Gate evaluation of one evidence component; a Refusal keeps that component's files at that destination. */
   "gate:check": {
-    volume: string;
-    destination: string;
-    table: Record<string, unknown>; // the destination's validated config table
-    config: Record<string, unknown>; // validated root keys registered by plugins
-    component: ComponentView;
-    now: bigint;
-    refuse(reason: string, hint?: string): void;
+    payload: {
+      volume: string;
+      destination: string;
+      table: Record<string, unknown>; // the destination's validated config table
+      config: Record<string, unknown>; // validated root keys registered by plugins
+      component: ComponentView;
+      now: bigint;
+    };
+    decision: Refusal;
   };
-  /** When a current-epoch component stops being fresh; a policy calls expire(at, why) (earliest wins; null = already expired, e.g. never verified). */
+  /** When a current-epoch component stops being fresh; the earliest ExpiryDecision wins. */
   "evidence:expiry": {
-    volume: string;
-    destination: string;
-    table: Record<string, unknown>;
-    config: Record<string, unknown>;
-    component: ComponentView;
-    now: bigint;
-    expire(at: bigint | null, why: string): void;
+    payload: { volume: string; destination: string; table: Record<string, unknown>; config: Record<string, unknown>; component: ComponentView; now: bigint };
+    decision: ExpiryDecision;
   };
 }
 export type HookName = keyof HookMap;
-export type Listener<K extends HookName> = (payload: HookMap[K]) => void | Promise<void>;
+export type HookPayload<K extends HookName> = HookMap[K]["payload"];
+export type HookDecision<K extends HookName> = HookMap[K]["decision"];
+/** A listener: reads the payload, returns its decision (or nothing), possibly asynchronously. */
+export type Listener<K extends HookName> = (payload: Readonly<HookPayload<K>>) => HookDecision<K> | void | Promise<HookDecision<K> | void>;
 
 // ---------- plugins ----------
 
@@ -245,18 +273,70 @@ export interface PolicyInfo {
 
 export interface PluginApi {
   readonly apiVersion: number;
-  /** Register a destination type (`type = "NAME"` in config). */
-  destination<O>(type: DestinationType<O>): void;
+  /** Register a destination type (`type = "NAME"` in config); `open`'s options are inferred from `schema`. */
+  destination<S extends GenericSchema>(type: DestinationType<S>): void;
   /** Register a policy (for listing); its behaviour comes from its hook listeners. */
   policy(info: PolicyInfo): void;
   /** Listen to a hook. Listeners run in plugin order. */
   on<K extends HookName>(hook: K, listener: Listener<K>): void;
-  /** Allow an extra key on every [destinations.X] table, or at the top level of the config. */
-  configKey(scope: "destination" | "root", key: string, schema: GenericSchema): void;
+  /**
+   * Allow an extra key on every [destinations.X] table, or at the top level of the config, validated
+   * by `schema`. Returns a typed accessor for the validated value in a listener's `table` / `config`.
+   */
+  configKey<S extends GenericSchema>(scope: "destination" | "root", key: string, schema: S): ConfigKey<InferOutput<S>>;
   /** valibot, so plugins loaded from disk need no bundled packages of their own. */
   readonly v: typeof v;
   /** Helpers plugins commonly need. */
   readonly util: PluginUtil;
+}
+
+/** A registered config key: reads its validated value (undefined when the table does not set it). */
+export interface ConfigKey<T> {
+  readonly key: string;
+  get(table: Readonly<Record<string, unknown>>): T | undefined;
+}
+
+/** What an anchored operation could not get past: a symlink (never followed), a non-directory, a missing entry. */
+export type AnchorKind = "symlink" | "not_dir" | "missing" | "io";
+
+/** lstat of one entry of an anchored directory (bigint fields, like node:fs's BigIntStats). */
+export interface AnchoredStat {
+  size: bigint;
+  mode: bigint;
+  ino: bigint;
+  dev: bigint;
+  mtimeNs: bigint;
+  isFile(): boolean;
+  isDirectory(): boolean;
+  isSymbolicLink(): boolean;
+}
+
+/**
+ * An open directory handle (Linux, through /proc/self/fd): every operation names one entry of this
+ * very directory, and no symlink is ever followed, wherever the directory has been moved since. A
+ * failure to reach an entry throws an Error with `kind: AnchorKind`. Close what you open.
+ */
+export interface AnchoredDir {
+  /** For messages only: nothing resolves it again. */
+  readonly path: string;
+  /** `/proc/self/fd/N/name`: the entry `name` (one component) of this directory, for node:fs calls or writeFileAtomic. */
+  at(name: string): string;
+  /** The directory `parts` below this one, each component a real directory (with create: made when missing). */
+  openDir(parts: string[], opts?: { create?: boolean }): AnchoredDir;
+  /** A descriptor of the entry `name` (O_NOFOLLOW always added): `flags` from node:fs `constants`. */
+  openFile(name: string, flags: number, mode?: number): number;
+  /** lstat of `name`, or undefined when there is no such entry. */
+  stat(name: string): AnchoredStat | undefined;
+  unlink(name: string): void;
+  /** rename(2) of `from` here to `to` in `toDir` (replaces `to`). */
+  rename(from: string, toDir: AnchoredDir, to: string): void;
+  /** A second name `to` in `toDir` for `from`; fails with EEXIST rather than replace anything. */
+  link(from: string, toDir: AnchoredDir, to: string): void;
+  mkdir(name: string, mode?: number): void;
+  list(): string[];
+  /** fsync of the directory itself (its entry changes become durable). */
+  sync(): void;
+  close(): void;
 }
 
 export interface PluginUtil {
@@ -277,6 +357,21 @@ export interface PluginUtil {
   blake3File(path: string): Promise<string>;
   blake3Stream(): { update(chunk: Uint8Array): void; digestHex(): string };
   nowNs(): bigint;
+  /**
+   * Replace `path` atomically: a reader or a crash sees the old file or the whole new one. Temp file
+   * beside it (O_EXCL), fsync, rename onto the name (with `replace: false`: link, failing with EEXIST
+   * if the name exists), fsync of the directory; on error the temp is removed. `data` may be an
+   * (async) iterable of chunks: one that throws (a hash check at its end) leaves `path` untouched.
+   * The final name is never followed. `path` may be an anchored entry, `dir.at(name)`.
+   */
+  writeFileAtomic(path: string, data: string | Uint8Array | AsyncIterable<Uint8Array> | Iterable<Uint8Array>, opts?: { replace?: boolean; mode?: number }): Promise<void>;
+  /** Anchored filesystem work: directory handles opened one component at a time, never following a symlink. */
+  anchored: {
+    /** Open a trusted root directory (e.g. from the config) as the anchor of everything below it. Refuses without /proc. */
+    openRoot(path: string): AnchoredDir;
+    /** Split a "/"-separated relative path into parent components and final name (throws on "", ".", ".."). */
+    splitRel(rel: string): { parents: string[]; name: string };
+  };
   /** Typed errors that map to exit codes: refused (3), failure (1), config (2). */
   errors: {
     refused(code: string, msg: string, hint?: string): Error;
@@ -285,13 +380,18 @@ export interface PluginUtil {
   };
 }
 
+/**
+ * A plugin: a plain object, the default export of its file. `setup` only registers (destination
+ * types, policies, listeners, config keys), synchronously, once at start-up; the work happens in
+ * what it registered.
+ */
 export interface Plugin {
   name: string;
   apiVersion: number;
   setup(api: PluginApi): void;
 }
 
-/** Declare a plugin. `setup` only registers things; it runs once at startup. */
+/** Identity function kept for older built-in code; a plugin is a plain object typed `Plugin`. */
 export function definePlugin(p: Plugin): Plugin {
   return p;
 }

@@ -1,13 +1,14 @@
 // The plugin registry: runs each plugin's setup against a PluginApi, keeps what each registered,
-// and emits typed hooks in plugin order (a throwing listener fails the run naming its plugin).
+// and emits typed hooks in plugin order, collecting the decisions listeners return (checked, never trusted).
 
 import * as v from "valibot";
 import type { GenericSchema } from "valibot";
 import {
   API_VERSION,
   type DestinationType,
-  type HookMap,
+  type HookDecision,
   type HookName,
+  type HookPayload,
   type Listener,
   type Plugin,
   type PluginApi,
@@ -19,6 +20,8 @@ import { spawnTool } from "./spawn.ts";
 import { nowNs } from "./runtime.ts";
 import { hashFile, streamHasher } from "./hash.ts";
 import { parseDuration, formatDuration } from "../config/duration.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { openRoot, splitRel } from "./anchored.ts";
 import { secret } from "../config/schema.ts";
 
 export interface PluginRecord {
@@ -38,6 +41,8 @@ export const pluginUtil: PluginUtil = {
   blake3File: async (p) => (await hashFile(p)).blake3,
   blake3Stream: streamHasher,
   nowNs,
+  writeFileAtomic,
+  anchored: { openRoot, splitRel },
   errors: {
     refused: (c, m, h) => refused(c, m, h),
     failure: (c, m, h) => failure(c, m, h),
@@ -45,9 +50,35 @@ export const pluginUtil: PluginUtil = {
   },
 };
 
+/** A decision one plugin's listener returned. */
+export interface Decided<K extends HookName> {
+  plugin: string;
+  decision: HookDecision<K>;
+}
+
+const isText = (x: unknown, optional = false) => (optional && x === undefined) || (typeof x === "string" && x.length > 0);
+
+/** Whether `d` is a well-formed decision for `hook` (a plugin's return value is checked, not cast). */
+function validDecision(hook: HookName, d: any): boolean {
+  if (typeof d !== "object" || d === null) return false;
+  switch (hook) {
+    case "sync:preflight":
+    case "gate:check":
+      return isText(d.refuse) && isText(d.hint, true);
+    case "evidence:advance":
+      return isText(d.reject);
+    case "evidence:expiry":
+      return (d.expiresAt === null || typeof d.expiresAt === "bigint") && isText(d.why);
+    default:
+      return false; // an observing hook takes no decision
+  }
+}
+
+type AnyDestinationType = DestinationType<GenericSchema>;
+
 export class Registry {
   readonly plugins: PluginRecord[] = [];
-  readonly destinationTypes = new Map<string, { type: DestinationType; plugin: string }>();
+  readonly destinationTypes = new Map<string, { type: AnyDestinationType; plugin: string }>();
   readonly destinationKeys = new Map<string, GenericSchema>();
   readonly rootKeys = new Map<string, GenericSchema>();
   private listeners = new Map<HookName, { plugin: string; fn: Listener<any> }[]>();
@@ -69,7 +100,7 @@ export class Registry {
       destination: (t) => {
         if (this.destinationTypes.has(t.name))
           throw configError("destination_type_duplicate", `plugin ${plugin.name}: destination type ${t.name} is already registered by ${this.destinationTypes.get(t.name)!.plugin}`);
-        this.destinationTypes.set(t.name, { type: t, plugin: plugin.name });
+        this.destinationTypes.set(t.name, { type: t as unknown as AnyDestinationType, plugin: plugin.name });
         rec.destinations.push(t.name);
       },
       policy: (info) => void rec.policies.push(info),
@@ -84,6 +115,7 @@ export class Registry {
         if (m.has(key)) throw configError("config_key_duplicate", `plugin ${plugin.name}: config key ${key} is already registered`);
         m.set(key, schema);
         rec.configKeys.push(`${scope === "destination" ? "destinations.*." : ""}${key}`);
+        return { key, get: (table) => table[key] as any };
       },
     };
     try {
@@ -99,19 +131,30 @@ export class Registry {
     this.plugins.push(rec);
   }
 
-  /** Call every listener of a hook in plugin order; a throw becomes a failure naming the plugin. */
-  async emit<K extends HookName>(hook: K, payload: HookMap[K]): Promise<void> {
+  /**
+   * Call every listener of a hook in plugin order and return the decisions they made (nothing
+   * returned: no decision). A throw, or a return value that is not a decision this hook takes,
+   * becomes a failure naming the plugin: a malformed "refuse" is never read as consent.
+   */
+  async emit<K extends HookName>(hook: K, payload: HookPayload<K>): Promise<Decided<K>[]> {
+    const out: Decided<K>[] = [];
     for (const { plugin, fn } of this.listeners.get(hook) ?? []) {
+      let d: unknown;
       try {
-        await fn(payload);
+        d = await fn(payload);
       } catch (e) {
         if (e instanceof HoardError) throw new HoardError(e.kind, e.code, `plugin ${plugin} (${hook}): ${e.message}`, { hint: e.hint, details: e.details });
         throw failure("plugin_listener", `plugin ${plugin} failed in ${hook}: ${(e as Error)?.message ?? e}`);
       }
+      if (d === undefined) continue;
+      if (!validDecision(hook, d))
+        throw failure("plugin_decision", `plugin ${plugin} returned ${describe(d)} from its ${hook} listener, which is not a decision ${hook} takes`, `a ${hook} listener returns ${DECISION_SHAPES[hook]}`);
+      out.push({ plugin, decision: d as HookDecision<K> });
     }
+    return out;
   }
 
-  destinationType(name: string): DestinationType {
+  destinationType(name: string): AnyDestinationType {
     const t = this.destinationTypes.get(name);
     if (!t) throw configError("unknown_destination_type", `unknown destination type "${name}" (known: ${[...this.destinationTypes.keys()].join(", ")})`);
     return t.type;
@@ -123,5 +166,23 @@ export class Registry {
       destinationKeys: this.destinationKeys,
       rootKeys: this.rootKeys,
     };
+  }
+}
+
+const DECISION_SHAPES: Record<HookName, string> = {
+  "run:begin": "nothing",
+  "run:finish": "nothing",
+  "index:finish": "nothing",
+  "sync:preflight": "nothing, or { refuse: reason, hint? }",
+  "gate:check": "nothing, or { refuse: reason, hint? }",
+  "evidence:advance": "nothing, or { reject: reason }",
+  "evidence:expiry": "nothing, or { expiresAt: bigint nanoseconds | null, why }",
+};
+
+function describe(d: unknown): string {
+  try {
+    return JSON.stringify(d, (_, x) => (typeof x === "bigint" ? `${x}n` : x))?.slice(0, 120) ?? String(d);
+  } catch {
+    return typeof d;
   }
 }

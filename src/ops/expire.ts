@@ -26,17 +26,16 @@ export interface Expiry {
 export async function componentExpiry(ctx: OpContext, view: ComponentView, now: bigint): Promise<Expiry> {
   let at: bigint | null | undefined;
   let why: string | null = null;
-  await ctx.registry.emit("evidence:expiry", {
+  const decisions = await ctx.registry.emit("evidence:expiry", {
     volume: view.volume,
     destination: view.destination,
     table: ctx.config.destinations[view.destination]?.table ?? {},
     config: ctx.config.extra,
     component: view,
     now,
-    expire: (a, w) => {
-      if (at === undefined || (at !== null && (a === null || a < at))) (at = a), (why = w);
-    },
   });
+  for (const { decision: { expiresAt: a, why: w } } of decisions)
+    if (at === undefined || (at !== null && (a === null || a < at))) (at = a), (why = w);
   if (at === undefined) return { limited: false, expires_at: null, stale: false, why: null };
   return { limited: true, expires_at: at, stale: at === null || at < now, why };
 }

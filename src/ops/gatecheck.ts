@@ -38,15 +38,15 @@ export async function gateFor(ctx: OpContext, volume: string, required = ctx.con
       for (const m of c.method.split("+").filter(Boolean)) methods.push([c.origin_node, m]);
       const refusals: { reason: string; hint?: string }[] = [];
       if (pin && c.epoch === pin.epoch)
-        await ctx.registry.emit("gate:check", {
+        for (const { decision } of await ctx.registry.emit("gate:check", {
           volume,
           destination: d,
           table: ctx.config.destinations[d]?.table ?? {},
           config: ctx.config.extra,
           component: componentView(c),
           now,
-          refuse: (reason, hint) => void refusals.push({ reason, hint }),
-        });
+        }))
+          refusals.push({ reason: decision.refuse, hint: decision.hint });
       policy.set(`${d}\u0000${c.origin_node}`, refusals);
     }
     // per-content checks may carry other methods (e.g. size-only): ask about the known ones too

@@ -18,9 +18,8 @@ export async function acceptedMethods(ctx: OpContext, volume: string, destinatio
     lastMethod = method;
     const key = `${originNode}\u0000${method}`;
     if (verdict.has(key)) continue;
-    let ok = true;
-    await ctx.registry.emit("evidence:advance", { volume, destination, type, originNode, method, reject: () => void (ok = false) });
-    verdict.set(key, ok);
+    const rejections = await ctx.registry.emit("evidence:advance", { volume, destination, type, originNode, method });
+    verdict.set(key, rejections.length === 0);
   }
   return (o, m) => verdict.get(`${o}\u0000${m}`) ?? false;
 }

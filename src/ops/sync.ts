@@ -81,18 +81,18 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
   const out = await withRun(ctx, { kind, volume, destination }, checks, async (run) => {
     result.run_id = run.id;
     const epoch = pinned(ctx.db, destination)!.epoch;
-    let preflightRefusal: { reason: string; hint?: string } | undefined;
-    await ctx.registry.emit("sync:preflight", {
+    const caps = await dest.handler.capabilities();
+    const [preflightRefusal] = await ctx.registry.emit("sync:preflight", {
       run: runInfo(run),
       volume,
       destination,
       type: dest.config.type,
       options: dest.config.options,
       table: ctx.config.destinations[destination]?.table ?? {},
+      capabilities: caps,
       handler: dest.handler,
-      refuse: (reason, hint) => void (preflightRefusal ??= { reason, hint }),
     });
-    if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.reason}`, preflightRefusal.hint);
+    if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.decision.refuse}`, preflightRefusal.decision.hint);
 
     const changedRuns: bigint[] = [];
     const manifest = manifestRows(ctx.db, volume, changedRuns); // captured once, before any transfer
@@ -104,7 +104,6 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     const proof = proofOf(ctx.config.destinations[destination]?.table);
     const plan = planRechecks(manifest, changedRuns, recordAt, epoch, kind === "verify" ? 0 : proof.reverifyBudget);
     result.counts.rechecked = plan.rolling;
-    const caps = await dest.handler.capabilities();
     for (const w of caps.warnings) if (!result.warnings.includes(w)) (result.warnings.push(w), ctx.log.warn(`${destination}: ${w}`));
     const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, receiptScope: receiptScope(ctx.db, destination, volume), signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
     let raw: FileOutcome[];

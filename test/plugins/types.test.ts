@@ -42,7 +42,7 @@ describe("hoard/plugin types", () => {
     expect(good.stdout + good.stderr).toBe("");
     expect(good.status).toBe(0);
     const src = readFileSync(join(d, "index.ts"), "utf8");
-    writeFileSync(join(d, "index.ts"), src.replace('api.on("gate:check", (p) => {\n    const allowed = required(p.table);', 'api.on("gate:check", (p) => {\n    const allowed = required(p.options);'));
+    writeFileSync(join(d, "index.ts"), src.replace('api.on("gate:check", (p) => {\n    const allowed = required(requireMethod.get(p.table));', 'api.on("gate:check", (p) => {\n    const allowed = required(requireMethod.get(p.options));'));
     expect(readFileSync(join(d, "index.ts"), "utf8")).not.toBe(src);
     const bad = tsc(d);
     expect(bad.status).not.toBe(0);

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import * as v from "valibot";
 import type { DestinationHandler, DestinationType, FileOutcome, HandlerContext, ManifestEntry, PluginApi, Progress } from "../../src/kernel/plugin.ts";
+import { writeFileAtomic } from "../../src/kernel/atomic.ts";
+import { openRoot, splitRel } from "../../src/kernel/anchored.ts";
 import { spawnTool } from "../../src/kernel/spawn.ts";
 import { blake3Backend, nowNs } from "../../src/kernel/runtime.ts";
 import { configError, failure, refused } from "../../src/kernel/errors.ts";
@@ -34,7 +36,7 @@ export function fakeApi(): PluginApi {
     destination: () => {},
     policy: () => {},
     on: () => {},
-    configKey: () => {},
+    configKey: (_scope, key) => ({ key, get: (t) => t[key] as any }),
     util: {
       secret: () => v.string() as any,
       parseDuration: () => 0n,
@@ -43,6 +45,8 @@ export function fakeApi(): PluginApi {
       blake3File,
       blake3Stream: () => blake3Backend().create(),
       nowNs,
+      writeFileAtomic,
+      anchored: { openRoot, splitRel },
       errors: {
         refused: (c, m, h) => refused(c, m, h),
         failure: (c, m, h) => failure(c, m, h),
