@@ -1,12 +1,12 @@
-// Worlds of the recover tests: volume `photos` → destination `d` (fs, or rclone with a local-path
-// remote), a node name of its own, optional trusted [nodes.*] keys, and a second machine (a fresh
-// world with its own config, DB and node key) pointed at the same destination.
+// Worlds of the recover tests: volume `photos` → destination `d` (fs, rclone with a local-path remote,
+// or a local restic repository), a node name of its own, optional trusted [nodes.*] keys, and a second
+// machine (a fresh world with its own config, DB and node key) pointed at the same destination.
 
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { world, type Result, type World } from "../helpers.ts";
 
-export type Kind = "fs" | "rclone";
+export type Kind = "fs" | "rclone" | "restic";
 export const KINDS: Kind[] = ["fs", "rclone"];
 
 export const FILES: Record<string, string | Uint8Array> = {
@@ -18,7 +18,7 @@ export const FILES: Record<string, string | Uint8Array> = {
 export interface RecWorld extends World {
   kind: Kind;
   node: string;
-  /** The destination's directory (fs path, or the rclone local-path remote). */
+  /** The destination's directory (fs path, the rclone local-path remote, or the restic repository). */
   destPath: string;
   volPath: string;
   /** [nodes.NAME] public_key entries written into the config. */
@@ -26,7 +26,7 @@ export interface RecWorld extends World {
   writeConfig(): void;
   /** `hoard ARGS`, asserting the exit code (showing the output when it differs). */
   run(expected: number, ...args: string[]): Promise<Result>;
-  /** The catalogs of volume photos at the destination (names, newest first). */
+  /** The catalogs of volume photos at the destination (names, newest first; fs and rclone only). */
   catalogs(): string[];
   catalogPath(name: string): string;
   /** This world's node public key (hex), from its private key file. */
@@ -34,6 +34,9 @@ export interface RecWorld extends World {
   /** Delete the DB and its -wal/-shm files (a dead disk). */
   loseDb(): void;
 }
+
+/** The restic repository's password (every restic world of a run shares it: a second machine knows it). */
+export const RESTIC_PW = `restic-recover-${Math.random().toString(36).slice(2)}`;
 
 const made: World[] = [];
 export function cleanupWorlds(): void {
@@ -44,18 +47,24 @@ export function cleanupWorlds(): void {
  * A world of kind `kind`. `destPath` defaults to <world>/dest; `files` are written to <world>/vol
  * (pass null for a second machine: the volume directory is not created).
  */
-export function recWorld(kind: Kind, o: { node?: string; destPath?: string; files?: Record<string, string | Uint8Array> | null } = {}): RecWorld {
+export function recWorld(kind: Kind, o: { node?: string; destPath?: string; volPath?: string; files?: Record<string, string | Uint8Array> | null } = {}): RecWorld {
   const w = world() as RecWorld;
   made.push(w);
   w.kind = kind;
   w.node = o.node ?? "alpha";
   w.destPath = o.destPath ?? w.path("dest");
-  w.volPath = w.path("vol");
+  w.volPath = o.volPath ?? w.path("vol");
   w.trusted = {};
   if (kind === "rclone") w.env.RCLONE_CONFIG = w.path("rclone.conf");
+  if (kind === "restic") w.env.HOARD_TEST_RESTIC_PW = RESTIC_PW;
   if (o.files !== null) for (const [rel, c] of Object.entries(o.files ?? FILES)) w.write(`vol/${rel}`, c);
   w.writeConfig = () => {
-    const dest = kind === "fs" ? `type = "fs"\npath = ${JSON.stringify(w.destPath)}` : `type = "rclone"\nremote = ${JSON.stringify(w.destPath)}`;
+    const dest =
+      kind === "fs"
+        ? `type = "fs"\npath = ${JSON.stringify(w.destPath)}`
+        : kind === "rclone"
+          ? `type = "rclone"\nremote = ${JSON.stringify(w.destPath)}`
+          : `type = "restic"\nrepository = ${JSON.stringify(w.destPath)}\npassword = { env = "HOARD_TEST_RESTIC_PW" }`;
     const nodes = Object.entries(w.trusted).map(([n, k]) => `\n[nodes.${n}]\npublic_key = "${k}"\n`).join("");
     w.setConfig(`node = "${w.node}"\n\n[volumes.photos]\npath = ${JSON.stringify(w.volPath)}\nsync_to = ["d"]\noffload_requires = ["d"]\n\n[destinations.d]\n${dest}\n${nodes}`);
   };
