@@ -1,11 +1,13 @@
 // The kopia destination handler: explicit init, identity from the repository's unique id, push as a
-// pinned snapshot of the volume root read back into BLAKE3 (lost content uploaded again), live confirm, fetch.
+// pinned snapshot of the volume root read back into BLAKE3 (lost content uploaded again), live confirm,
+// fetch, and catalogs (catalogs.ts).
 
 import { Buffer } from "node:buffer";
 import { accessSync, closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from "node:fs";
 import { delimiter, join, resolve } from "node:path";
 import type { Capabilities, ConfirmDepth, DestinationHandler, FileOutcome, HandlerContext, Identity, ManifestEntry, OpenContext, PluginApi } from "../../src/kernel/plugin.ts";
 import { loadCatalog, saveCatalog, scopeOf, type Catalog } from "./catalog.ts";
+import { kopiaCatalogs } from "./catalogs.ts";
 import { errorText, Kopia, type KopiaResult } from "./exec.ts";
 import { floorSec, parseCreateOutput, parseLongListing, parseSnapshotList, verifyErrors, type Listed, type Snapshot } from "./listing.ts";
 import { verifyPresence } from "./presence.ts";
@@ -666,6 +668,8 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       }
       throw failure("kopia_fetch_failed", `no kopia snapshot of ${ctx.volumeRoot} could give back ${entry.path} (destination ${name})${notes.length ? `: ${notes.slice(0, 3).join("; ")}` : ""}`);
     },
+
+    ...kopiaCatalogs(api, k, { dest: name, stateDir, pin: PIN, reachHint, ensure, listSnapshots: (signal) => listSnapshots(signal ?? new AbortController().signal) }),
   };
   internals.set(handler, { ensure });
   return handler;

@@ -15,6 +15,11 @@ export interface Snapshot {
   /** Entries kopia could not read (relative paths; kopia keeps only the first few). */
   errors: { path: string; error: string }[];
   pins: string[];
+  /** The snapshot's tags as kopia stores them (`--tags k:v` becomes "tag:k" → "v"). */
+  tags: Record<string, string>;
+  /** The root entry's type ("d" directory, "f" file: a single-file source) and name. */
+  rootType: string;
+  rootName: string;
 }
 
 /** RFC 3339 with optional fraction, as Go's time.Time marshals it → ns since the epoch. */
@@ -42,6 +47,9 @@ export function toSnapshot(x: any): Snapshot | undefined {
     numIgnored: Number(summ.numIgnoredErrors ?? 0) || 0,
     errors: Array.isArray(summ.errors) ? summ.errors.filter((e: any) => typeof e?.path === "string").map((e: any) => ({ path: e.path, error: String(e.error ?? "") })) : [],
     pins: Array.isArray(x.pins) ? x.pins.map(String) : [],
+    tags: x.tags && typeof x.tags === "object" ? Object.fromEntries(Object.entries(x.tags).filter(([, v]) => typeof v === "string")) as Record<string, string> : {},
+    rootType: typeof x.rootEntry.type === "string" ? x.rootEntry.type : "",
+    rootName: typeof x.rootEntry.name === "string" ? x.rootEntry.name : "",
   };
 }
 
