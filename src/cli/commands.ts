@@ -11,7 +11,7 @@ import { configError, refused, usageError } from "../kernel/errors.ts";
 import { checkDb, dbIsEmpty, mkdirPrivate, openDb, SCHEMA_VERSION } from "../kernel/db.ts";
 import { abortRun, getRun, listRuns } from "../kernel/runs.ts";
 import { getVolume, listVolumes, readMarker, recordVolume, writeMarker } from "../kernel/volumes.ts";
-import { assertVolumeDisjoint, configFileWarnings, resolveConfigPath, resolveDbPath, readConfigText } from "../config/load.ts";
+import { assertVolumeDisjoint, resolveConfigPath, resolveDbPath, readConfigText } from "../config/load.ts";
 import { addVolumeToConfigText, writeFileAtomic, writeNewPrivateFile } from "../config/edit.ts";
 import { starterConfig } from "../config/starter.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
@@ -21,8 +21,8 @@ import { offload } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";
 import { destInit, destList, destReset, requireDestination } from "../ops/dests.ts";
 import { evidenceReport, evidenceRewind, volumeStatus } from "../ops/status.ts";
-import { openDestination } from "../ops/destination.ts";
 import { extraCommands } from "./extra.ts";
+import { alarmCommands } from "./cmd-alarms.ts";
 import { destAddCmd, lsCmd, prepareVolumeAdd, volumeRmCmd, withReadApp } from "./cmd-everyday.ts";
 import { exampleSelector, resolveSelectors } from "../ops/select.ts";
 import { orphanedVolumes, orphanProblem } from "../ops/setup.ts";
@@ -34,6 +34,7 @@ import { loadRegistry } from "./app.ts";
 import { loadConfig } from "../config/load.ts";
 import { recover } from "../ops/recover.ts";
 import { backupDb } from "../ops/backup.ts";
+import { doctor, factsText, type DoctorState } from "../ops/doctor.ts";
 
 type Args = GlobalArgs & Record<string, any>;
 
@@ -579,32 +580,25 @@ const keyCmd = defineCommand({
 });
 
 // ---------- doctor ----------
+const DOCTOR_LABEL: Record<DoctorState, string> = { ok: "ok", not_initialised: "not initialised", adoptable: "initialised elsewhere, not pinned here", identity_changed: "IDENTITY CHANGED", wiped: "IDENTITY GONE", unreachable: "UNREACHABLE", error: "ERROR" };
 const doctorCmd = defineCommand({
-  meta: { name: "doctor", description: "check every destination: tool, capabilities, verification method, identity" },
+  meta: { name: "doctor", description: "check every destination: tool, capabilities, verification method, identity; says what to do next" },
   async run({ args }: { args: Args }): Promise<CmdResult> {
     return withApp(args, async (app) => {
-      const data = [];
-      for (const name of Object.keys(app.config.destinations)) {
-        const d = openDestination(app.ctx, name);
-        const row: any = { name, type: d.config.type };
-        try {
-          const caps = await d.handler.capabilities();
-          Object.assign(row, { methods: caps.methods, warnings: caps.warnings, facts: caps.facts ?? {} });
-        } catch (e) {
-          row.error = (e as Error).message;
-        }
-        try {
-          const id = await d.handler.identify();
-          row.identity = id === "uninitialised" ? null : id.id;
-        } catch (e) {
-          row.identity_error = (e as Error).message;
-        }
-        data.push(row);
+      const r = await doctor(app.ctx);
+      const lines: string[] = [];
+      for (const d of r.destinations) {
+        lines.push(`${d.name} (${d.type}): ${DOCTOR_LABEL[d.state]}${d.methods ? `; methods ${d.methods.join(",") || "none"}` : ""}${d.identity ? `; identity ${d.identity}` : ""}${d.used_by.length ? `; used by ${d.used_by.join(", ")}` : ""}`);
+        if (d.error) lines.push(`  error: ${d.error}`);
+        if (d.identity_error) lines.push(`  error: ${d.identity_error}`);
+        for (const w of d.warnings ?? []) lines.push(`  warning: ${w}`);
+        if (d.facts && factsText(d.facts)) lines.push(`  ${factsText(d.facts)}`);
+        if (d.next) lines.push(`  next: ${d.next}`);
       }
-      const bad = data.some((r) => r.error || r.identity_error);
-      const warnings = configFileWarnings(app.config);
-      for (const w of warnings) app.ctx.log.warn(w);
-      return { data: { destinations: data, warnings }, human: data.map((r) => `${r.name} (${r.type}): methods ${r.methods?.join(",") ?? "-"}; identity ${r.identity ?? r.identity_error ?? "(not initialised)"}${r.error ? `\n  error: ${r.error}` : ""}${(r.warnings ?? []).map((w: string) => `\n  warning: ${w}`).join("")}${r.facts ? `\n  ${JSON.stringify(r.facts)}` : ""}`).join("\n") || "no destinations", status: bad ? "failed" : "success" };
+      if (args.json) for (const w of r.warnings) app.ctx.log.warn(w);
+      else for (const w of r.warnings) lines.push(`warning: ${w}\n  next: chmod 600 the file, or use { env = "VAR" } for the secret`);
+      lines.push(r.destinations.length ? (r.problems ? `doctor: ${r.problems} of ${r.destinations.length} destinations need attention` : `doctor: ${r.destinations.length} destinations checked, no problem found`) : "no destinations (hoard dest add NAME --type fs path=DIR)");
+      return { data: r, human: lines.join("\n"), status: r.problems ? "failed" : "success" };
     });
   },
 });
@@ -633,6 +627,7 @@ export function commandTree(version: string): Command {
       doctor: doctorCmd,
       key: keyCmd,
       ...extraCommands(),
+      ...alarmCommands(),
     },
   }) as Command;
 }

@@ -1,7 +1,7 @@
 // The run conflict relation, written once as data: which run kinds may run at the same time.
 // Pure: no I/O. `conflicts` is symmetric by construction (a property test checks it).
 
-export const RUN_KINDS = ["index", "sync", "verify", "offload", "restore", "recover", "dest-init", "dest-reset", "evidence-rewind"] as const;
+export const RUN_KINDS = ["index", "sync", "verify", "offload", "restore", "recover", "dest-init", "dest-reset", "evidence-rewind", "alarm-ack"] as const;
 export type RunKind = (typeof RUN_KINDS)[number];
 
 /** How a kind holds its volume and destinations. */
@@ -16,6 +16,7 @@ export const KIND_SCOPE: Record<RunKind, Scope> = {
   "dest-init": "dest-wide", // a destination, whatever volume
   "dest-reset": "dest-wide",
   "evidence-rewind": "dest-wide",
+  "alarm-ack": "volume", // acknowledging a lost file flips its row: the whole volume
 };
 
 /** Two runs on one volume: may they overlap? Only destination-scoped runs to different destinations. */

@@ -194,4 +194,14 @@ INSERT OR IGNORE INTO dest_objects(destination, volume, path, content_id, epoch,
          CASE WHEN dc.ok = 1 THEN dc.verified_at END, CASE WHEN dc.ok = 1 THEN dc.run END
   FROM dest_content dc JOIN files f ON f.content_id = dc.content_id AND f.status <> 'superseded';
 `,
+  /* 4: acknowledged alarms: a user may acknowledge an alarm (a file lost for good) with a note; the
+        acknowledgement is kept (who, when, which run, why), never changed, and no alarm is deleted */ `
+ALTER TABLE alarms ADD COLUMN acked_run INTEGER REFERENCES runs(id);
+ALTER TABLE alarms ADD COLUMN acked_at INTEGER;
+ALTER TABLE alarms ADD COLUMN acked_by TEXT;
+ALTER TABLE alarms ADD COLUMN acked_note TEXT;
+CREATE TRIGGER alarms_never_deleted BEFORE DELETE ON alarms BEGIN SELECT RAISE(ABORT, 'alarms are never deleted'); END;
+CREATE TRIGGER alarms_ack_kept BEFORE UPDATE OF acked_run, acked_at, acked_by, acked_note ON alarms
+  WHEN OLD.acked_at IS NOT NULL BEGIN SELECT RAISE(ABORT, 'an alarm acknowledgement is never changed'); END;
+`,
 ];

@@ -27,7 +27,7 @@ function realistic(kind: RunKind, volume: string, dest: string, touches: string[
     case "dest-scoped":
       return scopeOf(kind, volume, dest); // sync/verify: one volume towards one destination
     case "volume":
-      return kind === "index" ? scopeOf(kind, volume, null) : scopeOf(kind, volume, null, touches); // offload: required; restore: sources; recover: its source
+      return kind === "index" || kind === "alarm-ack" ? scopeOf(kind, volume, null) : scopeOf(kind, volume, null, touches); // offload: required; restore: sources; recover: its source
   }
 }
 const realScope: fc.Arbitrary<RunScope> = fc
@@ -114,7 +114,7 @@ describe("conflict relation", () => {
 
   test("exhaustively equal to DESIGN.md's relation over every pair of realistic scopes", () => {
     const all = allRealistic();
-    expect(all.length).toBe(71); // index 2, sync 6, verify 6, offload 16, restore 16, recover 16, dest-wide 9
+    expect(all.length).toBe(73); // index 2, sync 6, verify 6, offload 16, restore 16, recover 16, dest-wide 9, alarm-ack 2
     const wrong: string[] = [];
     for (const a of all) for (const b of all) if (conflicts(a, b) !== oracle(a, b)) wrong.push(`${JSON.stringify(a)} vs ${JSON.stringify(b)}: ${conflicts(a, b)}`);
     expect(wrong.slice(0, 5)).toEqual([]);

@@ -116,6 +116,8 @@ describe("--json documents", () => {
     expect(j("volume add", ["scratch", w.path("scratch")])).toBeDefined();
     expect(j("volume rm", ["scratch"])).toBeDefined();
     expect(j("recover", ["--from", "nas"], 3)).toMatchObject({ ok: false }); // the volume already has rows: refused
+    expect(j("alarms", ["--all"])).toEqual({ alarms: [] });
+    expect(j("alarm ack", ["1", "--note", "lost"], 2)).toMatchObject({ ok: false, error: { code: "no_such_alarm" } });
   }, 180_000);
 
   test("every runnable command of the tree was exercised above", () => {
