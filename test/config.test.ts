@@ -96,9 +96,10 @@ describe("loading", () => {
       path: "/home/me/Photos",
       sync_to: ["nas", "cloud"],
       offload_requires: ["nas"],
+      exclude: [],
       hook: { command: ["/usr/bin/true", "--flag"], timeout_ns: 3_600_000_000_000n },
     });
-    expect(cfg.volumes["music.flac"]).toEqual({ name: "music.flac", path: "/srv/music", sync_to: [], offload_requires: [] });
+    expect(cfg.volumes["music.flac"]).toEqual({ name: "music.flac", path: "/srv/music", sync_to: [], offload_requires: [], exclude: [] });
     expect(cfg.destinations.nas).toEqual({
       name: "nas",
       type: "fs",

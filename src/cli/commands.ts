@@ -171,7 +171,7 @@ const indexCmd = defineCommand({
         `${r.dry_run ? "[dry run] " : ""}index ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
         `  ${c.files} files, ${bytes(c.bytes)} (hashed ${bytes(c.hashed_bytes)})`,
         `  new ${c.new}, changed ${c.changed}, reverted ${c.reverted}, unchanged ${c.unchanged}, reappeared ${c.reappeared}, missing ${c.missing}`,
-        `  skipped ${c.skipped}, errors ${c.errors}${c.offloaded_conflicts ? `, offloaded paths with a file ${c.offloaded_conflicts}` : ""}${c.leftovers_removed ? `, leftovers of an interrupted hoard run removed ${c.leftovers_removed}` : ""}`,
+        `  skipped ${c.skipped}, errors ${c.errors}${c.excluded ? `, excluded ${c.excluded}` : ""}${c.offloaded_conflicts ? `, offloaded paths with a file ${c.offloaded_conflicts}` : ""}${c.leftovers_removed ? `, leftovers of an interrupted hoard run removed ${c.leftovers_removed}` : ""}`,
         ...r.problems.slice(0, 50).map((p) => `  ! ${p.path}: ${p.message}`),
         ...(r.problems.length > 50 ? [`  … and ${r.problems.length - 50} more (see --json)`] : []),
       ];

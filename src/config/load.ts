@@ -210,6 +210,7 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
       path: vol.path,
       sync_to: vol.sync_to,
       offload_requires: vol.offload_requires,
+      exclude: vol.exclude,
       ...(vol.hook ? { hook: vol.hook } : {}),
     };
   }

@@ -5,6 +5,7 @@ import * as v from "valibot";
 import { isAbsolute, normalize, sep } from "node:path";
 import { parseDuration } from "./duration.ts";
 import { configError } from "../kernel/errors.ts";
+import { compileExclude } from "../kernel/exclude.ts";
 
 // ---------- the validated config ----------
 
@@ -18,6 +19,8 @@ export interface VolumeConfig {
   path: string;
   sync_to: string[];
   offload_requires: string[];
+  /** Gitignore-style patterns (src/kernel/exclude.ts) the index skips: never recorded, synced or offloaded. */
+  exclude: string[];
   hook?: HookConfig;
 }
 export interface DestinationConfig {
@@ -319,10 +322,32 @@ export const hookSchema = v.pipe(
 const destinationList = () =>
   v.optional(v.array(stringOf("a destination name"), (issue) => `expected an array of destination names, got ${describe(issue.input)}`), () => []);
 
+/** A volume's exclude patterns: each must compile (src/kernel/exclude.ts says what is wrong). */
+const excludeList = () =>
+  v.optional(
+    v.array(
+      v.pipe(
+        stringOf("a pattern string"),
+        v.rawTransform(({ dataset, addIssue, NEVER }) => {
+          try {
+            compileExclude(dataset.value);
+            return dataset.value;
+          } catch (e) {
+            addIssue({ message: `invalid exclude pattern: ${(e as Error).message}` });
+            return NEVER;
+          }
+        }),
+      ),
+      (issue) => `expected an array of patterns such as ["**/.DS_Store", "*.tmp"], got ${describe(issue.input)}`,
+    ),
+    () => [],
+  );
+
 export const volumeSchema = table({
   path: absolutePath(),
   sync_to: destinationList(),
   offload_requires: destinationList(),
+  exclude: excludeList(),
   hook: v.optional(hookSchema),
 });
 

@@ -13,6 +13,7 @@ import { AnchorError, DirCache, openRoot, splitRel, type Dir } from "../kernel/a
 import { unlinkChecked } from "./unlink.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { runVolumeHook, type HookOutcome } from "./hooks.ts";
+import { excludeMatcher } from "../kernel/exclude.ts";
 
 export interface IndexCounts {
   files: number;
@@ -29,6 +30,8 @@ export interface IndexCounts {
   offloaded_conflicts: number;
   /** hoard's own temp files left by an interrupted run, removed by this index. */
   leftovers_removed: number;
+  /** Entries (files, and directories not entered) skipped by the volume's exclude patterns. */
+  excluded: number;
 }
 export interface IndexProblem {
   path: string;
@@ -73,7 +76,7 @@ const CONCURRENCY = 4;
 
 export async function indexVolume(ctx: OpContext, volume: string, opts: { shallow?: boolean; dryRun?: boolean; trigger?: string } = {}): Promise<IndexResult> {
   let root = "";
-  const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0, leftovers_removed: 0 };
+  const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0, leftovers_removed: 0, excluded: 0 };
   const problems: IndexProblem[] = [];
   const problem = (p: IndexProblem, error: boolean) => {
     problems.push(p);
@@ -152,6 +155,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     }
   };
 
+  const exclude = excludeMatcher(ctx.config.volumes[volume]?.exclude);
   const workIn = async (top: Dir, tree: DirCache, runId: bigint | null) => {
     const live = new Map<string, IndexRow>();
     for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
@@ -181,6 +185,8 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       (p: WalkProblem) => problem({ path: p.rel, kind: p.kind, message: p.message }, p.error),
       !opts.shallow, // shallow: the cheaper float lstat decides "unchanged"; hashed files get exact stats
       (rel, kind) => leftovers.push({ rel, kind }),
+      // excluded paths are never recorded; a present row of one goes `missing` below, like a deleted file
+      exclude && ((rel, isDir) => (exclude(rel, isDir) ? (counts.excluded++, true) : false)),
     );
     if (runId !== null && !opts.dryRun) checkpoint("index.walk"); // walked, nothing recorded yet
     if (runId !== null && !opts.dryRun && leftovers.length) await removeLeftovers(top, leftovers, live);

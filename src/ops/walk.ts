@@ -1,5 +1,6 @@
 // Walking a volume tree: yields regular files with their lstat facts and reports everything else (symlinks,
-// devices, unreadable directories, names that are not valid UTF-8, hoard's own temp files), never silently.
+// devices, unreadable directories, names that are not valid UTF-8, hoard's own temp files), never silently;
+// only what the volume's exclude patterns name is skipped without a word (an excluded directory is not entered).
 
 import { readdirSync, lstatSync, type BigIntStats, type Stats } from "node:fs";
 import { join } from "node:path";
@@ -56,7 +57,15 @@ const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
  * index, never recorded as is. hoard's own temp files are never yielded: exact temp names go to
  * `onLeftover` (for removal), other names with a temp prefix are reported as reserved.
  */
-export function walk(top: Dir, onFile: (f: WalkFile) => void, onProblem: (p: WalkProblem) => void, exact = true, onLeftover?: (rel: string, kind: LeftoverKind) => void): void {
+export function walk(
+  top: Dir,
+  onFile: (f: WalkFile) => void,
+  onProblem: (p: WalkProblem) => void,
+  exact = true,
+  onLeftover?: (rel: string, kind: LeftoverKind) => void,
+  /** The volume's exclude patterns: a matching entry is neither yielded nor reported, a matching directory not descended. */
+  exclude?: (rel: string, isDir: boolean) => boolean,
+): void {
   const root = top.path;
   // depth-first, one open handle per level: each directory is opened from its parent's handle
   // (never by path, never through a symlink), so a parent swapped for a link mid-walk cannot lead outside
@@ -77,6 +86,8 @@ export function walk(top: Dir, onFile: (f: WalkFile) => void, onProblem: (p: Wal
     for (const n of names) {
       const rel = relDir ? `${relDir}/${n.name}` : n.name;
       if (!relDir && (n.name === VOLUME_MARKER || n.name === RESERVED_DIR)) continue;
+      // excluded: skipped silently (hoard's own temp leftovers are still found and removed)
+      if (exclude && !TEMP_PREFIX.test(n.name) && exclude(rel, n.isDir)) continue;
       if (bad?.has(n.name)) {
         onProblem({ rel, kind: "bad_name", message: `name is not valid UTF-8 (${escapeName(rel)}); rename it to index it`, error: true });
         continue;
@@ -111,7 +122,9 @@ export function walk(top: Dir, onFile: (f: WalkFile) => void, onProblem: (p: Wal
         continue;
       }
       if (!n.isFile && !st.isFile()) {
-        if (st.isDirectory()) subdirs.push(n.name);
+        if (st.isDirectory()) {
+          if (!exclude?.(rel, true)) subdirs.push(n.name); // a file system without entry types: excluded only now
+        }
         else onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
         continue;
       }
