@@ -4,6 +4,8 @@
 import { parseArgs, renderUsage, type ArgsDef, type CommandDef } from "citty";
 import { EXIT, exitCodeOf, HoardError, usageError, type ExitCode } from "../kernel/errors.ts";
 import { setVerbose, toJson } from "./output.ts";
+import { clearProgress } from "./progress.ts";
+import { outputStarted } from "./signals.ts";
 
 export interface CmdResult {
   data: unknown;
@@ -176,11 +178,15 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
     if (!variadic && args._.length > positionals) throw usageError("extra_argument", `unexpected argument ${JSON.stringify(args._[positionals])} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);
     setVerbose(!!args.verbose);
     const res = await r.cmd.run({ args, rawArgs: r.rest });
+    clearProgress(); // the summary starts on a line of its own
+    outputStarted();
     if (args.json) process.stdout.write(toJson(res.data) + "\n");
     else if (res.human !== undefined && (!args.quiet || res.status === undefined)) process.stdout.write(res.human.endsWith("\n") || res.human === "" ? res.human : res.human + "\n");
     return res.exit ?? statusExit(res.status);
   } catch (e) {
     const code = exitCodeOf(e);
+    clearProgress();
+    outputStarted();
     const he = e instanceof HoardError ? e : undefined;
     const message = (e as Error)?.message ?? String(e);
     if (wantsJson)

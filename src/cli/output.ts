@@ -3,6 +3,8 @@
 
 import { createConsola } from "consola";
 import type { Logger, Progress } from "../kernel/plugin.ts";
+import { activityLabel, noteProgress } from "../ops/context.ts";
+import { clearProgress, progressWanted, stderrLine } from "./progress.ts";
 
 /** ns since epoch → RFC 3339 with nanoseconds. */
 export function isoNs(ns: bigint): string {
@@ -71,19 +73,18 @@ export function setVerbose(on: boolean): void {
 
 export function makeLogger(quiet: boolean): Logger {
   const c = createConsola({ level: quiet ? 1 : verbose ? 4 : 3, stdout: process.stderr, stderr: process.stderr, formatOptions: { date: false, colors: !process.env.NO_COLOR && !!process.stderr.isTTY } });
-  return { info: (m) => c.info(m), warn: (m) => c.warn(m), debug: (m) => c.debug(m) };
+  // a message never runs into the progress line: the line is erased first and drawn again by the next event
+  return { info: (m) => (clearProgress(), c.info(m)), warn: (m) => (clearProgress(), c.warn(m)), debug: (m) => (verbose && !quiet && clearProgress(), c.debug(m)) };
 }
 
+/**
+ * The progress sink of a command: every event is noted on the run in progress (an interruption
+ * reports where it was); on a terminal it is drawn on one line (src/cli/progress.ts).
+ */
 export function makeProgress(quiet: boolean): (p: Progress) => void {
-  if (quiet || !process.stderr.isTTY || process.env.TERM === "dumb") return () => {};
-  let last = 0;
+  const line = progressWanted(quiet) ? stderrLine(activityLabel) : undefined;
   return (p) => {
-    const now = Date.now();
-    if (now - last < 200 && p.done !== p.total) return;
-    last = now;
-    const tot = p.total !== undefined ? `/${p.total}` : "";
-    const b = p.bytes !== undefined ? ` ${bytes(p.bytes)}${p.totalBytes ? `/${bytes(p.totalBytes)}` : ""}` : "";
-    process.stderr.write(`\r\x1b[K${p.phase} ${p.done}${tot}${b}`);
-    if (p.total !== undefined && p.done >= p.total) process.stderr.write("\r\x1b[K");
+    noteProgress(p);
+    line?.update(p);
   };
 }

@@ -2,7 +2,7 @@
 // streams captured whole (line callbacks as they arrive), abort kills the process group.
 
 import { spawn as nodeSpawn } from "node:child_process";
-import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from "node:fs";
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { SpawnResult } from "./plugin.ts";
@@ -296,4 +296,84 @@ function spawnNode(cmd: string, args: string[], o: SpawnOptions): Promise<SpawnR
     if (o.stdin !== undefined) child.stdin!.end(o.stdin);
     else child.stdin!.end();
   });
+}
+
+/** The process groups (or single processes) of hoard's children: those it tracks, and on Linux every direct child /proc shows. */
+function childTargets(): number[] {
+  const out = new Set<number>();
+  for (const c of live) if (c.pid) out.add(-c.pid); // spawned detached: each leads its own group
+  let names: string[] = [];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    /* no /proc: the tracked children only */
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // state, ppid, pgrp, …
+      if (Number(f[1]) !== process.pid || f[0] === "Z" || f[0] === "X") continue;
+      const pid = Number(name);
+      const pgrp = Number(f[2]);
+      // a child leading its own group (hooks, tools) is stopped with its whole group; one in hoard's group alone
+      out.add(pgrp === pid ? -pid : pid);
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return [...out];
+}
+
+const signalled = (target: number, sig: NodeJS.Signals): boolean => {
+  try {
+    process.kill(target, sig);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** Is anything of this target (a group when negative) still alive? Zombies do not count where /proc tells. */
+function targetAlive(target: number): boolean {
+  if (!signalled(target, 0 as any)) return false;
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const hit = target < 0 ? Number(f[2]) === -target : Number(name) === target;
+      if (hit && f[0] !== "Z" && f[0] !== "X") return true;
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return false;
+}
+
+/** Block this thread for `ms` (nothing else of hoard runs meanwhile). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Stop every child process of hoard (rclone, kopia, restic, hooks) with its process group: SIGTERM,
+ * up to `graceMs` for them to go (a tool may clean up its partial files), then SIGKILL. Synchronous:
+ * for an interruption, so no promise of hoard's resumes while its children die. Returns how many
+ * processes or groups were signalled.
+ */
+export function stopChildren(graceMs = 2000): number {
+  const targets = childTargets().filter((t) => signalled(t, "SIGTERM"));
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline && targets.some(targetAlive)) sleepSync(25);
+  for (const t of targets) if (targetAlive(t)) signalled(t, "SIGKILL");
+  for (const c of live) killGroup(c);
+  live.clear();
+  return targets.length;
 }

@@ -1,0 +1,191 @@
+// Progress on a terminal: one line on stderr (phase, volume → destination, done/total, bytes, rate,
+// ETA) rewritten in place, at most 10 times a second, cleared before the summary; off without a TTY or with --quiet.
+
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { spawn } from "node:child_process";
+import { asyncFsWorld, cleanupWorlds, code } from "../e2e/lib.ts";
+import { hoardCommand, type World } from "../helpers.ts";
+import { clock, formatProgress, progressLine } from "../../src/cli/progress.ts";
+
+setDefaultTimeout(240_000); // real hoard processes; the machine may be busy
+afterAll(cleanupWorlds);
+
+describe("formatProgress (pure)", () => {
+  test("done/total with percent, bytes, byte rate and ETA, label and current path", () => {
+    const line = formatProgress({ phase: "hash", label: "photos", done: 50, total: 200, bytes: 10 * 1048576, totalBytes: 40 * 1048576, current: "dir/x.jpg" }, 5000, 120);
+    expect(line).toBe("hash photos  50/200 (25%)  10.0 MiB/40.0 MiB  2.0 MiB/s  ETA 0:15  dir/x.jpg");
+  });
+  test("files/s and an ETA from the files when no bytes are counted; the destination is named", () => {
+    expect(formatProgress({ phase: "push", label: "photos → nas", done: 30, total: 90 }, 10_000)).toBe("push photos → nas  30/90 (33%)  3.0 files/s  ETA 0:20");
+  });
+  test("no total (a walk): the count and the time spent; nothing at all for a run that just began", () => {
+    expect(formatProgress({ phase: "walk", done: 0 }, 0)).toBe("walk  0:00");
+    expect(formatProgress({ phase: "walk", done: 12 }, 2000)).toBe("walk  12  6.0 files/s  0:02");
+    expect(formatProgress({ phase: "sync", label: "photos → nas", done: 0 }, 65_000)).toBe("sync photos → nas  1:05");
+  });
+  test("no rate in the first half second (it would mean nothing); done = total: no ETA, the time spent", () => {
+    expect(formatProgress({ phase: "restore", done: 3, total: 9 }, 100)).toBe("restore  3/9 (33%)  0:00");
+    expect(formatProgress({ phase: "verify", done: 9, total: 9 }, 3000)).toBe("verify  9/9 (100%)  3.0 files/s  0:03");
+  });
+  test("fits the terminal: the current path is cut from its start, never wrapped; control characters are not printed", () => {
+    const line = formatProgress({ phase: "push", label: "photos → nas", done: 1, total: 2, current: "a/very/long/path/".repeat(10) + "last\nname.jpg" }, 1000, 75);
+    expect([...line].length).toBe(74);
+    expect(line).toEndWith("last?name.jpg");
+    expect(line).toContain("…");
+    expect([...formatProgress({ phase: "x".repeat(200), done: 1 }, 0, 40)].length).toBe(39);
+  });
+  test("durations", () => {
+    expect([clock(0), clock(7_400), clock(754_000), clock(3_720_000)]).toEqual(["0:00", "0:07", "12:34", "1h02m"]);
+  });
+});
+
+describe("progressLine (a fake clock and terminal)", () => {
+  const fake = () => {
+    let t = 1000;
+    const out: string[] = [];
+    const line = progressLine({ write: (s) => void out.push(s), now: () => t, columns: () => 80, label: () => "photos → nas" });
+    return { line, out, advance: (ms: number) => (t += ms) };
+  };
+  test("at most 10 redraws a second, however many events", () => {
+    const f = fake();
+    for (let i = 1; i <= 1000; i++) {
+      f.line.update({ phase: "hash", done: i, total: 1000 });
+      f.advance(1); // 1000 events in one second
+    }
+    expect(f.out.length).toBeGreaterThanOrEqual(9);
+    expect(f.out.length).toBeLessThanOrEqual(11);
+    for (const s of f.out) expect(s).toStartWith("\r\x1b[Khash photos → nas  ");
+  });
+  test("a held-back event is drawn by the next tick; a quiet phase is redrawn every second (its time moves)", () => {
+    const f = fake();
+    f.line.update({ phase: "push", done: 1, total: 4 });
+    f.line.update({ phase: "push", done: 2, total: 4 });
+    expect(f.out).toHaveLength(1);
+    f.line.tick();
+    expect(f.out).toHaveLength(1); // too soon
+    f.advance(150);
+    f.line.tick();
+    expect(f.out[1]).toContain("2/4");
+    f.advance(400);
+    f.line.tick();
+    expect(f.out).toHaveLength(2); // nothing new, under a second
+    f.advance(700);
+    f.line.tick();
+    expect(f.out).toHaveLength(3);
+  });
+  test("clear erases only a drawn line, and stops the redraws until the next event", () => {
+    const f = fake();
+    f.line.clear();
+    expect(f.out).toEqual([]);
+    f.line.update({ phase: "walk", done: 0 });
+    f.line.clear();
+    expect(f.out.at(-1)).toBe("\r\x1b[K");
+    f.advance(5000);
+    f.line.tick();
+    expect(f.out.at(-1)).toBe("\r\x1b[K");
+    expect(f.line.drawn).toBe(false);
+  });
+  test("the time of a phase starts at its first event", () => {
+    const f = fake();
+    f.line.update({ phase: "walk", done: 0 });
+    f.advance(30_000);
+    f.line.update({ phase: "hash", done: 10, total: 20 });
+    expect(f.out.at(-1)).toContain("0:00");
+    f.advance(5000);
+    f.line.update({ phase: "hash", done: 15, total: 20 });
+    expect(f.out.at(-1)).toContain("ETA 0:02");
+  });
+});
+
+const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** `hoard ARGS` of world w with a terminal (util-linux `script` gives it a pty): its exit code and what the terminal received. */
+function onTty(w: World, ...args: string[]): Promise<{ code: number; out: string }> {
+  const cmd = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args].map(shq).join(" ");
+  return new Promise((resolve) => {
+    const c = spawn("script", ["-qec", cmd, "/dev/null"], { env: { ...w.env, TERM: "xterm" }, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.stderr.on("data", (d) => (out += d));
+    c.on("close", (code) => resolve({ code: code ?? -1, out }));
+  });
+}
+
+/** The lines a terminal shows for raw output: \r returns to the line's start, ESC[K erases to its end. */
+function screen(raw: string): string[] {
+  const lines: string[] = [];
+  let cur: string[] = [];
+  let col = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (raw.startsWith("\x1b[K", i)) {
+      cur.length = col;
+      i += 2;
+    } else if (ch === "\r") col = 0;
+    else if (ch === "\n") {
+      lines.push(cur.join(""));
+      cur = [];
+      col = 0;
+    } else cur[col++] = ch;
+  }
+  if (cur.length) lines.push(cur.join(""));
+  return lines;
+}
+
+const PROGRESS = /\r\x1b\[K(walk|hash|index|sync|push|verify)\b/;
+const FILES = Object.fromEntries(Array.from({ length: 120 }, (_, i) => [`d${i % 7}/f${i}.bin`, `file ${i}\n`.repeat(200 + i)]));
+
+describe("on a terminal, under script", () => {
+  test("index and sync show progress naming the volume and the destination; the line is cleared before the summary", async () => {
+    const w = await asyncFsWorld({ files: FILES });
+    const ix = await onTty(w, "index", "photos");
+    expect(ix.code).toBe(0);
+    expect(ix.out).toMatch(PROGRESS);
+    expect(ix.out).toContain("index photos  "); // the run's line, before its first phase reports
+    const shown = screen(ix.out);
+    // nothing of the progress line is left on the screen: the summary starts its own line
+    expect(shown.find((l) => l.includes("(run "))).toMatch(/^index photos \(run \d+\): success$/);
+    for (const l of shown) expect(l).not.toMatch(/\d+:\d\d$|ETA /);
+
+    const sy = await onTty(w, "sync", "photos");
+    expect(sy.code).toBe(0);
+    expect(sy.out).toContain("\r\x1b[Ksync photos → nas  "); // the destination is named
+    const s2 = screen(sy.out);
+    expect(s2.find((l) => l.includes("(run "))).toMatch(/^sync photos → nas \(run \d+\): success$/);
+    for (const l of s2) expect(l).not.toMatch(/\d+:\d\d$|ETA /);
+  });
+
+  test("an offload's summary and an error start lines of their own too", async () => {
+    const w = await asyncFsWorld({ files: FILES });
+    code(await w.hoardAsync("index", "photos"), 0);
+    const r = await onTty(w, "offload", "photos", ".");
+    expect(r.code).toBe(0); // kept: never synced (a decision, not an error) — its summary is clean
+    for (const l of screen(r.out)) expect(l).not.toMatch(/\d+:\d\d$|ETA /);
+    const bad = await onTty(w, "sync", "photos", "--to", "nowhere");
+    expect(bad.code).toBe(2);
+    expect(screen(bad.out).find((l) => l.includes("error:"))).toMatch(/^error: unknown destination nowhere/);
+  });
+
+  test("--quiet and --json: no progress at all", async () => {
+    const w = await asyncFsWorld({ files: FILES });
+    const q = await onTty(w, "index", "photos", "--quiet");
+    expect(q.code).toBe(0);
+    expect(q.out).not.toContain("\x1b[K");
+    const j = await onTty(w, "sync", "photos", "-q", "--json");
+    expect(j.code).toBe(0);
+    expect(j.out).not.toContain("\x1b[K");
+    const doc = j.out.replace(/\r\n/g, "\n");
+    expect(JSON.parse(doc.slice(doc.indexOf("{"), doc.lastIndexOf("}") + 1)).results[0].status).toBe("success");
+  });
+});
+
+test.concurrent("without a terminal (pipes): no progress on stderr", async () => {
+  const w = await asyncFsWorld({ files: FILES });
+  const ix = code(await w.hoardAsync("index", "photos"), 0);
+  const sy = code(await w.hoardAsync("sync", "photos"), 0);
+  for (const r of [ix, sy]) {
+    expect(r.stderr).not.toContain("\r");
+    expect(r.stderr).not.toContain("\x1b[K");
+    expect(r.stdout).not.toContain("\x1b[K");
+  }
+});
