@@ -2,12 +2,12 @@
 // (BLAKE3 read back; sha256/sha1/md5 listed by the destination). A listing ("kopia-verified",
 // "presence", "size") proves presence only and never counts, including for records made earlier.
 
-import { definePlugin } from "../../src/kernel/plugin.ts";
+import type { Plugin } from "hoard/plugin";
 
 /** Methods that prove content. Size- or mtime-only methods never satisfy the gate. */
 export const CONTENT_METHODS = new Set(["blake3", "sha256", "sha1", "md5"]);
 
-export default definePlugin({
+const plugin: Plugin = {
   name: "content-hash",
   apiVersion: 1,
   setup(api) {
@@ -16,4 +16,5 @@ export default definePlugin({
       if (!CONTENT_METHODS.has(p.method)) return { reject: `method ${p.method} does not compare content` };
     });
   },
-});
+};
+export default plugin;

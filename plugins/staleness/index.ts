@@ -1,7 +1,7 @@
 // Built-in policy `staleness`: evidence older than `max_evidence_age` (per destination, else the
 // top-level default) does not satisfy the gate; a component never verified counts as infinitely old.
 
-import { definePlugin, type ComponentView, type PluginApi } from "../../src/kernel/plugin.ts";
+import type { ComponentView, Plugin, PluginApi } from "hoard/plugin";
 
 export const KEY = "max_evidence_age";
 
@@ -52,7 +52,7 @@ function durationSchema(api: PluginApi) {
   );
 }
 
-export default definePlugin({
+const plugin: Plugin = {
   name: "staleness",
   apiVersion: 1,
   setup(api) {
@@ -75,4 +75,5 @@ export default definePlugin({
       return { expiresAt: s.expiresAt, why: `${KEY} ${fmt(limit)}` };
     });
   },
-});
+};
+export default plugin;
