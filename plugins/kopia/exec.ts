@@ -31,6 +31,8 @@ export interface KopiaOptions {
   env: Record<string, string | undefined>;
   /** The platform's spawn (api.util.spawn). */
   spawn: PluginApi["util"]["spawn"];
+  /** The error for a binary that cannot be started (`code`: ENOENT, EACCES, …), naming how to install it. */
+  cannotRun?(code: string): Error;
 }
 
 export class Kopia {
@@ -102,7 +104,8 @@ export class Kopia {
     try {
       r = await this.o.spawn(this.o.binary, args, { env: this.env(), signal, onStdoutData });
     } catch (e: any) {
-      throw new Error(`cannot run kopia (${this.o.binary}): ${e?.code ?? this.scrub(String(e?.message ?? e))}`);
+      const code = typeof e?.code === "string" ? e.code : this.scrub(String(e?.message ?? e));
+      throw this.o.cannotRun?.(code) ?? new Error(`cannot run kopia (${this.o.binary}): ${code}`);
     }
     if (sinkError !== undefined) throw sinkError;
     return { code: r.code, signal: r.signal, stdout: Buffer.concat(chunks), stderr: this.scrub(r.stderr) };

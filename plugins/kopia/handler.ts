@@ -67,12 +67,24 @@ function findBinary(bin: string, path: string | undefined): boolean {
   return (path ?? "").split(delimiter).some((d) => d !== "" && ok(join(d, bin)));
 }
 
+/** Where kopia comes from, for a binary that is not there (kopia is not in most distributions' own archives). */
+export const INSTALL_KOPIA = "install kopia from kopia's own apt or rpm repository, with `brew install kopia`, or as a release binary";
+
+/** The error for a kopia binary that cannot be started: how to install it, and the `binary` option. */
+export function cannotRun(dest: string, binary: string, code: string, failure: PluginApi["util"]["errors"]["failure"]): Error {
+  const where = binary.includes("/") ? binary : `${binary} (looked up on PATH)`;
+  const setIt = `set destinations.${dest}.binary = "/path/to/kopia" in the config (or KOPIA_BIN)`;
+  if (code === "ENOENT") return failure("kopia_not_found", `kopia is not installed or not found: cannot run ${where} for destination ${dest}`, `${INSTALL_KOPIA}; if it is installed elsewhere, ${setIt}`);
+  return failure("kopia_not_runnable", `cannot run kopia (${where}) for destination ${dest}: ${code}`, `check that it is an executable kopia binary; ${INSTALL_KOPIA}, or ${setIt}`);
+}
+
 export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): DestinationHandler {
   const { failure, refused } = api.util.errors;
   const name = octx.name;
   const repo = o.repository;
   const stateDir = octx.stateDir;
-  const k = new Kopia({ binary: o.binary ?? octx.env.KOPIA_BIN ?? "kopia", password: o.password.value, stateDir, env: octx.env, spawn: api.util.spawn });
+  const binary = o.binary ?? octx.env.KOPIA_BIN ?? "kopia";
+  const k = new Kopia({ binary, password: o.password.value, stateDir, env: octx.env, spawn: api.util.spawn, cannotRun: (code) => cannotRun(name, binary, code, failure) });
   const literalWarning = o.password.literal
     ? `destinations.${name}.password is written literally in the config file: make sure nobody else can read that file (chmod 600), or use password = { env = "VAR" }`
     : undefined;
@@ -590,7 +602,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
   const handler: DestinationHandler = {
     async capabilities(): Promise<Capabilities> {
       const warnings = literalWarning ? [literalWarning] : [];
-      if (!findBinary(k.binary, octx.env.PATH)) warnings.push(`kopia binary ${k.binary} not found${k.binary.includes("/") ? "" : " on PATH"} (set destinations.${name}.binary or KOPIA_BIN)`);
+      if (!findBinary(k.binary, octx.env.PATH)) warnings.push(`kopia binary ${k.binary} not found${k.binary.includes("/") ? "" : " on PATH"}: ${INSTALL_KOPIA}, or set destinations.${name}.binary (or KOPIA_BIN)`);
       return {
         methods: [METHOD_BLAKE3],
         warnings,

@@ -169,8 +169,17 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
     throw configError("config_syntax", `config file ${display(absFile)}: cannot parse TOML: ${(e as Error)?.message ?? e}`, undefined, { file: absFile });
   }
 
-  const result = v.safeParse(configSchema(ext), raw);
-  const issues: FlatIssue[] = result.success ? [] : flattenIssues(result.issues);
+  let result = v.safeParse(configSchema(ext), raw);
+  let issues: FlatIssue[] = result.success ? [] : flattenIssues(result.issues);
+  // destinations whose only problem is an unset secret variable: they fail when used, not at load
+  const unusable = unsetSecretsOnly(issues);
+  if (unusable) {
+    const again = v.safeParse(configSchema(ext), { ...raw, destinations: Object.fromEntries(Object.entries(raw.destinations as Record<string, unknown>).filter(([n]) => !unusable.has(n))) });
+    if (again.success) {
+      result = again;
+      issues = [];
+    } else unusable.clear();
+  }
 
   const volumePaths = new Map<string, string>();
   if (result.success) {
@@ -218,6 +227,7 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
   for (const [name, d] of Object.entries(out.destinations)) {
     destinations[name] = { name, type: d.type, options: d.options, table: { ...d.options, ...d.common, type: d.type } };
   }
+  for (const [name, lines] of unusable ?? []) destinations[name] = unusableDestination(name, String((raw.destinations as Record<string, Record<string, unknown>>)[name]!.type), lines, absFile);
   const extra: Record<string, unknown> = {};
   for (const key of ext.rootKeys.keys()) if (out[key] !== undefined) extra[key] = out[key];
 
@@ -234,6 +244,45 @@ export function parseConfig(text: string, file: string, ext: ConfigExtensions): 
   // not enumerable: a printed or serialised config never carries the secret values
   Object.defineProperty(config, "secrets", { value: collectSecrets(raw), enumerable: false });
   return config;
+}
+
+const UNSET_SECRET = /^environment variable [A-Za-z_][A-Za-z0-9_]* is (not set|empty)$/;
+
+/**
+ * When every issue is an unset (or empty) `{ env = "VAR" }` secret of a destination table: those
+ * destinations, each with its issue lines (`destinations.NAME.KEY: environment variable VAR is not set`).
+ */
+function unsetSecretsOnly(issues: FlatIssue[]): Map<string, string[]> | undefined {
+  if (issues.length === 0) return undefined;
+  const out = new Map<string, string[]>();
+  for (const i of issues) {
+    const [top, dest] = i.items;
+    if (!UNSET_SECRET.test(i.message) || top?.key !== "destinations" || typeof dest?.key !== "string") return undefined;
+    out.set(dest.key, [...(out.get(dest.key) ?? []), `${formatKeyPath(i.items)}: ${i.message}`]);
+  }
+  return out;
+}
+
+/**
+ * A declared destination that cannot be opened because a secret variable it names is unset: reading
+ * its options (what opening it does) throws a config error naming the variable, so only the
+ * commands that use this destination fail; `status` and the other destinations work.
+ */
+function unusableDestination(name: string, type: string, lines: string[], file: string): DestinationConfig {
+  const d = { name, type, table: { type } } as unknown as DestinationConfig;
+  const variable = /variable (\S+)/.exec(lines[0]!)?.[1] ?? "VAR";
+  Object.defineProperty(d, "options", {
+    enumerable: false,
+    get() {
+      throw configError(
+        "config_secret_unset",
+        `destination ${name} cannot be used: ${lines.join("; ")}`,
+        `set ${variable} in hoard's environment (\`export ${variable}=…\` in the shell or the job that runs hoard), or change the key in ${display(file)}`,
+        { file, destination: name, issues: lines },
+      );
+    },
+  });
+  return d;
 }
 
 /** Read and parse a config file. A missing file is an error only when `required`; otherwise the empty config. */
