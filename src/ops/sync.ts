@@ -39,6 +39,11 @@ export interface CheckResult {
   warnings: string[];
   /** The catalog written at the destination after this run, or the unchanged last one kept (null: none). */
   catalog: CatalogResult | null;
+  /**
+   * Dry run only: the present files this destination has no successful check of (their current
+   * content, its current epoch) on record, so a sync would send them (an estimate from the database).
+   */
+  would_send?: { files: number; bytes: number; paths: string[] };
 }
 
 /** Volumes a destination serves: those listing it in sync_to or offload_requires. */
@@ -76,6 +81,14 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     result.status = "dry-run";
     result.counts.manifest = manifest.length;
     result.counts.bytes = manifest.reduce((s, e) => s + e.size, 0);
+    const epoch = pinned(ctx.db, destination)!.epoch;
+    const records = objectChecks(ctx.db, destination, volume);
+    const send = manifest.filter((e) => {
+      if (e.status !== "present") return false;
+      const r = records.get(objectKey(e.path, e.contentId));
+      return !(r && r.epoch === epoch && r.ok === 1n);
+    });
+    result.would_send = { files: send.length, bytes: send.reduce((s, e) => s + e.size, 0), paths: send.map((e) => e.path) };
     return result;
   }
   const out = await withRun(ctx, { kind, volume, destination }, checks, async (run) => {

@@ -24,11 +24,12 @@ describe("hoard/plugin types", () => {
     expect(dts).not.toMatch(/export declare (function|const)/); // types only: a plugin cannot import values
   }, 30_000);
 
-  test("the example type-checks with its own tsconfig (the d.ts, no path mapping)", () => {
-    const r = tsc(join(ROOT, "examples/require-method"));
-    expect(r.stdout + r.stderr).toBe("");
-    expect(r.status).toBe(0);
-  }, 60_000);
+  for (const ex of ["require-method", "dir-destination"])
+    test(`the example ${ex} type-checks with its own tsconfig (the d.ts, no path mapping)`, () => {
+      const r = tsc(join(ROOT, "examples", ex));
+      expect(r.stdout + r.stderr).toBe("");
+      expect(r.status).toBe(0);
+    }, 60_000);
 
   test("outside hoard's tree the d.ts alone type-checks a plugin, and catches a wrong hook payload", () => {
     const d = tempDir("hoard-plugin-types-");
