@@ -320,6 +320,22 @@ const destsCmd = defineCommand({
 });
 
 // ---------- sync / verify ----------
+/** A dry run's file list: the first 20 (with sizes, and where from), then "… N more". */
+function fileList(files: { path: string; size?: number; from?: string }[], indent = "    "): string[] {
+  const shown = files.slice(0, 20).map((f) => `${indent}${f.path}${f.size !== undefined ? ` (${bytes(f.size)})` : ""}${f.from ? ` from ${f.from}` : ""}`);
+  return files.length > 20 ? [...shown, `${indent}… ${files.length - 20} more`] : shown;
+}
+/** Per destination a dry-run restore would fetch from: files and bytes. */
+function perSource(files: { from: string; size: number }[]): string[] {
+  const m = new Map<string, { files: number; bytes: number }>();
+  for (const f of files) {
+    const t = m.get(f.from) ?? { files: 0, bytes: 0 };
+    t.files++;
+    t.bytes += f.size;
+    m.set(f.from, t);
+  }
+  return [...m].map(([d, t]) => `  from ${d}: ${t.files} files (${bytes(t.bytes)})`);
+}
 function checkHuman(results: Awaited<ReturnType<typeof checkEach>>): string {
   const out: string[] = [];
   for (const r of results) {
@@ -329,7 +345,11 @@ function checkHuman(results: Awaited<ReturnType<typeof checkEach>>): string {
       out.push(`  ${r.error.message}${r.error.hint ? `\n  next: ${r.error.hint}` : ""}`);
       continue;
     }
-    if (r.status === "dry-run") out.push(`  would check ${c.manifest} files (${bytes(c.bytes)})`);
+    if (r.status === "dry-run") {
+      const s = r.would_send;
+      out.push(`  would check ${c.manifest} files (${bytes(c.bytes)})${s ? `; would send ${s.files} files (${bytes(s.bytes)}) it holds no verified copy of${s.files ? ":" : ""}` : ""}`);
+      if (s) out.push(...fileList(s.paths.map((path) => ({ path }))));
+    }
     else out.push(`  ${c.verified}/${c.manifest} verified, ${c.transferred} transferred, ${c.failed} not verified`);
     for (const e of r.evidence) out.push(`  evidence ${e.origin_node}: ${e.result}${e.origin_run !== null ? ` up to run ${e.origin_run}` : ""}${e.method ? ` (${e.method})` : ""}${e.blocked ? `; blocked at run ${e.blocked.origin_run} by ${e.blocked.path}: ${e.blocked.reason}` : ""}`);
     for (const f of r.failures.slice(0, 20)) out.push(`  ! ${f.path}: ${f.reason}`);
@@ -337,6 +357,8 @@ function checkHuman(results: Awaited<ReturnType<typeof checkEach>>): string {
     for (const a of r.alarms) out.push(`  ALARM ${a.path}: offloaded file not safe at ${r.destination}: ${a.reason}`);
     for (const w of r.warnings) out.push(`  warning: ${w}`);
   }
+  const sends = results.flatMap((r) => ("would_send" in r && r.would_send ? [`${r.volume} → ${r.destination} ${r.would_send.files} files (${bytes(r.would_send.bytes)})`] : []));
+  if (sends.length > 1) out.push(`[dry run] would send: ${sends.join(", ")}`);
   return out.join("\n");
 }
 const worst = (statuses: string[]) => (statuses.includes("failed") ? "failed" : statuses.includes("partial") ? "partial" : "success");
@@ -402,7 +424,14 @@ const offloadCmd = defineCommand({
       const c = r.counts;
       const lines = [
         `${r.dry_run ? "[dry run] " : ""}offload ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
-        r.dry_run ? `  ${c.offloadable} of ${c.selected} selected files may be offloaded` : `  offloaded ${c.offloaded} files (${bytes(c.offloaded_bytes)}) of ${c.selected} selected`,
+        ...(r.dry_run
+          ? [
+              `  ${c.offloadable} of ${c.selected} selected files may be offloaded (${bytes(c.offloadable_bytes)})${r.would_offload?.length ? `; the local copies that would be deleted:` : ""}`,
+              ...fileList(r.would_offload ?? []),
+              ...(r.would_offload?.length ? [`  nothing is transferred: every required destination (${app.config.volumes[r.volume]!.offload_requires.join(", ")}) already holds verified evidence for them`] : []),
+            ]
+          : []),
+        ...(r.dry_run ? [] : [`  offloaded ${c.offloaded} files (${bytes(c.offloaded_bytes)}) of ${c.selected} selected`]),
         ...(c.refused ? [`  kept ${c.refused} files that are not provably safe:`] : []),
         ...r.refusals.map((g) => `    ${g.destination}: ${g.files} files: ${g.reason}\n      next: ${g.hint}${g.examples.length ? `\n      e.g. ${g.examples.slice(0, 3).join(", ")}` : ""}`),
         ...(c.unconfirmed ? [`  kept ${c.unconfirmed} files a destination did not confirm live:`] : []),
@@ -434,7 +463,8 @@ const restoreCmd = defineCommand({
       const c = r.counts;
       const lines = [
         `${r.dry_run ? "[dry run] " : ""}restore ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""} into ${r.target}: ${r.status}`,
-        r.dry_run ? `  would restore ${r.restored.length} of ${c.selected} files` : `  restored ${c.restored} files (${bytes(c.bytes)}), ${c.failed + c.no_source} not restored${c.kept_existing ? `, ${c.kept_existing} different existing files kept under .hoard/restore-history` : ""}`,
+        ...(r.dry_run ? [`  would restore ${r.restored.length} of ${c.selected} files (${bytes(r.restored.reduce((n, f) => n + f.size, 0))})${r.restored.length ? ":" : ""}`, ...fileList(r.restored), ...perSource(r.restored)] : []),
+        ...(r.dry_run ? [] : [`  restored ${c.restored} files (${bytes(c.bytes)}), ${c.failed + c.no_source} not restored${c.kept_existing ? `, ${c.kept_existing} different existing files kept under .hoard/restore-history` : ""}`]),
         ...r.kept.map((k) => `  kept your different ${k.path} as ${k.kept_at}`),
         ...r.failures.map((f) => `  ! ${f.path}: ${f.reason}`),
         ...r.unmatched.map((u) => `  ! selector ${u} matched no offloaded file`),

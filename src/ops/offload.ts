@@ -23,8 +23,11 @@ export interface OffloadResult {
   confirm: ConfirmDepth | null;
   status: "success" | "partial" | "dry-run";
   /** unconfirmed: kept because a destination did not confirm it live right before the unlink. */
-  counts: { selected: number; offloadable: number; offloaded: number; offloaded_bytes: number; refused: number; unconfirmed: number; drift: number; errors: number };
+  /** offloadable_bytes: the bytes of the offloadable files (those the gate lets go). */
+  counts: { selected: number; offloadable: number; offloadable_bytes: number; offloaded: number; offloaded_bytes: number; refused: number; unconfirmed: number; drift: number; errors: number };
   offloaded: string[];
+  /** Dry run only: the files that would go (offloadable, and confirmed live with --confirm), with their sizes. */
+  would_offload?: { path: string; size: number }[];
   refusals: { destination: string; code: string; reason: string; hint: string; files: number; examples: string[] }[];
   problems: { path: string; code: string; message: string; destination?: string }[];
   /**
@@ -66,7 +69,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     dry_run: !!opts.dryRun,
     confirm: opts.confirm ?? null,
     status: opts.dryRun ? "dry-run" : "success",
-    counts: { selected: 0, offloadable: 0, offloaded: 0, offloaded_bytes: 0, refused: 0, unconfirmed: 0, drift: 0, errors: 0 },
+    counts: { selected: 0, offloadable: 0, offloadable_bytes: 0, offloaded: 0, offloaded_bytes: 0, refused: 0, unconfirmed: 0, drift: 0, errors: 0 },
     offloaded: [],
     refusals: [],
     problems: [],
@@ -100,6 +103,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     }
     result.refusals = [...groups.values()];
     result.counts.offloadable = ok.length;
+    result.counts.offloadable_bytes = ok.reduce((n, f) => n + Number(f.size), 0);
     return ok;
   };
 
@@ -135,6 +139,8 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
         }
       }
     }
+    const kept = new Set(result.problems.map((p) => p.path));
+    result.would_offload = ok.filter((f) => !kept.has(f.path)).map((f) => ({ path: f.path, size: Number(f.size) }));
     return result;
   }
 

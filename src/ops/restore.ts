@@ -33,7 +33,8 @@ export interface RestoreResult {
   target: string;
   status: "success" | "partial" | "failed" | "dry-run";
   counts: { selected: number; restored: number; bytes: number; kept_existing: number; failed: number; no_source: number };
-  restored: { path: string; from: string }[];
+  /** Restored files (on a dry run: the files that would be), the destination each came from, and its size. */
+  restored: { path: string; from: string; size: number }[];
   /** Different files found where a restored file belonged, and where they were kept (relative to the target). */
   kept: { path: string; kept_at: string }[];
   failures: { path: string; reason: string }[];
@@ -116,7 +117,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
 
   if (opts.dryRun) {
     checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-    for (const p of await plan()) result.restored.push({ path: p.f.path, from: p.sources[0]! });
+    for (const p of await plan()) result.restored.push({ path: p.f.path, from: p.sources[0]!, size: Number(p.f.size) });
     return result;
   }
   let root = "";
@@ -312,7 +313,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
             }
             result.counts.restored++;
             result.counts.bytes += Number(f.size);
-            result.restored.push({ path: f.path, from });
+            result.restored.push({ path: f.path, from, size: Number(f.size) });
           } catch (e) {
             if (e instanceof HoardError && e.kind === "refused") throw e;
             if (tmp && dir) rmTemp(dir, tmp);
