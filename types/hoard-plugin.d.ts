@@ -101,6 +101,12 @@ declare module "hoard/plugin" {
          * scope with its receipts and discards receipts stamped with any other scope.
          */
         receiptScope: string;
+        /**
+         * A bandwidth limit the user gave for this run (`--bwlimit`), in rclone's syntax: a rate such as
+         * "10M" or "512k" (bytes/s, KiB when no unit), "UP:DOWN" ("10M:off"), or "off". Undefined: none.
+         * A handler that moves bytes through a tool taking such a limit passes it on; others ignore it.
+         */
+        bwlimit?: string;
         signal: AbortSignal;
         progress(p: Progress): void;
         log: Logger;

@@ -54,6 +54,8 @@ async function copy(t: Target, entries: ManifestEntry[], ctx: HandlerContext, ex
     "--stats",
     "1s",
     ...checkerArgs(t),
+    // the user's limit for this run (--bwlimit), in rclone's own syntax (checked by the kernel)
+    ...(ctx.bwlimit ? ["--bwlimit", ctx.bwlimit] : []),
     ...extra,
   ];
   const r = await t.rc.run(args, { stdin: filesFromRaw(entries), signal: ctx.signal, onStderrLine: (l) => log.line(l) });

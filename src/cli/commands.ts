@@ -16,7 +16,7 @@ import { addVolumeToConfigText, writeFileAtomic, writeNewPrivateFile } from "../
 import { starterConfig } from "../config/starter.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
 import { indexVolume } from "../ops/index.ts";
-import { checkEach, checkVolume, syncTargets, volumesFor } from "../ops/sync.ts";
+import { checkBwlimit, checkEach, checkVolume, syncAll, syncTargets, volumesFor } from "../ops/sync.ts";
 import { offload } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";
 import { destInit, destList, destReset, requireDestination } from "../ops/dests.ts";
@@ -369,14 +369,20 @@ const syncCmd = defineCommand({
     volume: { type: "positional", required: false, description: "volume (default: all)" },
     to: { type: "string", description: "only this destination" },
     dryRun: { type: "boolean", alias: "n", description: "check identities and report what would be pushed" },
+    index: { type: "boolean", description: "index each volume first (without it, sync warns when the tree changed since the last index)" },
+    bwlimit: { type: "string", valueHint: "RATE", description: "bandwidth limit passed to rclone destinations (rclone's syntax: 10M, 512k, off; UP:DOWN)" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
+    const bwlimit = args.bwlimit === undefined ? undefined : checkBwlimit(String(args.bwlimit));
     return withApp(args, async (app) => {
       // every destination is synced and reported, whatever happened at the others
-      const results = await checkEach(app.ctx, "sync", syncTargets(app.ctx, args.volume, args.to), { dryRun: args.dryRun });
+      const r = await syncAll(app.ctx, syncTargets(app.ctx, args.volume, args.to), { dryRun: args.dryRun, bwlimit, index: !!args.index });
+      const results = r.results;
       const alarms = results.reduce((s, r) => s + r.alarms.length, 0);
       const broken = results.filter((r) => r.status === "refused" || r.status === "failed" || r.status === "partial").length;
-      return { data: { results, alarms }, human: checkHuman(results), status: alarms || (broken && results.length > 1) ? "partial" : worst(results.map((r) => r.status)) };
+      const indexBroken = (r.index ?? []).some((i) => i.status !== "success");
+      const human = [...(r.index ?? []).map((i) => ("error" in i ? `index ${i.volume}: failed: ${i.error.message}` : `${i.dry_run ? "[dry run] " : ""}index ${i.volume}${i.run_id !== null ? ` (run ${i.run_id})` : ""}: ${i.status}; new ${i.counts.new}, changed ${i.counts.changed}, missing ${i.counts.missing}`)), checkHuman(results)];
+      return { data: { results, alarms, index: r.index, tree_changed: r.tree_changed }, human: human.join("\n"), status: alarms || indexBroken || (broken && results.length > 1) ? "partial" : worst(results.map((r) => r.status)) };
     });
   },
 });

@@ -74,6 +74,50 @@ function exactStat(tree: DirCache, f: WalkFile): { size: number; mtimeNs: bigint
 }
 const CONCURRENCY = 4;
 
+/** What changed in a volume's tree since its last index, by a shallow look (see treeChanges). */
+export interface TreeChanges {
+  /** Files where no present row is: new ones, or back at a missing or offloaded path. */
+  new: number;
+  /** Present rows whose file has another size or mtime. */
+  changed: number;
+  /** Present rows with no file (newly excluded ones too); 0 when the walk met an error. */
+  missing: number;
+}
+
+/**
+ * A cheap look at a volume's tree against its index: the walk of `index --shallow` (float lstat,
+ * the volume's exclude patterns, no hashing) compared with the live rows by size and mtime.
+ * Nothing is recorded or removed. Throws what the volume identity check throws.
+ */
+export function treeChanges(ctx: OpContext, volume: string): TreeChanges {
+  const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
+  const live = new Map<string, IndexRow>();
+  for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
+  const out: TreeChanges = { new: 0, changed: 0, missing: 0 };
+  const seen = new Set<string>();
+  let errors = 0;
+  const top = openRoot(root);
+  try {
+    walk(
+      top,
+      (f) => {
+        seen.add(f.rel);
+        const row = live.get(f.rel);
+        if (!row || row.status !== "present") out.new++;
+        else if (Number(row.size) !== f.size || !sameMtime(row.mtime_ns, f)) out.changed++;
+      },
+      (p) => void (p.error && errors++),
+      false,
+      undefined,
+      excludeMatcher(ctx.config.volumes[volume]?.exclude),
+    );
+  } finally {
+    top.close();
+  }
+  if (errors === 0) for (const r of live.values()) if (r.status === "present" && !seen.has(r.path)) out.missing++;
+  return out;
+}
+
 export async function indexVolume(ctx: OpContext, volume: string, opts: { shallow?: boolean; dryRun?: boolean; trigger?: string } = {}): Promise<IndexResult> {
   let root = "";
   const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0, leftovers_removed: 0, excluded: 0 };

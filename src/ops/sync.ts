@@ -20,6 +20,7 @@ import { runInfo, withRun, type OpContext } from "./context.ts";
 import { backupReminder } from "./backup.ts";
 import { collect, handlerContext, openDestination } from "./destination.ts";
 import { CATALOG_AFTER, writeCatalog, type CatalogResult } from "../kernel/catalog-write.ts";
+import { indexVolume, treeChanges, type IndexResult, type TreeChanges } from "./index.ts";
 
 export interface CheckResult {
   run_id: bigint | null;
@@ -53,7 +54,7 @@ export function volumesFor(ctx: OpContext, destination: string): string[] {
     .map((v) => v.name);
 }
 
-export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volume: string, destination: string, opts: { dryRun?: boolean; signal?: AbortSignal } = {}): Promise<CheckResult> {
+export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volume: string, destination: string, opts: { dryRun?: boolean; signal?: AbortSignal; bwlimit?: string } = {}): Promise<CheckResult> {
   let root = "";
   const dest = openDestination(ctx, destination);
   // a push follows unless a check refuses: the handler may start read-only work now
@@ -119,6 +120,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     result.counts.rechecked = plan.rolling;
     for (const w of caps.warnings) if (!result.warnings.includes(w)) (result.warnings.push(w), ctx.log.warn(`${destination}: ${w}`));
     const hctx = handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, receiptScope: receiptScope(ctx.db, destination, volume), signal: opts.signal ?? new AbortController().signal, warnings: result.warnings });
+    if (opts.bwlimit !== undefined) hctx.bwlimit = opts.bwlimit;
     let raw: FileOutcome[];
     let handlerError: unknown;
     // a destination that is the volume itself (a bind mount, an rclone remote covering it) holds no copies
@@ -219,7 +221,7 @@ export interface CheckError extends Omit<CheckResult, "status"> {
  * Check every (volume, destination) pair in turn; one that throws (unreachable, not initialised,
  * identity mismatch, a preflight refusal) is reported with its error and the others still run.
  */
-export async function checkEach(ctx: OpContext, kind: "sync" | "verify", pairs: readonly [string, string][], opts: { dryRun?: boolean } = {}): Promise<(CheckResult | CheckError)[]> {
+export async function checkEach(ctx: OpContext, kind: "sync" | "verify", pairs: readonly [string, string][], opts: { dryRun?: boolean; bwlimit?: string } = {}): Promise<(CheckResult | CheckError)[]> {
   const out: (CheckResult | CheckError)[] = [];
   for (const [volume, destination] of pairs) {
     try {
@@ -247,6 +249,83 @@ export async function checkEach(ctx: OpContext, kind: "sync" | "verify", pairs: 
     }
   }
   return out;
+}
+
+// as rclone parses it: a unit letter of either case, then a lower-case "i" and a "b"/"B" optional
+const RATE = String.raw`(?:[oO][fF][fF]|\d+(?:\.\d+)?(?:[bB]|[kKmMgGtTpP](?:i[bB]?)?)?)`;
+const BWLIMIT_RE = new RegExp(`^${RATE}(?::${RATE})?$`);
+
+/**
+ * `--bwlimit RATE` in rclone's syntax: "10M", "512k", "1.5M" (bytes/s; B K M G T P, KiB when no
+ * unit), "UP:DOWN" ("10M:off"), or "off". Timetables are not taken. Anything else: a usage error.
+ */
+export function checkBwlimit(s: string): string {
+  const t = s.trim();
+  if (!BWLIMIT_RE.test(t))
+    throw usageError("bad_bwlimit", `--bwlimit ${JSON.stringify(s)}: expected a rate such as 10M, 512k or off (rclone's syntax; UP:DOWN for two limits)`, "e.g. --bwlimit 10M (10 MiB/s) or --bwlimit 512k");
+  return t;
+}
+
+/** A volume whose tree changed since its last index (a shallow look before a sync). */
+export interface TreeChanged extends TreeChanges {
+  volume: string;
+}
+/** An index run before a sync (`--index`) that could not run at all. */
+export interface IndexFailure {
+  volume: string;
+  status: "failed";
+  error: { code: string; kind: string; message: string; hint: string | null };
+}
+export interface SyncAllResult {
+  results: (CheckResult | CheckError)[];
+  /** With `--index`: each volume's index run, in order; null without. */
+  index: (IndexResult | IndexFailure)[] | null;
+  /** Without `--index`: the volumes whose tree changed since their last index; null with it. */
+  tree_changed: TreeChanged[] | null;
+}
+
+/**
+ * `hoard sync`: with `index`, index each volume first (a real index run; a dry one with dryRun),
+ * else warn about each volume whose tree changed since its last index (it is the index that a
+ * sync pushes); then check every pair (checkEach).
+ */
+export async function syncAll(ctx: OpContext, pairs: readonly [string, string][], opts: { dryRun?: boolean; bwlimit?: string; index?: boolean } = {}): Promise<SyncAllResult> {
+  const volumes = [...new Set(pairs.map(([v]) => v))];
+  let index: SyncAllResult["index"] = null;
+  let treeChanged: SyncAllResult["tree_changed"] = null;
+  if (opts.index) {
+    index = [];
+    for (const volume of volumes) {
+      try {
+        const r = await indexVolume(ctx, volume, { dryRun: opts.dryRun, trigger: "sync" });
+        if (r.status === "partial") ctx.log.warn(`index ${volume}: ${r.counts.errors} entries could not be indexed; files were not marked missing (see hoard index ${volume})`);
+        index.push(r);
+      } catch (e) {
+        if (volumes.length === 1) throw e;
+        const he = e instanceof HoardError ? e : undefined;
+        const message = (e as Error)?.message ?? String(e);
+        ctx.log.warn(`index ${volume}: ${message}${he?.hint ? ` (next: ${he.hint})` : ""}`);
+        index.push({ volume, status: "failed", error: { code: he?.code ?? "internal", kind: he?.kind ?? "failure", message, hint: he?.hint ?? null } });
+      }
+    }
+  } else {
+    treeChanged = [];
+    for (const volume of volumes) {
+      let c: TreeChanges;
+      try {
+        c = treeChanges(ctx, volume);
+      } catch {
+        continue; // the sync itself reports what is wrong with the volume
+      }
+      if (c.new + c.changed + c.missing === 0) continue;
+      treeChanged.push({ volume, ...c });
+      ctx.log.warn(
+        `${volume} changed since its last index (${c.new} new, ${c.changed} changed, ${c.missing} missing, by size and mtime): this sync pushes what was indexed; run \`hoard index ${volume}\` first, or \`hoard sync --index\``,
+      );
+    }
+  }
+  const results = await checkEach(ctx, "sync", pairs, { dryRun: opts.dryRun, bwlimit: opts.bwlimit });
+  return { results, index, tree_changed: treeChanged };
 }
 
 /** Which (volume, destination) pairs a `hoard sync [VOLUME] [--to DEST]` means. */
