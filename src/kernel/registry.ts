@@ -144,7 +144,10 @@ export class Registry {
         d = await fn(payload);
       } catch (e) {
         if (e instanceof HoardError) throw new HoardError(e.kind, e.code, `plugin ${plugin} (${hook}): ${e.message}`, { hint: e.hint, details: e.details });
-        throw failure("plugin_listener", `plugin ${plugin} failed in ${hook}: ${(e as Error)?.message ?? e}`);
+        const msg = String((e as Error)?.message ?? e);
+        // a listener written against the old payload mutators (p.refuse(…)): say what changed
+        const old = /\b(refuse|reject|expire)\b.*not a function|not a function.*\b(refuse|reject|expire)\b/.test(msg);
+        throw failure("plugin_listener", `plugin ${plugin} failed in ${hook}: ${msg}`, old ? `listeners return their decision instead of calling the payload: a ${hook} listener returns ${DECISION_SHAPES[hook]} (see docs/plugins.md, "Hooks")` : undefined);
       }
       if (d === undefined) continue;
       if (!validDecision(hook, d))

@@ -76,3 +76,12 @@ test("configKey returns a typed accessor of the validated value", () => {
   });
   expect(got).toEqual(["max_copies", 3, undefined]);
 });
+
+test("a listener still calling the old payload mutator (p.refuse) fails loudly, with what changed", async () => {
+  const reg = registry({ name: "legacy", apiVersion: 1, setup: (api) => api.on("gate:check", (p: any) => void p.refuse("too old")) });
+  const err = await reg.emit("gate:check", gate).catch((e) => e);
+  expect(err).toBeInstanceOf(HoardError);
+  expect(err.code).toBe("plugin_listener");
+  expect(err.message).toContain("plugin legacy failed in gate:check");
+  expect(err.hint).toContain("return their decision");
+});
