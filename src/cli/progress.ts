@@ -30,23 +30,25 @@ const keepEnd = (s: string, max: number) => {
 };
 
 /**
- * The progress line for an event seen `elapsedMs` after its phase began, at most `columns - 1`
- * characters (a full line would wrap and break the rewrite): phase and label, done/total (percent),
- * bytes, rate (bytes/s when bytes are counted, else files/s), ETA (else the time spent), current path.
+ * The progress line for an event seen `elapsedMs` after its phase's first event (which had counted
+ * `base`), at most `columns - 1` characters (a full line would wrap and break the rewrite): phase
+ * and label, done/total (percent), bytes, rate (bytes/s when bytes are counted, else files/s),
+ * ETA (else the time spent), current path.
  */
-export function formatProgress(p: Shown, elapsedMs: number, columns = 80): string {
+export function formatProgress(p: Shown, elapsedMs: number, columns = 80, base: { done: number; bytes: number } = { done: 0, bytes: 0 }): string {
   const parts: string[] = [p.label ? `${p.phase} ${p.label}` : p.phase];
   const hasTotal = p.total !== undefined && p.total > 0;
   if (hasTotal) parts.push(`${p.done}/${p.total} (${Math.min(100, Math.floor((100 * p.done) / p.total!))}%)`);
   else if (p.done > 0) parts.push(String(p.done));
   if (p.bytes !== undefined) parts.push(p.totalBytes ? `${size(p.bytes)}/${size(p.totalBytes)}` : size(p.bytes));
   const secs = elapsedMs / 1000;
-  const byteRate = secs >= 0.5 && p.bytes ? p.bytes / secs : 0;
-  const itemRate = secs >= 0.5 && p.done > 0 ? p.done / secs : 0;
+  const byteRate = secs >= 0.5 && p.bytes ? Math.max(0, p.bytes - base.bytes) / secs : 0;
+  const itemRate = secs >= 0.5 && p.done > 0 ? Math.max(0, p.done - base.done) / secs : 0;
   if (byteRate > 0) parts.push(`${size(byteRate)}/s`);
   else if (itemRate > 0) parts.push(`${itemRate >= 10 ? Math.round(itemRate) : itemRate.toFixed(1)} files/s`);
+  // the time left: from the bytes when they are counted against a total, else from the files
   let eta: number | undefined;
-  if (byteRate > 0 && p.totalBytes && p.bytes! < p.totalBytes) eta = ((p.totalBytes - p.bytes!) / byteRate) * 1000;
+  if (p.totalBytes && p.bytes !== undefined) eta = byteRate > 0 && p.bytes < p.totalBytes ? ((p.totalBytes - p.bytes) / byteRate) * 1000 : undefined;
   else if (itemRate > 0 && hasTotal && p.done < p.total!) eta = ((p.total! - p.done) / itemRate) * 1000;
   parts.push(eta !== undefined ? `ETA ${clock(eta)}` : clock(elapsedMs));
   const max = Math.max(20, columns - 1);
@@ -87,10 +89,11 @@ export function progressLine(o: LineOptions): ProgressLine {
   let drawn = false;
   let phaseKey = "";
   let phaseStart = 0;
+  let base = { done: 0, bytes: 0 };
   const draw = () => {
     if (!last) return;
     const now = o.now();
-    o.write(`\r\x1b[K${formatProgress(last, now - phaseStart, o.columns())}`);
+    o.write(`\r\x1b[K${formatProgress(last, now - phaseStart, o.columns(), base)}`);
     drawnAt = now;
     drawn = true;
     fresh = false;
@@ -100,7 +103,8 @@ export function progressLine(o: LineOptions): ProgressLine {
       const label = o.label?.();
       const key = `${p.phase}\u0000${label ?? ""}`;
       const now = o.now();
-      if (key !== phaseKey) (phaseKey = key), (phaseStart = now);
+      // a phase is timed from its first event, and its rate counts what was done since
+      if (key !== phaseKey) (phaseKey = key), (phaseStart = now), (base = { done: p.done, bytes: p.bytes ?? 0 });
       last = { ...p, label };
       fresh = true;
       if (now - drawnAt >= minInterval) draw();

@@ -34,6 +34,10 @@ describe("formatProgress (pure)", () => {
     expect(line).toContain("…");
     expect([...formatProgress({ phase: "x".repeat(200), done: 1 }, 0, 40)].length).toBe(39);
   });
+  test("the rate counts from the phase's first event; counted bytes decide the ETA (none once all are sent)", () => {
+    expect(formatProgress({ phase: "push", done: 1, total: 2, bytes: 3 * 1048576, totalBytes: 5 * 1048576 }, 2000, 80, { done: 0, bytes: 1048576 })).toBe("push  1/2 (50%)  3.0 MiB/5.0 MiB  1.0 MiB/s  ETA 0:02");
+    expect(formatProgress({ phase: "push", done: 1, total: 2, bytes: 5 * 1048576, totalBytes: 5 * 1048576 }, 4000, 80, { done: 0, bytes: 1048576 })).toBe("push  1/2 (50%)  5.0 MiB/5.0 MiB  1.0 MiB/s  0:04");
+  });
   test("durations", () => {
     expect([clock(0), clock(7_400), clock(754_000), clock(3_720_000)]).toEqual(["0:00", "0:07", "12:34", "1h02m"]);
   });
@@ -93,7 +97,7 @@ describe("progressLine (a fake clock and terminal)", () => {
     expect(f.out.at(-1)).toContain("0:00");
     f.advance(5000);
     f.line.update({ phase: "hash", done: 15, total: 20 });
-    expect(f.out.at(-1)).toContain("ETA 0:02");
+    expect(f.out.at(-1)).toContain("1.0 files/s  ETA 0:05"); // 5 files in 5 s since its first event (which had 10)
   });
 });
 
