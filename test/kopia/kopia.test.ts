@@ -362,7 +362,7 @@ describe.concurrent("secrets and config", () => {
   );
 
   test(
-    "config: verify_files_percent must be in (0, 100], unknown keys are errors, a missing password variable is named",
+    "config: verify_files_percent must be in (0, 100], unknown keys are errors, a missing password variable is named by the commands that use the destination",
     async () => {
       const w = await mk({ init: false, index: false });
       w.writeConfig({ percent: 0, extra: 'unknown_key = "x"\n' });
@@ -374,9 +374,11 @@ describe.concurrent("secrets and config", () => {
       expect((await w.run("dests")).code).toBe(2);
       w.writeConfig({ percent: 0.5 });
       delete w.env.HOARD_TEST_KOPIA_PW;
-      const r = await w.run("dests");
+      // listing destinations does not open them; initialising k does, and names the variable
+      expect((await w.run("dests")).code).toBe(0);
+      const r = await w.run("dest", "init", "k");
       expect(r.code).toBe(2);
-      expect(r.stderr).toContain("HOARD_TEST_KOPIA_PW");
+      expect(r.stderr).toContain("destinations.k.password: environment variable HOARD_TEST_KOPIA_PW is not set");
       w.env.HOARD_TEST_KOPIA_PW = PW;
       expect((await w.run("dests")).code).toBe(0);
     },
