@@ -120,7 +120,7 @@ export const volumeRmCmd = defineCommand({
 });
 
 /** `volume add … --sync-to/--require`: the config text to write (validated now, before anything is written), or undefined without flags. */
-export async function prepareVolumeAdd(file: string, text: string, name: string, path: string, syncTo: string | undefined, require: string | undefined): Promise<string | undefined> {
-  if (syncTo === undefined && require === undefined) return undefined;
-  return volumeAddText(file, text, await loadRegistry(file, text), name, path, nameList(syncTo), nameList(require));
+export async function prepareVolumeAdd(file: string, text: string, name: string, path: string, syncTo: string | undefined, require: string | undefined, exclude: string[] = []): Promise<string | undefined> {
+  if (syncTo === undefined && require === undefined && exclude.length === 0) return undefined;
+  return volumeAddText(file, text, await loadRegistry(file, text), name, path, nameList(syncTo), nameList(require), exclude);
 }

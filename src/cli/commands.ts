@@ -75,8 +75,9 @@ const volumeAdd = defineCommand({
     relocate: { type: "boolean", description: "the volume really moved: update the recorded path" },
     syncTo: { type: "string", valueHint: "A,B", description: "destinations `hoard sync` pushes it to (default: the --require ones)" },
     require: { type: "string", valueHint: "A,B", description: "destinations that must hold verified evidence before an offload (offload_requires)" },
+    exclude: { type: "string", valueHint: "PATTERN", description: "a gitignore-style pattern the index skips (repeatable; exclude = [...] in the config)" },
   },
-  async run({ args }: { args: Args }): Promise<CmdResult> {
+  async run({ args, rawArgs }: { args: Args; rawArgs: string[] }): Promise<CmdResult> {
     const name: string = args.name;
     const path = resolve(args.path);
     if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name)) throw usageError("bad_volume_name", `bad volume name ${JSON.stringify(name)}`, "use lower-case letters, digits, . _ - (up to 64)");
@@ -90,7 +91,7 @@ const volumeAdd = defineCommand({
     const file = resolveConfigPath(args.config);
     const text = readConfigText(file);
     if (text === undefined) throw configError("config_missing", `config ${file} does not exist`, "run `hoard init` first (or pass --config)");
-    const flagged = await prepareVolumeAdd(file, text, name, path, args.syncTo, args.require); // checked before anything is written
+    const flagged = await prepareVolumeAdd(file, text, name, path, args.syncTo, args.require, repeated(rawArgs, "exclude", false)); // checked before anything is written
     const opts: OpenOptions = {
       // overlapping trees are refused before anything (DB included) is created or written
       precheck: (config) => {
@@ -483,8 +484,8 @@ const restoreCmd = defineCommand({
 (restoreCmd as any).variadicHint = "[PATH…]";
 
 // ---------- recover ----------
-/** Every value of a repeated `--NAME V` / `--NAME=V` option (citty keeps only the last), commas split too. */
-function repeated(raw: string[], name: string): string[] {
+/** Every value of a repeated `--NAME V` / `--NAME=V` option (citty keeps only the last), commas split too (unless `split` is false). */
+function repeated(raw: string[], name: string, split = true): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i++) {
     const t = raw[i]!;
@@ -492,7 +493,7 @@ function repeated(raw: string[], name: string): string[] {
     if (t === `--${name}` && i + 1 < raw.length) out.push(raw[++i]!);
     else if (t.startsWith(`--${name}=`)) out.push(t.slice(name.length + 3));
   }
-  return out.flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
+  return split ? out.flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean) : out;
 }
 const recoverCmd = defineCommand({
   meta: { name: "recover", description: "rebuild a lost database (or a second machine's) from the signed catalogs at a destination, then verify there" },

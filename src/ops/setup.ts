@@ -69,19 +69,20 @@ export function destAdd(file: string, registry: Registry, name: string, type: st
  * The text `volume add NAME PATH --sync-to … --require …` writes (undefined: no flags, the plain
  * table is written as before), validated. A volume already declared must already say the same.
  */
-export function volumeAddText(file: string, text: string, registry: Registry, name: string, path: string, syncTo: string[] | undefined, require: string[] | undefined): string | undefined {
-  if (syncTo === undefined && require === undefined) return undefined;
+export function volumeAddText(file: string, text: string, registry: Registry, name: string, path: string, syncTo: string[] | undefined, require: string[] | undefined, exclude: string[] = []): string | undefined {
+  if (syncTo === undefined && require === undefined && exclude.length === 0) return undefined;
   const current = validateEdit(text, file, registry);
   const declared = current.volumes[name];
   if (declared) {
     const same = (a: string[] | undefined, b: string[]) => a === undefined || (a.length === b.length && a.every((x, i) => x === b[i]));
-    if (same(syncTo, declared.sync_to) && same(require, declared.offload_requires)) return undefined;
-    throw refused("volume_declared_differently", `refused: volume ${name} is already declared with sync_to = ${arrayText(declared.sync_to)}, offload_requires = ${arrayText(declared.offload_requires)}`, `change [volumes.${name}] in ${file}, or \`hoard volume rm ${name}\` and add it again`);
+    if (same(syncTo, declared.sync_to) && same(require, declared.offload_requires) && same(exclude.length ? exclude : undefined, declared.exclude)) return undefined;
+    throw refused("volume_declared_differently", `refused: volume ${name} is already declared with sync_to = ${arrayText(declared.sync_to)}, offload_requires = ${arrayText(declared.offload_requires)}, exclude = ${arrayText(declared.exclude)}`, `change [volumes.${name}] in ${file}, or \`hoard volume rm ${name}\` and add it again`);
   }
   const entries: [string, string][] = [["path", tomlString(path)]];
   // a required destination is synced too: sync_to defaults to the required ones
   entries.push(["sync_to", arrayText(syncTo ?? require ?? [])]);
   if (require !== undefined) entries.push(["offload_requires", arrayText(require)]);
+  if (exclude.length) entries.push(["exclude", arrayText(exclude)]); // checked with the whole config below
   const next = appendTableToConfigText(text, "volumes", name, entries);
   validateEdit(next, file, registry);
   return next;

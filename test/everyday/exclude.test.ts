@@ -118,3 +118,28 @@ test("malformed exclude patterns are a config error (exit 2) naming the key; not
   }
   expect(rows(w, "SELECT id FROM runs WHERE kind = 'index'")).toEqual([]);
 });
+
+test("volume add --exclude PATTERN (repeatable, commas kept) writes exclude = [...]; a malformed one writes nothing (exit 2)", async () => {
+  const w = await asyncFsWorld();
+  w.write("vol2/keep.txt", "kept\n");
+  w.write("vol2/x.tmp", "scratch\n");
+  w.write("vol2/a.txt", "brace a\n");
+  w.write("vol2/sub/b.txt", "brace b\n");
+  const before = readFileSync(w.config, "utf8");
+  const bad = await w.hoardAsync("volume", "add", "music", w.path("vol2"), "--require", "nas", "--exclude", "*.tmp", "--exclude=[abc");
+  expect(bad.code).toBe(2);
+  expect(bad.stderr).toContain("volumes.music.exclude[1]");
+  expect(readFileSync(w.config, "utf8")).toBe(before);
+  expect(existsSync(w.path("vol2/.hoard-volume"))).toBe(false);
+
+  code(await w.hoardAsync("volume", "add", "music", w.path("vol2"), "--require", "nas", "--exclude", "*.tmp", "--exclude={a,b}.txt"), 0);
+  expect(readFileSync(w.config, "utf8")).toContain(`exclude = ["*.tmp", "{a,b}.txt"]`);
+  const idx = code(await w.hoardAsync("index", "music", "--json"), 0);
+  expect(idx.json.counts).toMatchObject({ files: 1, excluded: 3 });
+  expect(rows(w, "SELECT path FROM files WHERE volume = 'music'")).toEqual([{ path: "keep.txt" }]);
+  // adding it again with the same patterns is a no-op; with other ones it is refused
+  code(await w.hoardAsync("volume", "add", "music", w.path("vol2"), "--exclude", "*.tmp", "--exclude", "{a,b}.txt"), 0);
+  const other = await w.hoardAsync("volume", "add", "music", w.path("vol2"), "--exclude", "*.bak");
+  expect(other.code).toBe(3);
+  expect(other.stderr).toContain("exclude =");
+});
