@@ -1,6 +1,9 @@
 // Commands of the shell feature (registered through extra.ts): `hoard completion bash|zsh|fish`
-// prints a completion script generated from the real command tree; `completion names` feeds it names.
+// prints a completion script generated from the real command tree; `completion names` and
+// `completion paths` feed it names and volume-relative paths (offloaded files too) from the index.
 
+import { realpathSync } from "node:fs";
+import { isAbsolute, relative } from "node:path";
 import { defineCommand, type ArgsDef } from "citty";
 import { parse as parseToml } from "smol-toml";
 import { GLOBAL_ARGS, type Command, type CmdResult } from "./dispatch.ts";
@@ -9,8 +12,11 @@ import { usageError } from "../kernel/errors.ts";
 
 // ---------- the model: what the completion scripts know about the command tree ----------
 
-/** What a flag's value or a positional argument is: completed from files, directories, names, or a fixed list. */
-export type Kind = "file" | "dir" | "volume" | "destination" | "none" | `values:${string}`;
+/**
+ * What a flag's value or a positional argument is: completed from files, directories, names, a fixed
+ * list, or (path) the indexed paths of the volume named by the first positional.
+ */
+export type Kind = "file" | "dir" | "path" | "volume" | "destination" | "none" | `values:${string}`;
 
 export interface FlagSpec {
   name: string; // "--dry-run" or "-q"
@@ -66,7 +72,9 @@ export function commandModel(root: Command): NodeSpec[] {
     flags.push({ name: "--help", description: "show help" }, { name: "-h", description: "show help" });
     if (path.length === 0) flags.push({ name: "--version", description: "print the version" });
     const subs = Object.entries(subsDef).map(([name, c]) => ({ name, description: resolveSync<{ description?: string } | undefined>(c.meta)?.description ?? "" }));
-    out.push({ path: p, description: meta.description ?? "", subs, flags, positionals, rest: (cmd as any).variadic === true ? "file" : undefined });
+    // PATH… after a VOLUME: the volume's indexed paths (offloaded ones are not on disk to complete from)
+    const rest: Kind | undefined = (cmd as any).variadic === true ? (positionals[0] === "volume" ? "path" : "file") : undefined;
+    out.push({ path: p, description: meta.description ?? "", subs, flags, positionals, rest });
     for (const [name, c] of Object.entries(subsDef)) walk(c, [...path, name]);
   };
   walk(root, []);
@@ -122,19 +130,24 @@ ${pos.join("\n")}
 __hoard_core() {
   __hb=$1 __hcur=$2
   shift 2
-  __hp= __hn=0 __hpend= __hcfg=
+  __hp= __hn=0 __hpend= __hcfg= __hdb= __hvol=
   for __hw in "$@"; do
     if [ -n "$__hpend" ]; then
       [ "$__hpend" = --config ] && __hcfg=$__hw
+      [ "$__hpend" = --db ] && __hdb=$__hw
       __hpend=
       continue
     fi
     case $__hw in
       --config=*) __hcfg=\${__hw#--config=}; continue ;;
+      --db=*) __hdb=\${__hw#--db=}; continue ;;
       -*=*) continue ;;
       -*) [ -n "$(__hoard_vflag "$__hp" "$__hw")" ] && __hpend=$__hw; continue ;;
     esac
-    if [ "$__hn" -eq 0 ] && __hoard_issub "$__hp" "$__hw"; then __hp=\${__hp:+$__hp }$__hw; else __hn=$((__hn + 1)); fi
+    if [ "$__hn" -eq 0 ] && __hoard_issub "$__hp" "$__hw"; then __hp=\${__hp:+$__hp }$__hw; else
+      [ "$__hn" -eq 0 ] && __hvol=$__hw
+      __hn=$((__hn + 1))
+    fi
   done
   if [ -n "$__hpend" ]; then
     __hoard_emit "$(__hoard_vflag "$__hp" "$__hpend")"
@@ -150,6 +163,11 @@ __hoard_emit() {
   case $1 in
     file) echo F ;;
     dir) echo D ;;
+    path)
+      set -- completion paths -- "$__hvol" "$__hcur"
+      [ -n "$__hdb" ] && set -- --db "$__hdb" "$@"
+      [ -n "$__hcfg" ] && set -- --config "$__hcfg" "$@"
+      "$__hb" "$@" 2>/dev/null | while IFS= read -r __hl; do printf 'P\t%s\n' "$__hl"; done ;;
     volume | destination)
       if [ -n "$__hcfg" ]; then "$__hb" --config "$__hcfg" completion names "$1"s 2>/dev/null; else "$__hb" completion names "$1"s 2>/dev/null; fi |
         while IFS= read -r __hl; do printf 'W\\t%s\\t%s\\n' "$__hl" "$1"; done ;;
@@ -165,7 +183,7 @@ export function bashScript(model: NodeSpec[]): string {
 ${shCore(model)}
 _hoard() {
   local cur=\${COMP_WORDS[COMP_CWORD]} i w line files= dirs=
-  local -a words=() cands=()
+  local -a words=() cands=() paths=()
   # bash splits --flag=value at "=": glue those words back together
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
@@ -181,11 +199,17 @@ _hoard() {
       F) files=1 ;;
       D) dirs=1 ;;
       W*) line=\${line#W$'\\t'}; cands+=("\${line%%$'\\t'*}") ;;
+      P*) paths+=("\${line#P$'\\t'}") ;;
     esac
   done < <(__hoard_core "\${COMP_WORDS[0]}" "$cur" "\${words[@]}")
   COMPREPLY=()
   local IFS=$'\\n'
   if ((\${#cands[@]})); then COMPREPLY=($(compgen -W "\${cands[*]}" -- "$cur")); fi
+  # volume paths come already matched (names may hold spaces: no word splitting); a directory gets no space
+  if ((\${#paths[@]})); then
+    for line in "\${paths[@]}"; do COMPREPLY+=("$(printf '%q' "$line")"); done
+    [[ \${#paths[@]} -eq 1 && \${paths[0]} == */ ]] && compopt -o nospace 2>/dev/null
+  fi
   if [[ -n $files ]]; then COMPREPLY+=($(compgen -f -- "$cur")); compopt -o filenames 2>/dev/null; fi
   if [[ -n $dirs ]]; then COMPREPLY+=($(compgen -d -- "$cur")); compopt -o filenames 2>/dev/null; fi
   return 0
@@ -201,7 +225,7 @@ export function zshScript(model: NodeSpec[]): string {
 ${shCore(model)}
 _hoard() {
   local cur=\${words[CURRENT]} line name desc files= dirs=
-  local -a cands
+  local -a cands paths
   for line in "\${(@f)$(__hoard_core "\${words[1]}" "$cur" "\${(@)words[2,CURRENT-1]}")}"; do
     case $line in
       F) files=1 ;;
@@ -212,9 +236,13 @@ _hoard() {
         desc=\${line#*$'\\t'}
         [[ $desc == "$line" ]] && desc=
         cands+=("\${name//:/\\\\:}:$desc") ;;
+      P*) paths+=("\${line#P$'\\t'}") ;;
     esac
   done
   (( \${#cands} )) && _describe -t hoard-values 'hoard' cands
+  # volume paths: a directory (ending in /) gets no space, so its contents complete next
+  local p
+  for p in $paths; do if [[ $p == */ ]]; then compadd -Q -S '' -- "\${(q)p}"; else compadd -Q -- "\${(q)p}"; fi; done
   [[ -n $files ]] && _files
   [[ -n $dirs ]] && _files -/
   return 0
@@ -266,10 +294,15 @@ function __hoard_pos
 ${pos.join("\n")}
   end
 end
-function __hoard_emit --argument-names bin cfg kind cur
+function __hoard_emit --argument-names bin cfg kind cur vol db
   switch $kind
     case file
       __fish_complete_path $cur
+    case path
+      set -l a
+      test -n "$cfg"; and set a $a --config $cfg
+      test -n "$db"; and set a $a --db $db
+      $bin $a completion paths -- $vol $cur 2>/dev/null
     case dir
       __fish_complete_directories $cur
     case volume destination
@@ -293,15 +326,21 @@ function __hoard_complete
   set -l n 0
   set -l pend ''
   set -l cfg ''
+  set -l db ''
+  set -l vol ''
   for w in $toks
     if test -n "$pend"
       test "$pend" = --config; and set cfg $w
+      test "$pend" = --db; and set db $w
       set pend ''
       continue
     end
     switch $w
       case '--config=*'
         set cfg (string replace -- '--config=' '' $w)
+        continue
+      case '--db=*'
+        set db (string replace -- '--db=' '' $w)
         continue
       case '-*=*'
         continue
@@ -317,6 +356,7 @@ function __hoard_complete
         set p $w
       end
     else
+      test $n -eq 0; and set vol $w
       set n (math $n + 1)
     end
   end
@@ -331,7 +371,7 @@ function __hoard_complete
   end
   test $n -eq 0; and __hoard_subs "$p"
   set -l k (__hoard_pos "$p" $n)
-  test -n "$k"; and __hoard_emit $bin "$cfg" $k $cur
+  test -n "$k"; and __hoard_emit $bin "$cfg" $k "$cur" "$vol" "$db"
 end
 complete -c hoard -f -a '(__hoard_complete)'
 `;
@@ -364,10 +404,77 @@ const names = defineCommand({
   },
 }) as Command;
 
+/**
+ * Completion candidates for the word `word` among a volume's indexed paths, the way selectors are
+ * resolved: relative to cwd when it is inside the volume (only what lies below it), to the root
+ * otherwise; an absolute word inside the volume stays absolute. One level at a time: a directory
+ * is offered as "dir/" (pure).
+ */
+export function pathCandidates(paths: readonly string[], root: string, cwd: string, word: string): string[] {
+  const under = (r: string, c: string) => {
+    const rel = relative(r, c);
+    return rel === "" ? "" : rel === ".." || rel.startsWith("../") || isAbsolute(rel) ? undefined : rel;
+  };
+  let prefix = ""; // what the shown form puts before a volume-relative path
+  let base: string | undefined = ""; // the volume-relative directory the shown form starts from
+  if (isAbsolute(word)) {
+    const w = word.endsWith("/") ? word.slice(0, -1) : word;
+    if (under(root, w) === undefined && under(root, word + "x") === undefined) return [];
+    prefix = root.endsWith("/") ? root : root + "/";
+  } else base = under(root, cwd);
+  const out = new Set<string>();
+  for (const p of paths) {
+    let shown: string;
+    if (base === undefined || base === "") shown = prefix + p;
+    else if (p.startsWith(base + "/")) shown = p.slice(base.length + 1);
+    else continue;
+    if (!shown.startsWith(word)) continue;
+    const slash = shown.indexOf("/", word.length);
+    out.add(slash >= 0 ? shown.slice(0, slash + 1) : shown);
+  }
+  return [...out].sort();
+}
+
+const paths = defineCommand({
+  meta: { name: "paths", description: "print the paths of a volume's index (present and offloaded) that complete WORD, one per line (used by the completion scripts)" },
+  args: {
+    volume: { type: "positional", required: true, description: "volume" },
+    word: { type: "positional", required: false, description: "the word being completed" },
+  },
+  async run({ args }: { args: any }): Promise<CmdResult> {
+    let list: string[] = [];
+    try {
+      // imported here: cmd-everyday.ts imports commands.ts, which imports this module (through extra.ts)
+      const { withReadApp } = await import("./cmd-everyday.ts");
+      const { liveFiles } = await import("../kernel/files.ts");
+      await withReadApp({ ...args, quiet: true }, async (app) => {
+        const vol = app.config.volumes[String(args.volume)];
+        if (vol) {
+          const rows = liveFiles(app.ctx.db, vol.name).filter((f) => f.status === "present" || f.status === "offloaded");
+          let root = vol.path;
+          try {
+            root = realpathSync(vol.path);
+          } catch {}
+          let cwd = process.cwd();
+          try {
+            cwd = realpathSync(cwd);
+          } catch {}
+          list = pathCandidates(rows.map((f) => f.path), root, cwd, String(args.word ?? ""));
+          if (!list.length && root !== vol.path) list = pathCandidates(rows.map((f) => f.path), vol.path, process.cwd(), String(args.word ?? ""));
+        }
+        return { data: null };
+      });
+    } catch {
+      list = []; // completion never fails loudly
+    }
+    return { data: { paths: list }, human: list.join("\n") };
+  },
+}) as Command;
+
 const completion = defineCommand({
   meta: { name: "completion", description: "print a shell completion script: hoard completion bash|zsh|fish" },
   args: { shell: { type: "positional", required: true, description: "bash, zsh or fish" } },
-  subCommands: { names },
+  subCommands: { names, paths },
   async run({ args }: { args: any }): Promise<CmdResult> {
     const shell = String(args.shell);
     const gen = { bash: bashScript, zsh: zshScript, fish: fishScript }[shell];

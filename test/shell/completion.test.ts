@@ -1,5 +1,6 @@
 // `hoard completion bash|zsh|fish`: the scripts are generated from the real command tree, are valid
-// in their shells, and complete commands, flags, flag values and volume/destination names.
+// in their shells, and complete commands, flags, flag values, volume/destination names and, for PATH…
+// arguments, the volume's indexed paths (offloaded files too) relative to where selectors resolve.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
@@ -22,6 +23,8 @@ beforeAll(() => {
   writeFileSync(join(binDir, "hoard"), `#!/bin/sh\nexec ${hoardCommand().map((a) => JSON.stringify(a)).join(" ")} "$@"\n`);
   chmodSync(join(binDir, "hoard"), 0o755);
   w.env.PATH = `${binDir}:${process.env.PATH}`;
+  // an index, a sync and one offloaded file (dir/sub/c.bin is then only in the index, not on disk)
+  for (const a of [["index", "photos"], ["sync", "photos"], ["offload", "photos", "dir/sub"]]) expect(w.hoard(...a).code).toBe(0);
   for (const sh of ["bash", "zsh", "fish"]) {
     const r = w.hoard("completion", sh);
     expect(r.code).toBe(0);
@@ -31,11 +34,14 @@ beforeAll(() => {
 });
 afterAll(() => w.cleanup());
 
-const run = (sh: string, code: string) => spawnSync(sh, ["-c", code], { env: w.env, encoding: "utf8", timeout: 60_000 });
+const run = (sh: string, code: string, cwd?: string) => spawnSync(sh, ["-c", code], { env: w.env, encoding: "utf8", timeout: 60_000, cwd });
 
 /** What bash completes for a command line ending in the word being completed (COMP_WORDS as bash splits them). */
 function bash(...words: string[]): string[] {
-  const r = run("bash", `source ${JSON.stringify(scripts.bash)}; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _hoard; printf '%s\\n' "\${COMPREPLY[@]}"`.replace('"$@"', words.map((x) => JSON.stringify(x)).join(" ")));
+  return bashIn(undefined, ...words);
+}
+function bashIn(cwd: string | undefined, ...words: string[]): string[] {
+  const r = run("bash", `source ${JSON.stringify(scripts.bash)}; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _hoard; printf '%s\\n' "\${COMPREPLY[@]}"`.replace('"$@"', words.map((x) => JSON.stringify(x)).join(" ")), cwd);
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   return r.stdout.split("\n").filter(Boolean);
@@ -89,10 +95,10 @@ describe("completion scripts", () => {
     expect(bash("hoard", "--config", w.config, "sync", "photos", "--to", "").sort()).toEqual(["cloud", "nas"]);
     expect(bash("hoard", "--config", "=", w.config, "verify", "").sort()).toEqual(["cloud", "nas"]); // bash splits --config=FILE
     expect(bash("hoard", "--config", w.config, "dest", "init", "c")).toEqual(["cloud"]);
-    expect(bash("hoard", "completion", "").sort()).toEqual(["bash", "fish", "names", "zsh"]);
+    expect(bash("hoard", "completion", "").sort()).toEqual(["bash", "fish", "names", "paths", "zsh"]);
     expect(bash("hoard", "--db", w.path("con"))).toEqual([w.config]);
     expect(bash("hoard", "--config", w.config, "restore", "photos", "--to", w.path("vo"))).toEqual([w.path("vol")]);
-    expect(bash("hoard", "--config", w.config, "offload", "photos", w.path("vol/di"))).toEqual([w.path("vol/dir")]);
+    expect(bash("hoard", "--config", w.config, "--db", w.db, "offload", "photos", w.path("vol/di"))).toEqual([w.path("vol/dir/")]);
     // a config that does not parse: no names, no noise
     expect(bash("hoard", "--config", w.path("completion.bash"), "index", "")).toEqual([]);
   }, 60_000);
@@ -136,6 +142,57 @@ t hoard --db ''`;
     expect(c(`hoard --config ${w.config} sync photos --to `).sort()).toEqual(["cloud\tdestination", "nas\tdestination"]);
     expect(c(`hoard --config=${w.config} index `)).toEqual(["photos\tvolume"]);
     expect(c(`hoard restore photos --to ${w.path("vo")}`)[0]).toStartWith(w.path("vol/"));
-    expect(c("hoard completion ").sort()).toEqual(["bash", "fish", "names\tprint the volume or destination names of the config, one per line (used by the completion scripts)", "zsh"]);
+    expect(c("hoard completion ").sort()).toEqual(["bash", "fish", "names\tprint the volume or destination names of the config, one per line (used by the completion scripts)", "paths\tprint the paths of a volume's index (present and offloaded) that complete WORD, one per line (used by the completion scripts)", "zsh"]);
   }, 60_000);
+
+  describe("PATH… completes the volume's indexed paths", () => {
+    const cw = () => ["hoard", "--config", w.config, "--db", w.db];
+
+    test("completion paths: one level at a time, from the root outside the volume, from the current directory inside it", () => {
+      const paths = (cwd: string | undefined, ...a: string[]) => {
+        const r = spawnSync(hoardCommand()[0]!, [...hoardCommand().slice(1), "--config", w.config, "--db", w.db, "completion", "paths", "--", ...a], { env: w.env, encoding: "utf8", cwd });
+        expect(r.status).toBe(0);
+        return r.stdout.split("\n").filter(Boolean);
+      };
+      expect(paths(w.dir, "photos", "")).toEqual(["a.txt", "dir/"]);
+      expect(paths(w.dir, "photos", "dir/")).toEqual(["dir/b.txt", "dir/sub/"]);
+      expect(paths(w.dir, "photos", "dir/sub/")).toEqual(["dir/sub/c.bin"]); // offloaded: only the index knows it
+      expect(paths(w.path("vol/dir"), "photos", "")).toEqual(["b.txt", "sub/"]);
+      expect(paths(w.path("vol/dir/sub"), "photos", "c")).toEqual(["c.bin"]);
+      expect(paths(w.dir, "photos", w.path("vol/dir/s"))).toEqual([w.path("vol/dir/sub/")]);
+      expect(paths(w.dir, "photos", "/elsewhere/")).toEqual([]);
+      // an unknown volume, a missing database: nothing, and no noise
+      expect(paths(w.dir, "nope", "")).toEqual([]);
+      const r = spawnSync(hoardCommand()[0]!, [...hoardCommand().slice(1), "--config", w.config, "--db", w.path("missing.db"), "completion", "paths", "photos", ""], { env: w.env, encoding: "utf8" });
+      expect([r.status, r.stdout, r.stderr]).toEqual([0, "", ""]);
+      expect(w.hoard("completion", "paths").code).toBe(2);
+    }, 60_000);
+
+    test("bash: offload and restore offer volume paths (a directory without a trailing space), ls too", () => {
+      expect(bashIn(w.dir, ...cw(), "offload", "photos", "")).toEqual(["a.txt", "dir/"]);
+      expect(bashIn(w.dir, ...cw(), "restore", "photos", "dir/s")).toEqual(["dir/sub/"]);
+      expect(bashIn(w.dir, ...cw(), "restore", "photos", "dir/sub/")).toEqual(["dir/sub/c.bin"]);
+      expect(bashIn(w.path("vol/dir"), ...cw(), "offload", "photos", "a.txt", "")).toEqual(["b.txt", "sub/"]);
+      expect(bashIn(w.dir, ...cw(), "ls", "photos", "d")).toEqual(["dir/"]);
+      // the VOLUME itself is still completed from the config's names
+      expect(bashIn(w.dir, ...cw(), "offload", "")).toEqual(["photos"]);
+    }, 60_000);
+
+    test.skipIf(!has("zsh"))("zsh: volume paths through compadd, directories without a suffix", () => {
+      const stub = `autoload -U compinit; compinit -u -D; source ${JSON.stringify(scripts.zsh)}
+compadd() { print -r -- "ADD $*" }
+_describe() { : }
+t() { words=("$@"); CURRENT=$#; _hoard; print -- --- }
+t ${cw().map((x) => JSON.stringify(x)).join(" ")} restore photos 'dir/'`;
+      const r = run("zsh", stub, w.dir);
+      expect(r.status).toBe(0);
+      expect(r.stdout.split("---")[0]!.trim().split("\n").sort()).toEqual(["ADD -Q -- dir/b.txt", "ADD -Q -S  -- dir/sub/"]);
+    }, 60_000);
+
+    test.skipIf(!has("fish"))("fish: volume paths for offload and restore", () => {
+      const r = run("fish", `source ${JSON.stringify(scripts.fish)}; complete -C ${JSON.stringify(`hoard --config ${w.config} --db ${w.db} restore photos dir/`)}`, w.dir);
+      expect(r.stderr).toBe("");
+      expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual(["dir/b.txt", "dir/sub/"]);
+    }, 60_000);
+  });
 });

@@ -105,6 +105,7 @@ describe("--json documents", () => {
     expect(j("hooks").hooks).toEqual([]);
     expect(j("completion", ["fish"])).toMatchObject({ shell: "fish" });
     expect(j("completion names", ["volumes"])).toEqual({ volumes: ["photos"] });
+    expect(Array.isArray(j("completion paths", ["photos", ""]).paths)).toBe(true);
     expect(j("demo", ["--dir", w.path("demo")])).toMatchObject({ ok: true });
     if (runnablePaths().includes("evidence expire")) expect(j("evidence expire", [])).toBeDefined();
     expect(j("ls", ["photos"])).toBeDefined();
