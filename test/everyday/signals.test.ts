@@ -182,3 +182,45 @@ test.concurrent("SIGINT while a volume hook runs: its process group is stopped, 
     w.cleanup();
   }
 });
+
+test.concurrent("SIGINT during a restore from rclone: exit 130, run aborted; every file is back byte for byte or still offloaded; the next restore completes", async () => {
+  const FILES: Record<string, Uint8Array> = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`r${i % 3}/g${i}.bin`, pseudo(3000 + i * 53, i + 100)]));
+  const w = await rcloneWorld({ dest: (w) => ({ remote: w.path("dest") }), files: FILES });
+  await w.run(0, "index", "photos");
+  await w.run(0, "sync", "photos");
+  await w.run(0, "offload", "photos", ".");
+  const names = Object.keys(FILES);
+  const back = () => names.filter((n) => existsSync(join(w.volPath, n))).length;
+  expect(back()).toBe(0);
+  const h = start(w, {}, "restore", "photos");
+  await waitFor("a first file to be restored", () => back() > 0);
+  h.child.kill("SIGINT");
+  const end = await h.ended;
+  expect({ code: end.code, signal: end.signal }).toEqual({ code: 130, signal: null });
+  expect(naming(w.dir)).toEqual([]);
+  const run = row<{ id: bigint; status: string; note: string }>(w, "SELECT id, status, note FROM runs WHERE kind = 'restore' ORDER BY id DESC LIMIT 1")!;
+  expect({ status: run.status, note: run.note }).toEqual({ status: "aborted", note: "interrupted" });
+  expect(end.stderr).toMatch(new RegExp(`interrupted by SIGINT\n  restore run ${run.id} of photos: aborted \\(last progress: restore \\d+/40\\); done before it stopped: \\d+ files? now present\n`));
+
+  // each file: back with its bytes (its row present, or still offloaded when the stop came between placing it and the row flip), or offloaded and absent
+  const status = Object.fromEntries(rows<{ path: string; status: string }>(w, "SELECT path, status FROM files WHERE volume = 'photos' AND status <> 'superseded'").map((r) => [r.path, r.status]));
+  let restored = 0;
+  for (const [rel, bytes] of Object.entries(FILES)) {
+    const here = join(w.volPath, rel);
+    if (existsSync(here)) {
+      expect({ rel, same: readFileSync(here).equals(Buffer.from(bytes)) }).toEqual({ rel, same: true });
+      expect(["present", "offloaded"]).toContain(status[rel]);
+      restored++;
+    } else expect({ rel, status: status[rel] }).toEqual({ rel, status: "offloaded" });
+    expect(readFileSync(w.path(`dest/photos/${rel}`)).equals(Buffer.from(bytes))).toBe(true); // the destination keeps its copy
+  }
+  expect(restored).toBeGreaterThan(0);
+  expect(restored).toBeLessThan(names.length);
+
+  // the next restore brings back the rest; nothing of hoard's is left in the volume after an index
+  await w.run(0, "restore", "photos");
+  for (const [rel, bytes] of Object.entries(FILES)) expect({ rel, same: readFileSync(join(w.volPath, rel)).equals(Buffer.from(bytes)) }).toEqual({ rel, same: true });
+  await w.run(0, "index", "photos");
+  expect(rows(w, "SELECT path FROM files WHERE volume = 'photos' AND status <> 'superseded' AND status <> 'present'")).toEqual([]);
+  expect(readdirSync(w.volPath, { recursive: true }).map(String).filter((n) => /(^|\/)\.hoard-(restore|tmp)-/.test(n))).toEqual([]);
+});
