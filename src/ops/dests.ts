@@ -2,8 +2,8 @@
 // (re-pin, epoch bump, components zeroed, history kept) and the listing of pinned destinations.
 
 import { checkpoint } from "../kernel/crash.ts";
-import { refused, usageError } from "../kernel/errors.ts";
-import { listPinned, pin, pinned, repin } from "../kernel/destinations.ts";
+import { HoardError, refused, usageError } from "../kernel/errors.ts";
+import { listPinned, pin, pinned, repin, rootIsMissing, unpinnedHint } from "../kernel/destinations.ts";
 import { components, resetDestinationComponents } from "../kernel/vector.ts";
 import type { Identity } from "../kernel/plugin.ts";
 import { withRun, type OpContext } from "./context.ts";
@@ -46,40 +46,64 @@ export async function destInit(ctx: OpContext, name: string, opts: { adopt?: boo
   return { run_id: out.run.id, destination: name, type: d.config.type, identity: out.result.identity, epoch: out.result.epoch, adopted: !!adopted };
 }
 
+/**
+ * `dest reset`: re-pin a destination that was wiped, emptied or replaced to what it shows now (a new
+ * identity is created when its marker is gone), start a new epoch and zero its evidence components
+ * (history kept). Without `yes` it only says what it would do. A destination this database never
+ * pinned is refused naming `dest init` or `dest adopt`; one that cannot be read (a missing root, an
+ * unmounted disk) is refused naming the cause: a reset pins what the destination shows, never a guess.
+ */
 export async function destReset(ctx: OpContext, name: string, yes: boolean) {
   assertTreesDisjoint(ctx.config);
   const d = openDestination(ctx, name);
   const cur = pinned(ctx.db, name);
-  if (!cur) throw refused("dest_not_initialised", `refused: destination ${name} is not initialised; there is nothing to reset`, `run \`hoard dest init ${name}\``);
+  const look = async (): Promise<Identity | "uninitialised"> => {
+    try {
+      return await d.handler.identify();
+    } catch (e) {
+      if (!cur) throw refused("dest_not_initialised", `refused: destination ${name} is not initialised in this database; there is nothing to reset`, `run \`hoard dest init ${name}\` (it says why if the destination cannot be read)`, { destination: name });
+      throw cannotReset(name, e);
+    }
+  };
+  const shown = await look();
+  if (!cur) throw refused("dest_not_initialised", `refused: destination ${name} is not initialised in this database; there is nothing to reset`, unpinnedHint(name, shown), { destination: name });
   const comps = components(ctx.db, { destination: name }).filter((c) => c.epoch === cur.epoch);
-  let shows: string;
-  try {
-    const id = await d.handler.identify();
-    shows = id === "uninitialised" ? "nothing (no identity)" : id.id;
-  } catch (e) {
-    shows = `unreachable (${(e as Error).message})`;
-  }
+  const shows = shown === "uninitialised" ? "nothing (no identity marker: wiped or emptied)" : shown.id;
   const plan = {
     destination: name,
     pinned_identity: cur.identity,
-    shows_identity: shows,
+    shows_identity: shown === "uninitialised" ? null : shown.id,
     epoch: cur.epoch,
     new_epoch: cur.epoch + 1n,
     components_zeroed: comps.length,
   };
-  if (!yes) return { ...plan, applied: false, message: `would re-pin ${name} to what it shows now (${shows}), start epoch ${plan.new_epoch} and zero ${comps.length} evidence components (history kept); run again with --yes to do it` };
+  const what = shown === "uninitialised" ? `create a new identity at ${name} (it shows no identity marker: wiped or emptied)` : shown.id === cur.identity ? `re-pin ${name} to the identity it shows (${shown.id}, the pinned one)` : `re-pin ${name} to the identity it shows now (${shown.id})`;
+  if (!yes) return { ...plan, applied: false, message: `would ${what}, start epoch ${plan.new_epoch} and zero ${comps.length} evidence components (history kept; files are pushed and verified again before any offload); run again with --yes to do it` };
   const out = await withRun(ctx, { kind: "dest-reset", volume: null, destination: name }, () => {}, async (run) => {
-    let id = await d.handler.identify();
+    let id = await look();
+    const wiped = id === "uninitialised";
     if (id === "uninitialised") id = await d.handler.init();
     const newId = id;
     const row = ctx.db.tx(() => {
-      const r = repin(ctx.db, name, newId, run.id);
+      const r = repin(ctx.db, name, newId, run.id, wiped ? "dest reset: it showed no identity marker (wiped or emptied); a new identity was created" : "dest reset: re-pinned to the identity it showed");
       resetDestinationComponents(ctx.db, name, r.epoch, run.id);
       return r;
     });
     return { status: "success", counts: { components_zeroed: comps.length }, result: row };
   });
   return { ...plan, applied: true, run_id: out.run.id, identity: out.result.identity, epoch: out.result.epoch };
+}
+
+/** A reset needs to see what the destination shows: an unreadable one is refused, naming why and the way out. */
+function cannotReset(name: string, e: unknown): HoardError {
+  const msg = `cannot reset ${name}: ${(e as Error)?.message ?? e}`;
+  if (rootIsMissing(e))
+    return refused("dest_reset_missing_root", `refused: ${msg}`, `a reset never creates a missing root (it may be a disk that is not mounted): mount it; if the destination really is gone, create its directory again, then run \`hoard dest reset ${name} --yes\``, { destination: name });
+  const hint = e instanceof HoardError ? e.hint : undefined;
+  return new HoardError(e instanceof HoardError && e.kind === "refused" ? "refused" : "failure", e instanceof HoardError ? e.code : "dest_unreachable", msg, {
+    hint: `${hint ?? "check that the destination is reachable"}; a reset pins what the destination shows, so it must answer first`,
+    details: { destination: name },
+  });
 }
 
 export function destList(ctx: OpContext) {
