@@ -180,7 +180,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
           if (o.unchanged) result.counts.unchanged++;
           else result.counts.checked++;
           if (o.transferred) result.counts.transferred++;
-          if (e.status === "offloaded") clearAlarm(ctx.db, volume, destination, e.path, run.id);
+          clearAlarm(ctx.db, volume, destination, e.path, run.id); // held there again (a restored file pushed back too)
           continue;
         }
         const reason = o ? (o as { reason: string }).reason : handlerError ? `not verified: ${(handlerError as Error)?.message ?? handlerError}` : "not verified (the destination reported nothing for it)";

@@ -95,7 +95,7 @@ describe("hoard alarms / alarm ack", () => {
     }
   }, T);
 
-  test("a file another destination still holds is not lost: refused, naming the restore", async () => {
+  test("a file another destination still holds is not lost: refused, naming the restore, which clears the alarm", async () => {
     const w = await syncedWorld({ extraDests: ["cloud"], require: ["nas", "cloud"] });
     code(await w.hoardAsync("sync", "photos", "--to", "cloud"), 0);
     await loseOffloaded(w, ["nas"]);
@@ -109,6 +109,14 @@ describe("hoard alarms / alarm ack", () => {
     code(await w.hoardAsync("status", "--check"), 4);
     // the refusal is in the audit trail too
     expect(rows(w, "SELECT status FROM runs WHERE kind = 'alarm-ack'").map((x) => x.status)).toEqual(["refused"]);
+
+    // the way out it names: restore from cloud, sync pushes it back to nas and clears the alarm
+    code(await w.hoardAsync("restore", "photos", "a.txt", "--from", "cloud"), 0);
+    code(await w.hoardAsync("sync", "photos"), 0);
+    expect(await openIds(w)).toEqual([]);
+    expect(code(await w.hoardAsync("alarms", "--all", "--json"), 0).json.alarms[0]).toMatchObject({ id, state: "cleared", acked: null });
+    code(await w.hoardAsync("status", "--check"), 0);
+    expect(code(await w.hoardAsync("alarm", "ack", String(id), "--note", "late", "--json"), 3).json.error.code).toBe("alarm_cleared");
   }, T);
 
   test("a file lost at every destination: one acknowledgement covers each of its alarms; a sync-raised alarm goes green after the next sync", async () => {
