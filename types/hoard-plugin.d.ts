@@ -105,6 +105,7 @@ declare module "hoard/plugin" {
          * A bandwidth limit the user gave for this run (`--bwlimit`), in rclone's syntax: a rate such as
          * "10M" or "512k" (bytes/s, KiB when no unit), "UP:DOWN" ("10M:off"), or "off". Undefined: none.
          * A handler that moves bytes through a tool taking such a limit passes it on; others ignore it.
+         * Given on the contexts of push (sync) and fetch (restore).
          */
         bwlimit?: string;
         signal: AbortSignal;

@@ -108,7 +108,7 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
     async fetch(entry: ManifestEntry, targetPath: string, ctx: HandlerContext) {
       const src = joinRemote(target(ctx).volumeDir, standardPath(entry.path));
       const local = targetPath.startsWith("/") ? standardLocalPath(targetPath) : `./${standardLocalPath(targetPath)}`;
-      const r = await rc.run(["copyto", src, local, "--no-traverse"], { signal: ctx.signal });
+      const r = await rc.run(["copyto", src, local, "--no-traverse", ...(ctx.bwlimit ? ["--bwlimit", ctx.bwlimit] : [])], { signal: ctx.signal });
       if (ctx.signal.aborted) throw failure("aborted", `${dest}: fetching ${entry.path} was aborted`);
       if (r.code !== 0) {
         const notFound = r.code === 3 || r.code === 4;

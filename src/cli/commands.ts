@@ -462,11 +462,13 @@ const restoreCmd = defineCommand({
     to: { type: "string", description: "restore into this directory instead (changes no rows)" },
     dryRun: { type: "boolean", alias: "n", description: "say what would be restored" },
     missing: { type: "boolean", description: "also restore files the index found missing (deleted locally) that a destination holds" },
+    bwlimit: { type: "string", valueHint: "RATE", description: "bandwidth limit passed to rclone destinations (rclone's syntax: 10M, 512k, off; UP:DOWN)" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
+    const bwlimit = args.bwlimit === undefined ? undefined : checkBwlimit(String(args.bwlimit));
     return withApp(args, async (app) => {
       const selectors = resolveSelectors((args._ as string[]).slice(1).map(String), app.config.volumes[args.volume]?.path);
-      const r = await restore(app.ctx, args.volume, selectors, { from: args.from, to: args.to, dryRun: args.dryRun, missing: args.missing });
+      const r = await restore(app.ctx, args.volume, selectors, { from: args.from, to: args.to, dryRun: args.dryRun, missing: args.missing, bwlimit });
       const c = r.counts;
       const lines = [
         `${r.dry_run ? "[dry run] " : ""}restore ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""} into ${r.target}: ${r.status}`,

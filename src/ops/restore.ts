@@ -65,7 +65,7 @@ function copyInto(src: string, dir: Dir, name: string): void {
   }
 }
 
-export async function restore(ctx: OpContext, volume: string, selectors: string[], opts: { from?: string; to?: string; dryRun?: boolean; missing?: boolean } = {}): Promise<RestoreResult> {
+export async function restore(ctx: OpContext, volume: string, selectors: string[], opts: { from?: string; to?: string; dryRun?: boolean; missing?: boolean; bwlimit?: string } = {}): Promise<RestoreResult> {
   for (const sel of selectors) normaliseSelector(sel);
   const vol = ctx.config.volumes[volume];
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`);
@@ -168,7 +168,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
         const tmp = `${RESTORE_TEMP_PREFIX}${randomUUID()}`;
         let landed = false;
         try {
-          await dest.handler.fetch(entry, fetched, handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, signal: new AbortController().signal, warnings }));
+          await dest.handler.fetch(entry, fetched, { ...handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, signal: new AbortController().signal, warnings }), bwlimit: opts.bwlimit });
           if (!lstatSync(fetched).isFile()) throw new Error(`${from} did not fetch a regular file`);
           try {
             renameSync(fetched, dir.at(tmp));

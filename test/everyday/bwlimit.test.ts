@@ -3,7 +3,7 @@
 // error (exit 2) before anything runs.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cleanupWorlds, code, rows } from "../e2e/lib.ts";
 import { argvWrapper, which } from "../contract/harness.ts";
 import { world } from "../helpers.ts";
@@ -23,14 +23,14 @@ async function rcloneWorld() {
   w.write("vol/a.txt", "alpha\n");
   w.write("vol/dir/b.txt", "bravo\n");
   w.setConfig(
-    `node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(w.path("vol"))}\nsync_to = ["cloud"]\n\n` +
+    `node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(w.path("vol"))}\nsync_to = ["cloud"]\noffload_requires = ["cloud"]\n\n` +
       `[destinations.cloud]\ntype = "rclone"\nremote = ${JSON.stringify(w.path("cloud"))}\nbinary = ${JSON.stringify(wrap.bin)}\n`,
   );
   mkdirSync(w.path("cloud"));
   code(await w.hoardAsync("volume", "add", "photos", w.path("vol")), 0);
   code(await w.hoardAsync("dest", "init", "cloud"), 0);
   code(await w.hoardAsync("index", "photos"), 0);
-  return { w, copies: () => wrap.argv().filter((a) => a[0] === "copy") };
+  return { w, copies: () => wrap.argv().filter((a) => a[0] === "copy"), fetches: () => wrap.argv().filter((a) => a[0] === "copyto" && !a.some((x) => x.includes(".hoard"))) };
 }
 
 test("--bwlimit reaches rclone's copy verbatim; without it, no limit is passed", async () => {
@@ -52,6 +52,23 @@ test("--bwlimit reaches rclone's copy verbatim; without it, no limit is passed",
   code(await w.hoardAsync("sync", "photos"), 0);
   expect(copies()).toHaveLength(3);
   expect(copies()[2]).not.toContain("--bwlimit");
+});
+
+test("restore --bwlimit reaches rclone's copyto; a bad rate is refused before anything runs", async () => {
+  const { w, fetches } = await rcloneWorld();
+  code(await w.hoardAsync("sync", "photos"), 0);
+  code(await w.hoardAsync("offload", "photos", "."), 0);
+  const bad = await w.hoardAsync("restore", "photos", "--bwlimit", "quick", "--json");
+  expect([bad.code, bad.json?.error?.code]).toEqual([2, "bad_bwlimit"]);
+  expect(fetches()).toEqual([]);
+  const r = code(await w.hoardAsync("restore", "photos", "a.txt", "--bwlimit", "1M", "--json"), 0);
+  expect(r.json.counts.restored).toBe(1);
+  expect(fetches()).toHaveLength(1);
+  expect(fetches()[0]!.join(" ")).toContain("--bwlimit 1M");
+  code(await w.hoardAsync("restore", "photos", "dir/b.txt"), 0);
+  expect(fetches()).toHaveLength(2);
+  expect(fetches()[1]).not.toContain("--bwlimit");
+  expect(readFileSync(w.path("vol/dir/b.txt"), "utf8")).toBe("bravo\n");
 });
 
 test("a rate rclone would not take is a usage error (exit 2) before anything runs", async () => {
