@@ -292,6 +292,8 @@ export function runDestinationContract(name: string, make: MakeDestination, devi
         const ctx = makeCtx(vol);
         const catName = (at: bigint, bytes: Uint8Array) => `${String(at).padStart(20, "0")}-${blake3Hex(bytes)}.hcat`;
         expect(await h.listCatalogs("vol")).toEqual([]);
+        // as in hoard, a catalog is written after a push (the kernel also creates the state dir first)
+        expectContentOk(byPath(await collect(h.push([a], ctx))).get("a.txt"), "a.txt");
         // a small text one, and a large binary one (every byte value, NUL and CR/LF included)
         const b1 = new Uint8Array(Buffer.from('HOARDCAT1\n{"x":1}\n{"rows":[]}'));
         const b2 = new Uint8Array(300_000).map((_, i) => (i * 131 + (i >> 9)) & 0xff);
@@ -314,7 +316,7 @@ export function runDestinationContract(name: string, make: MakeDestination, devi
         await expect(h2.getCatalog!("vol", unknown)).rejects.toThrow(unknown);
         await expect(h2.getCatalog!("other", unknown)).rejects.toThrow();
         await expect(h2.getCatalog!("vol", "../../etc/passwd")).rejects.toThrow();
-        // catalogs are no data: a push and a verify of the volume are unaffected by them
+        // catalogs are no data: a push and a verify of the volume after them are unaffected
         const p = byPath(await collect(h2.push([a], makeCtx(vol, { runId: 2n }))));
         expectContentOk(p.get("a.txt"), "a.txt");
         const v = byPath(await collect(t.handler().verify([a], makeCtx(vol, { runId: 3n }))));
