@@ -368,12 +368,14 @@ const syncCmd = defineCommand({
   meta: { name: "sync", description: "push volumes to their destinations and record verified evidence" },
   args: {
     volume: { type: "positional", required: false, description: "volume (default: all)" },
+    all: { type: "boolean", description: "every volume, said explicitly (for cron: hoard sync --all && hoard status --check)" },
     to: { type: "string", description: "only this destination" },
     dryRun: { type: "boolean", alias: "n", description: "check identities and report what would be pushed" },
     index: { type: "boolean", description: "index each volume first (without it, sync warns when the tree changed since the last index)" },
     bwlimit: { type: "string", valueHint: "RATE", description: "bandwidth limit passed to rclone destinations (rclone's syntax: 10M, 512k, off; UP:DOWN)" },
   },
   async run({ args }: { args: Args }): Promise<CmdResult> {
+    if (args.all && args.volume !== undefined) throw usageError("all_and_volume", `--all syncs every volume; it does not go with volume ${JSON.stringify(args.volume)}`, "give either VOLUME or --all");
     const bwlimit = args.bwlimit === undefined ? undefined : checkBwlimit(String(args.bwlimit));
     return withApp(args, async (app) => {
       // every destination is synced and reported, whatever happened at the others
