@@ -103,7 +103,7 @@ describe("hints and short flags", () => {
     code(await hoardIn(w, w.dir, "offload", "photos", "a.txt"), 0);
     expect(code(await hoardIn(w, w.dir, "restore", "photos", "-n", "--json"), 0).json.dry_run).toBe(true);
     expect(existsSync(w.path("vol/a.txt"))).toBe(false);
-    expect(code(await hoardIn(w, w.dir, "offload", "--help"), 0).stdout).toContain("-n, --dryRun");
+    expect(code(await hoardIn(w, w.dir, "offload", "--help"), 0).stdout).toContain("-n, --dry-run");
     expect(code(await hoardIn(w, w.dir, "offload", "--help"), 0).stdout).toContain("<VOLUME> PATH…");
   });
 });
