@@ -1,7 +1,8 @@
 // SIGINT, SIGTERM and SIGHUP during a command: child processes are stopped, the runs in progress are
 // finished `aborted` (note "interrupted"), what was done is printed, and hoard exits 130, 143 or 129.
 
-import { writeSync } from "node:fs";
+import { readFileSync, writeSync } from "node:fs";
+import { constants } from "node:os";
 import { abortActiveRuns, finishedRuns, type RunSummary } from "../ops/context.ts";
 import { stopChildren } from "../kernel/spawn.ts";
 import { clearProgress } from "./progress.ts";
@@ -65,8 +66,24 @@ function onSignal(signal: HandledSignal): void {
   process.exit(code);
 }
 
-/** Handle SIGINT, SIGTERM and SIGHUP for the rest of the command (the CLI entry point calls this once). */
+/**
+ * Was this signal ignored when hoard started (`nohup` ignores SIGHUP, a shell's background job
+ * SIGINT)? Then it stays ignored. Read from /proc; where there is none, SIGHUP counts as ignored.
+ */
+export function ignoredAtStart(signal: HandledSignal, status?: string): boolean {
+  let text = status;
+  try {
+    text ??= readFileSync("/proc/self/status", "utf8");
+  } catch {
+    return signal === "SIGHUP";
+  }
+  const m = /^SigIgn:\s*([0-9a-f]+)$/im.exec(text);
+  if (!m) return signal === "SIGHUP";
+  return ((BigInt("0x" + m[1]) >> BigInt(constants.signals[signal] - 1)) & 1n) === 1n;
+}
+
+/** Handle SIGINT, SIGTERM and SIGHUP for the rest of the command, each unless ignored at start (the CLI entry point calls this once). */
 export function installSignalHandlers(o: { json: boolean }): void {
   json = o.json;
-  for (const s of Object.keys(SIGNAL_EXIT) as HandledSignal[]) process.on(s, () => onSignal(s));
+  for (const s of Object.keys(SIGNAL_EXIT) as HandledSignal[]) if (!ignoredAtStart(s)) process.on(s, () => onSignal(s));
 }

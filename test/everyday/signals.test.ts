@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { hoardCommand, world, type World } from "../helpers.ts";
 import { cleanupWorlds, rcloneWorld, row, rows } from "../rclone-e2e/lib.ts";
-import { interruptionReport, SIGNAL_EXIT } from "../../src/cli/signals.ts";
+import { ignoredAtStart, interruptionReport, SIGNAL_EXIT } from "../../src/cli/signals.ts";
 
 setDefaultTimeout(300_000); // real hoard and rclone processes; the machine may be busy
 afterAll(cleanupWorlds);
@@ -18,9 +18,14 @@ interface Started {
   ended: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
-/** Start `hoard ARGS` of world w with extra environment; `ended` says how it ended. */
+/** Start `hoard ARGS` of world w with extra environment; `ended` says how it ended. `ignoring`: signals ignored from its start (as under nohup). */
 function start(w: World, env: Record<string, string>, ...args: string[]): Started {
-  const [cmd, ...rest] = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
+  return startIgnoring(w, env, [], ...args);
+}
+function startIgnoring(w: World, env: Record<string, string>, ignoring: string[], ...args: string[]): Started {
+  const argv = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args];
+  // the shell sets the ignored signals, then becomes hoard (same pid): ignored dispositions survive exec
+  const [cmd, ...rest] = ignoring.length ? ["/bin/sh", "-c", `trap '' ${ignoring.join(" ")}; exec "$@"`, "sh", ...argv] : argv;
   const child = spawn(cmd!, rest, { env: { ...w.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -77,6 +82,13 @@ test("the report of an interruption (pure): the aborted run and where it was, th
   );
   expect(interruptionReport("SIGTERM", [], [], 0)).toStartWith("interrupted by SIGTERM; no run was in progress\n");
   expect(SIGNAL_EXIT).toEqual({ SIGHUP: 129, SIGINT: 130, SIGTERM: 143 });
+});
+
+test("signals ignored when hoard starts stay ignored (nohup: SIGHUP; a background job: SIGINT); no /proc: SIGHUP left alone", () => {
+  const st = (mask: string) => `Name:\tbun\nSigBlk:\t0000000000000000\nSigIgn:\t${mask}\nSigCgt:\t0000000000000000\n`;
+  expect(["SIGHUP", "SIGINT", "SIGTERM"].map((s) => ignoredAtStart(s as any, st("0000000001001001")))).toEqual([true, false, false]);
+  expect(["SIGHUP", "SIGINT", "SIGTERM"].map((s) => ignoredAtStart(s as any, st("0000000000004002")))).toEqual([false, true, true]);
+  expect(["SIGHUP", "SIGINT", "SIGTERM"].map((s) => ignoredAtStart(s as any, "no such line"))).toEqual([true, false, false]);
 });
 
 test.concurrent("SIGINT during a sync to a slow rclone destination: run aborted (interrupted), rclone stopped, one JSON document, exit 130; the next sync completes", async () => {
@@ -223,4 +235,24 @@ test.concurrent("SIGINT during a restore from rclone: exit 130, run aborted; eve
   await w.run(0, "index", "photos");
   expect(rows(w, "SELECT path FROM files WHERE volume = 'photos' AND status <> 'superseded' AND status <> 'present'")).toEqual([]);
   expect(readdirSync(w.volPath, { recursive: true }).map(String).filter((n) => /(^|\/)\.hoard-(restore|tmp)-/.test(n))).toEqual([]);
+});
+
+test.concurrent("SIGINT ignored from the start (a background job): a SIGINT changes nothing, the command completes, exit 0", async () => {
+  const w = world();
+  const vol = w.path("vol");
+  mkdirSync(vol, { recursive: true });
+  w.write("vol/a.txt", "alpha\n");
+  w.setConfig(`node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(vol)}\n\n[volumes.photos.hook]\ncommand = ${JSON.stringify(["/bin/sh", "-c", "sleep 2; true", w.dir])}\n`);
+  try {
+    expect(w.hoard("volume", "add", "photos", vol).code).toBe(0);
+    const h = startIgnoring(w, {}, ["INT"], "index", "photos");
+    await waitFor("the hook to start", () => existsSync(w.db) && rows<{ pid: bigint | null }>(w, "SELECT pid FROM hook_runs WHERE status = 'running' AND pid IS NOT NULL").length > 0);
+    h.child.kill("SIGINT");
+    const end = await h.ended;
+    expect({ code: end.code, signal: end.signal }).toEqual({ code: 0, signal: null });
+    expect(end.stderr).not.toContain("interrupted");
+    expect(row<{ status: string }>(w, "SELECT status FROM hook_runs ORDER BY id DESC LIMIT 1")!.status).toBe("success");
+  } finally {
+    w.cleanup();
+  }
 });
