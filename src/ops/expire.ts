@@ -160,7 +160,7 @@ export async function protectionProblems(ctx: OpContext, volumes: string[]): Pro
       if (g.paths.length < 3) g.paths.push(a.path);
     }
     for (const [d, g] of byDest)
-      out.push({ volume, destination: d, code: "alarm", message: `${g.n} offloaded file${g.n === 1 ? " is" : "s are"} not safe at ${d} (e.g. ${g.paths.join(", ")}); ${g.n === 1 ? "it" : "they"} may be the only copy`, hint: `restore them from another destination (\`hoard restore ${volume} --from DEST\`), or fix ${d} and \`hoard verify ${d} ${volume}\`` });
+      out.push({ volume, destination: d, code: "alarm", message: `${g.n} offloaded file${g.n === 1 ? " is" : "s are"} not safe at ${d} (e.g. ${g.paths.join(", ")}); ${g.n === 1 ? "it" : "they"} may be the only copy`, hint: `restore them from another destination (\`hoard restore ${volume} --from DEST\`), or fix ${d} and \`hoard verify ${d} ${volume}\`; a file lost for good: \`hoard alarms ${volume}\`, then \`hoard alarm ack ID --note "why"\`` });
   }
   return out;
 }

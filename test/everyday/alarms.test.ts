@@ -27,7 +27,8 @@ describe("hoard alarms / alarm ack", () => {
   test("a lost file is acknowledged: recorded, never deleted, status --check goes green, the row goes missing", async () => {
     const w = await syncedWorld();
     await loseOffloaded(w, ["nas"]);
-    code(await w.hoardAsync("status", "--check"), 4);
+    const red = code(await w.hoardAsync("status", "--check", "--json"), 4).json.problems.find((p: any) => p.code === "alarm");
+    expect(red.hint).toContain("hoard alarm ack ID --note");
 
     const list = code(await w.hoardAsync("alarms", "--json"), 0).json.alarms;
     expect(list).toHaveLength(1);
