@@ -1,6 +1,7 @@
 // The one progress line on a terminal (stderr): phase, volume and destination, done/total, bytes,
 // rate and ETA, rewritten in place at most 10 times a second and cleared before anything else prints.
 
+import { setInterval as every } from "node:timers"; // a Timeout with unref() under Bun and Deno alike
 import type { Progress } from "../kernel/plugin.ts";
 
 /** What the line says besides the event: the run's volume and destination(s), e.g. "photos → nas". */
@@ -129,7 +130,7 @@ export function progressLine(o: LineOptions): ProgressLine {
 
 /** The process's one line on stderr, when stderr is a terminal (set up by makeProgress). */
 let terminalLine: ProgressLine | undefined;
-let ticker: ReturnType<typeof setInterval> | undefined;
+let ticker: ReturnType<typeof every> | undefined;
 
 /** Is the progress line wanted: stderr a terminal (not TERM=dumb), and neither --quiet nor --json? */
 export function progressWanted(quiet: boolean): boolean {
@@ -140,8 +141,8 @@ export function progressWanted(quiet: boolean): boolean {
 export function stderrLine(label: () => string | undefined): ProgressLine {
   if (!terminalLine) {
     terminalLine = progressLine({ write: (s) => void process.stderr.write(s), now: () => performance.now(), columns: () => process.stderr.columns || 80, label });
-    ticker = setInterval(() => terminalLine?.tick(), 250);
-    (ticker as any).unref?.();
+    ticker = every(() => terminalLine?.tick(), 250);
+    ticker.unref();
   }
   return terminalLine;
 }
