@@ -21,13 +21,20 @@ export function outputStarted(): void {
   printed = true;
 }
 
-const say = (fd: number, s: string) => {
-  try {
-    writeSync(fd, s);
-  } catch {
-    /* a closed terminal (SIGHUP): nothing to tell */
+/** Write all of s to fd now (the process exits right after): partial writes continued, a full pipe waited on briefly. */
+function say(fd: number, s: string): void {
+  const buf = Buffer.from(s);
+  let off = 0;
+  for (let tries = 0; off < buf.length && tries < 200; ) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e: any) {
+      if (e?.code !== "EAGAIN") return; // a closed terminal (SIGHUP): nothing to tell
+      tries++;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
   }
-};
+}
 
 function what(r: RunSummary): string {
   return `${r.kind} run ${r.id}${r.volume ? ` of ${r.volume}` : ""}${r.destination ? ` → ${r.destination}` : ""}`;
