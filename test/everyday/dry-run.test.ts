@@ -28,7 +28,7 @@ test.concurrent("sync -n: per destination, the files and bytes it would be sent;
   expect(cloud).toContain("would check 27 files (2.5 KiB); would send 27 files (2.5 KiB) it holds no verified copy of:");
   expect(cloud).toContain("    f01.raw\n");
   expect(cloud).toContain("    … 7 more\n");
-  expect(cloud.match(/^ {4}\S/gm)!.length).toBe(21); // 20 files and the "… 7 more" line
+  expect(cloud!.match(/^ {4}\S/gm)!.length).toBe(21); // 20 files and the "… 7 more" line
   expect(r.stdout).toContain("[dry run] would send: photos → nas 1 files (5 B), photos → cloud 27 files (2.5 KiB)");
 
   const j = code(await w.hoardAsync("sync", "photos", "--dry-run", "--json"), 0).json;
