@@ -3,7 +3,9 @@
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { hashBytes } from "../../src/kernel/hash.ts";
 import { fingerprintOf } from "../../src/kernel/keys.ts";
 import { rows } from "../e2e/lib.ts";
 import { cleanupWorlds, FILES, recWorld, RESTIC_PW, sameFiles, syncedWorld, type RecWorld } from "./lib.ts";
@@ -13,14 +15,12 @@ afterAll(cleanupWorlds);
 
 const live = (w: RecWorld) => rows<{ path: string; status: string }>(w, "SELECT path, status FROM files WHERE volume = 'photos' AND status <> 'superseded' ORDER BY path");
 
+/** restic ARGS on the world's repository, as a user would run it: its stdout bytes. */
+const restic = (w: RecWorld, args: string[], cwd?: string): Buffer =>
+  execFileSync("restic", args, { cwd, env: { ...process.env, RESTIC_REPOSITORY: w.destPath, RESTIC_PASSWORD: RESTIC_PW, RESTIC_CACHE_DIR: w.path("restic-cache") } });
+
 /** The catalog snapshots restic itself lists in the repository (as a user would look for them). */
-function catalogSnapshots(w: RecWorld): { paths: string[]; tags: string[] }[] {
-  const out = execFileSync("restic", ["snapshots", "--json", "--no-lock", "--tag", "hoard-catalog"], {
-    env: { ...process.env, RESTIC_REPOSITORY: w.destPath, RESTIC_PASSWORD: RESTIC_PW, RESTIC_CACHE_DIR: w.path("restic-cache") },
-    encoding: "utf8",
-  });
-  return JSON.parse(out);
-}
+const catalogSnapshots = (w: RecWorld): { id: string; paths: string[]; tags: string[] }[] => JSON.parse(restic(w, ["snapshots", "--json", "--no-lock", "--tag", "hoard-catalog"]).toString("utf8"));
 
 test.concurrent("restic: (a) offload, lose the database, recover --from d, restore: every byte back", async () => {
   const w = await syncedWorld("restic");
@@ -76,4 +76,34 @@ test.concurrent("restic: (b) a new machine at the same volume path recovers and 
   expect(r.json.volumes[0].rows).toEqual({ present: 0, offloaded: 3, conflicts: 0 });
   await b.run(0, "restore", "photos");
   sameFiles(b.volPath, FILES);
+});
+
+test.concurrent("restic: (c) a newer catalog snapshot whose bytes do not match its name, or whose signature fails, is refused; the valid one is used", async () => {
+  const w = await syncedWorld("restic");
+  await w.run(0, "offload", "photos", ".");
+  await w.run(0, "sync", "photos");
+  const named = catalogSnapshots(w).map((c) => ({ id: c.id, name: c.paths[0]!.split("/").pop()! }));
+  const good = named.sort((x, y) => (x.name < y.name ? 1 : -1))[0]!; // the newest (names start with the time)
+  const goodName = good.name;
+  const bytes = restic(w, ["dump", "--no-lock", good.id, `/${goodName}`]);
+  expect(hashBytes(bytes)).toBe(goodName.slice(21, 85)); // restic gives the stored catalog back byte for byte
+  // two newer catalogs stored the way hoard stores them: one byte altered (its name's BLAKE3 no longer
+  // matches), and one altered and renamed to its new BLAKE3 (only the signature can tell)
+  const later = (n: bigint) => String(BigInt(goodName.slice(0, 20)) + n).padStart(20, "0");
+  const altered = Buffer.from(bytes);
+  altered[altered.length - 1]! ^= 0x01;
+  const forged = [`${later(1n)}-${goodName.slice(21, 85)}.hcat`, `${later(2n)}-${hashBytes(altered)}.hcat`];
+  for (const name of forged) {
+    const dir = w.path(`forge-${name.slice(0, 20)}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, name), altered);
+    restic(w, ["backup", "--host", "hoard", "--tag", "hoard-catalog", "--tag", "volume:photos", name], dir);
+  }
+  w.loseDb();
+  const r = await w.run(0, "recover", "--from", "d", "--json");
+  const v = r.json.volumes[0];
+  expect(v.refused_catalogs).toEqual([expect.objectContaining({ name: forged[1], code: "bad_signature" }), expect.objectContaining({ name: forged[0], code: "bad_hash" })]);
+  expect(v.catalog).toMatchObject({ name: goodName, signer: "this node", rows: 3 });
+  await w.run(0, "restore", "photos");
+  sameFiles(w.volPath, FILES);
 });
