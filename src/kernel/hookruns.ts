@@ -1,10 +1,10 @@
 // The hook_runs table: begin a volume hook run (or record it skipped while another one of the volume
 // runs) in one BEGIN IMMEDIATE transaction, reap provably dead ones, finish first-write-wins, list.
 
-import { readdirSync, readFileSync } from "node:fs";
 import type { Db } from "./db.ts";
 import { nowNs, pidExists, processStartTime, type SqlValue } from "./runtime.ts";
 import { finishRow } from "./terminal.ts";
+import { processAlive } from "./spawn.ts";
 
 export type HookStatus = "running" | "success" | "failed" | "timeout" | "skipped" | "aborted";
 
@@ -33,29 +33,7 @@ export interface HookRunRow {
  * reaped by their parent) do not count; elsewhere any answer to kill(-pgid, 0) does.
  */
 export function groupAlive(pgid: number): boolean {
-  if (!(pgid > 1)) return false;
-  try {
-    process.kill(-pgid, 0);
-  } catch (e: any) {
-    if (e?.code !== "EPERM") return false;
-  }
-  let entries: string[];
-  try {
-    entries = readdirSync("/proc");
-  } catch {
-    return true;
-  }
-  for (const name of entries) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // state, ppid, pgrp, …
-      if (Number(f[2]) === pgid && f[0] !== "Z" && f[0] !== "X") return true;
-    } catch {
-      /* exited meanwhile */
-    }
-  }
-  return false;
+  return pgid > 1 && processAlive(-pgid);
 }
 
 const procAlive = (pid: bigint | null, start: string | null): boolean => {

@@ -334,9 +334,16 @@ const signalled = (target: number, sig: NodeJS.Signals): boolean => {
   }
 };
 
-/** Is anything of this target (a group when negative) still alive? Zombies do not count where /proc tells. */
-function targetAlive(target: number): boolean {
-  if (!signalled(target, 0 as any)) return false;
+/**
+ * Is anything of this target (a process group when negative) still alive? Zombies (dead, not yet
+ * reaped) do not count where /proc tells; without /proc any answer to kill(target, 0) does.
+ */
+export function processAlive(target: number): boolean {
+  try {
+    process.kill(target, 0);
+  } catch (e: any) {
+    if (e?.code !== "EPERM") return false;
+  }
   let names: string[];
   try {
     names = readdirSync("/proc");
@@ -347,7 +354,7 @@ function targetAlive(target: number): boolean {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" "); // state, ppid, pgrp, …
       const hit = target < 0 ? Number(f[2]) === -target : Number(name) === target;
       if (hit && f[0] !== "Z" && f[0] !== "X") return true;
     } catch {
@@ -371,8 +378,8 @@ function sleepSync(ms: number): void {
 export function stopChildren(graceMs = 2000): number {
   const targets = childTargets().filter((t) => signalled(t, "SIGTERM"));
   const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline && targets.some(targetAlive)) sleepSync(25);
-  for (const t of targets) if (targetAlive(t)) signalled(t, "SIGKILL");
+  while (Date.now() < deadline && targets.some(processAlive)) sleepSync(25);
+  for (const t of targets) if (processAlive(t)) signalled(t, "SIGKILL");
   for (const c of live) killGroup(c);
   live.clear();
   return targets.length;
