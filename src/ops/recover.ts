@@ -204,7 +204,7 @@ export async function recover(ctx: OpContext, opts: RecoverOptions): Promise<Rec
   assertTreesDisjoint(ctx.config);
   const d = openDestination(ctx, from);
   if (!d.handler.listCatalogs || !d.handler.getCatalog)
-    throw refused("dest_no_catalogs", `refused: ${dc.type} destination ${from} keeps no catalogs, so there is nothing to recover from`, "recover from a destination whose type keeps catalogs (fs, rclone)");
+    throw refused("dest_no_catalogs", `refused: ${dc.type} destination ${from} keeps no catalogs, so there is nothing to recover from`, "recover from a destination whose type keeps catalogs (fs, rclone, restic, kopia)");
 
   // 1. what the destination is, and that this database does not pin something else under its name
   let shows;
