@@ -103,7 +103,7 @@ describe("README facts", () => {
     } finally {
       w.cleanup();
     }
-  }, 60_000);
+  }, 180_000);
 
   test("the cron line works: sync --all (not with a VOLUME), then status --check", () => {
     const w = fsWorld();

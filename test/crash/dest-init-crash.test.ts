@@ -6,7 +6,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { asyncFsWorld, cleanupWorlds, code, read, rows } from "../e2e/lib.ts";
 
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 afterAll(cleanupWorlds);
 
 test.concurrent("SIGKILL between the marker and the pin: init refuses and hints --adopt; --adopt pins it; offload waits for a verifying sync", async () => {

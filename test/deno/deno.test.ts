@@ -47,7 +47,7 @@ describe("under Deno", () => {
     const v = deno(["run", "-A", MAIN, "--version"]);
     expect(v.code).toBe(0);
     expect(v.stdout).toBe(`hoard ${pkg.version}\n`);
-  }, 60_000);
+  }, 180_000);
 
   test("deno run -A src/cli/main.ts demo", () => {
     const r = deno(["run", "-A", MAIN, "demo", "--dir", join(dir, "demo"), "--json"]);

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } 
 import { code, evidence, flipBit, historyCount, liveStatus, read, row, rows, syncedWorld, cleanupWorlds, asyncFsWorld } from "./lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 
 afterAll(cleanupWorlds);
 const ALL = { "a.txt": "present", "dir/b.txt": "present", "dir/sub/c.bin": "present" };

@@ -7,7 +7,7 @@ import type { World } from "../helpers.ts";
 import { code, evidence, liveStatus, rows, syncedWorld, cleanupWorlds } from "./lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 
 afterAll(cleanupWorlds);
 const hist = (w: World) => rows(w, "SELECT kind, old_run, new_run, run, verified_at FROM evidence_history ORDER BY id");

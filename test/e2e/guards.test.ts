@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { code, evidence, liveStatus, read, rows, syncedWorld, cleanupWorlds, asyncFsWorld } from "./lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 
 afterAll(cleanupWorlds);
 const ALL = { "a.txt": "present", "dir/b.txt": "present", "dir/sub/c.bin": "present" };

@@ -6,7 +6,7 @@ import { existsSync, lstatSync, readdirSync } from "node:fs";
 import { code, flipBit, liveStatus, read, row, rows, syncedWorld, cleanupWorlds } from "./lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 
 afterAll(cleanupWorlds);
 

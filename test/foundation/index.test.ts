@@ -16,7 +16,7 @@ import { dumpDb, filesOf, hoardUnprivileged, j, liveRow, prepareUnprivileged, qu
 const worlds = new Worlds();
 afterAll(() => worlds.cleanup());
 const fw = (): World => worlds.track(quickWorld());
-const T = 30_000; // per-test timeout: every step is a real child process
+const T = 180_000; // per-test timeout: every step is a real child process
 const ref = (s: string | Uint8Array) => bytesToHex(blake3(typeof s === "string" ? new TextEncoder().encode(s) : s));
 const idx = async (w: World, ...flags: string[]) => {
   const r = await w.hoardAsync("index", "photos", "--json", ...flags);

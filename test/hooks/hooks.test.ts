@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { join } from "node:path";
 import { world, type World } from "../helpers.ts";
 
-setDefaultTimeout(60_000); // every step runs the real CLI as a child process
+setDefaultTimeout(180_000); // every step runs the real CLI as a child process
 
 const worlds: World[] = [];
 afterEach(() => {

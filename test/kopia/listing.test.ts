@@ -104,5 +104,5 @@ describe("the kopia process", () => {
     const r = await k.run(["show", m.get("é/ü.bin")!.obj, ...k.common()], { sink: (b) => out.push(b) });
     expect(r.code).toBe(0);
     expect(Buffer.concat(out).toString()).toBe(files["é/ü.bin"]!);
-  }, 60_000);
+  }, 180_000);
 });

@@ -22,14 +22,14 @@ describe("hoard/plugin types", () => {
     expect(dts).toContain('declare module "hoard/plugin"');
     expect(dts).toContain("export interface HookMap");
     expect(dts).not.toMatch(/export declare (function|const)/); // types only: a plugin cannot import values
-  }, 30_000);
+  }, 180_000);
 
   for (const ex of ["require-method", "dir-destination"])
     test(`the example ${ex} type-checks with its own tsconfig (the d.ts, no path mapping)`, () => {
       const r = tsc(join(ROOT, "examples", ex));
       expect(r.stdout + r.stderr).toBe("");
       expect(r.status).toBe(0);
-    }, 60_000);
+    }, 180_000);
 
   test("outside hoard's tree the d.ts alone type-checks a plugin, and catches a wrong hook payload", () => {
     const d = tempDir("hoard-plugin-types-");
@@ -48,7 +48,7 @@ describe("hoard/plugin types", () => {
     const bad = tsc(d);
     expect(bad.status).not.toBe(0);
     expect(bad.stdout).toContain("Property 'options' does not exist");
-  }, 60_000);
+  }, 180_000);
 
   // with valibot installed (as docs/plugins.md says), the d.ts infers a destination's options from its
   // schema and types each hook's decision: mismatches are compile errors

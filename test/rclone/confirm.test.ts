@@ -10,7 +10,7 @@ import type { FileOutcome } from "../../src/kernel/plugin.ts";
 import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 import { cleanup, FAKE_RCLONE, logged, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, serve, tmp, type Server } from "./harness.ts";
 
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 
 let webdav: Server;
 beforeAll(async () => {

@@ -14,7 +14,7 @@ import { Receipts } from "../../plugins/rclone/receipts.ts";
 import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 import { standardName, standardPath } from "../../plugins/rclone/names.ts";
 
-setDefaultTimeout(30_000);
+setDefaultTimeout(180_000);
 afterAll(cleanup);
 
 /** Open a handler whose every rclone call is logged (argv) and passed through to the real rclone. */

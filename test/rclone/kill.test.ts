@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { cleanup, FAKE_RCLONE, REAL_RCLONE, makeCtx, makeVolume, open, outcomes, tmp } from "./harness.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
-setDefaultTimeout(30_000);
+setDefaultTimeout(180_000);
 afterAll(cleanup);
 
 const BIG = 24 * 1024 * 1024;

@@ -9,7 +9,7 @@ import { HoardError } from "../../src/kernel/errors.ts";
 import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
-setDefaultTimeout(30_000);
+setDefaultTimeout(180_000);
 afterAll(cleanup);
 
 const HOSTILE: Record<string, string> = {

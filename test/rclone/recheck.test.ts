@@ -12,7 +12,7 @@ import { Rclone } from "../../plugins/rclone/run.ts";
 import { verifyEntries } from "../../plugins/rclone/verify.ts";
 import { cleanup, fakeApi, FAKE_RCLONE, logged, makeCtx, makeVolume, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, serve, tmp, type Server } from "./harness.ts";
 
-setDefaultTimeout(60_000);
+setDefaultTimeout(180_000);
 
 let webdav: Server;
 beforeAll(async () => {

@@ -10,7 +10,7 @@ import { sizeOnlyWarning } from "../../plugins/rclone/features.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
-setDefaultTimeout(30_000);
+setDefaultTimeout(180_000);
 
 let webdav: Server;
 let sftp: Server;

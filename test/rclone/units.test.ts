@@ -18,7 +18,7 @@ import { Registry } from "../../src/kernel/registry.ts";
 import plugin from "../../plugins/rclone/index.ts";
 
 // rclone starts in ~0.2 s and the machine may be busy: give each test room
-setDefaultTimeout(30_000);
+setDefaultTimeout(180_000);
 afterAll(cleanup);
 
 const HOSTILE = [

@@ -56,7 +56,7 @@ describe("modes of what hoard creates", () => {
     expect(idx.json.hook.status).toBe("success");
     const lines = readFileSync(out, "utf8").trim().split("\n");
     expect(lines).toEqual([`600 ${db}`, `600 ${db}-wal`, `600 ${db}-shm`]);
-  }, 60_000);
+  }, 180_000);
 
   test("volume add on a config made by hand keeps the file's mode; the DB and data dir it creates are private", () => {
     const w = world();
@@ -69,7 +69,7 @@ describe("modes of what hoard creates", () => {
     expect(mode(w.config)).toBe("640"); // the user's file, the user's mode
     expect(mode(w.db)).toBe("600");
     expect(mode(join(w.dir, "data"))).toBe("700");
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("doctor", () => {
@@ -92,5 +92,5 @@ describe("doctor", () => {
     w.setConfig(literal.replace('"hunter2-literal"', '{ env = "HOARD_SAFETY_PW" }'));
     chmodSync(w.config, 0o644);
     expect(w.hoard("doctor", "--json").json.warnings).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 });

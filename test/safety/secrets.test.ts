@@ -50,7 +50,7 @@ describe("hooks and secrets", () => {
       expect(text).not.toContain(ENV_SECRET);
       expect(text).not.toContain(LITERAL_SECRET);
     }
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("redact", () => {

@@ -67,7 +67,7 @@ describe("completion scripts", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("use bash, zsh or fish");
     expect(w.hoard("completion").code).toBe(2);
-  }, 30_000);
+  }, 180_000);
 
   test("--json wraps the script in one document", () => {
     const r = w.hoard("completion", "bash", "--json");
@@ -85,7 +85,7 @@ describe("completion scripts", () => {
       for (const f of [...c.flags, "--json", "--quiet", "--config", "--db", "--help"]) expect({ path: c.path, has: f, ok: flags.includes(f) }).toEqual({ path: c.path, has: f, ok: true });
       if (c.subs.length) expect(bash(...words, "").filter((x) => c.subs.includes(x)).sort()).toEqual([...c.subs].sort());
     }
-  }, 60_000);
+  }, 180_000);
 
   test("bash: prefixes, subcommands after global flags, names from the config, files and directories", () => {
     expect(bash("hoard", "dest", "i")).toEqual(["init"]);
@@ -101,13 +101,13 @@ describe("completion scripts", () => {
     expect(bash("hoard", "--config", w.config, "--db", w.db, "offload", "photos", w.path("vol/di"))).toEqual([w.path("vol/dir/")]);
     // a config that does not parse: no names, no noise
     expect(bash("hoard", "--config", w.path("completion.bash"), "index", "")).toEqual([]);
-  }, 60_000);
+  }, 180_000);
 
   test("completion names lists the config's volumes and destinations", () => {
     expect(w.hoard("completion", "names", "volumes").stdout).toBe("photos\n");
     expect(w.hoard("completion", "names", "destinations", "--json").json).toEqual({ destinations: ["cloud", "nas"] });
     expect(w.hoard("completion", "names", "files").code).toBe(2);
-  }, 60_000);
+  }, 180_000);
 
   test.skipIf(!has("zsh"))("zsh: the script loads under compinit and its widget offers the right candidates", () => {
     const stub = `autoload -U compinit; compinit -u -D; source ${JSON.stringify(scripts.zsh)}
@@ -128,7 +128,7 @@ t hoard --db ''`;
     expect(parts[1]!.trim().split("\n").sort()).toEqual(["cloud:destination", "nas:destination"]);
     expect(parts[2]).toContain("--shallow:trust size+mtime");
     expect(parts[3]!.trim()).toBe("FILES");
-  }, 60_000);
+  }, 180_000);
 
   test.skipIf(!has("fish"))("fish: complete -C gives commands with descriptions, flags, names and paths", () => {
     const c = (line: string) => {
@@ -143,7 +143,7 @@ t hoard --db ''`;
     expect(c(`hoard --config=${w.config} index `)).toEqual(["photos\tvolume"]);
     expect(c(`hoard restore photos --to ${w.path("vo")}`)[0]).toStartWith(w.path("vol/"));
     expect(c("hoard completion ").sort()).toEqual(["bash", "fish", "names\tprint the volume or destination names of the config, one per line (used by the completion scripts)", "paths\tprint the paths of a volume's index (present and offloaded) that complete WORD, one per line (used by the completion scripts)", "zsh"]);
-  }, 60_000);
+  }, 180_000);
 
   describe("PATH… completes the volume's indexed paths", () => {
     const cw = () => ["hoard", "--config", w.config, "--db", w.db];
@@ -166,7 +166,7 @@ t hoard --db ''`;
       const r = spawnSync(hoardCommand()[0]!, [...hoardCommand().slice(1), "--config", w.config, "--db", w.path("missing.db"), "completion", "paths", "photos", ""], { env: w.env, encoding: "utf8" });
       expect([r.status, r.stdout, r.stderr]).toEqual([0, "", ""]);
       expect(w.hoard("completion", "paths").code).toBe(2);
-    }, 60_000);
+    }, 180_000);
 
     test("bash: offload and restore offer volume paths (a directory without a trailing space), ls too", () => {
       expect(bashIn(w.dir, ...cw(), "offload", "photos", "")).toEqual(["a.txt", "dir/"]);
@@ -176,7 +176,7 @@ t hoard --db ''`;
       expect(bashIn(w.dir, ...cw(), "ls", "photos", "d")).toEqual(["dir/"]);
       // the VOLUME itself is still completed from the config's names
       expect(bashIn(w.dir, ...cw(), "offload", "")).toEqual(["photos"]);
-    }, 60_000);
+    }, 180_000);
 
     test.skipIf(!has("zsh"))("zsh: volume paths through compadd, directories without a suffix", () => {
       const stub = `autoload -U compinit; compinit -u -D; source ${JSON.stringify(scripts.zsh)}
@@ -187,12 +187,12 @@ t ${cw().map((x) => JSON.stringify(x)).join(" ")} restore photos 'dir/'`;
       const r = run("zsh", stub, w.dir);
       expect(r.status).toBe(0);
       expect(r.stdout.split("---")[0]!.trim().split("\n").sort()).toEqual(["ADD -Q -- dir/b.txt", "ADD -Q -S  -- dir/sub/"]);
-    }, 60_000);
+    }, 180_000);
 
     test.skipIf(!has("fish"))("fish: volume paths for offload and restore", () => {
       const r = run("fish", `source ${JSON.stringify(scripts.fish)}; complete -C ${JSON.stringify(`hoard --config ${w.config} --db ${w.db} restore photos dir/`)}`, w.dir);
       expect(r.stderr).toBe("");
       expect(r.stdout.split("\n").filter(Boolean).sort()).toEqual(["dir/b.txt", "dir/sub/"]);
-    }, 60_000);
+    }, 180_000);
   });
 });

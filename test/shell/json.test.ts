@@ -144,7 +144,7 @@ describe("--json documents", () => {
     }
     const v = w.hoard("--version", "--json");
     expect(oneDocument(v, "--version")).toEqual({ version: expect.any(String) });
-  }, 60_000);
+  }, 180_000);
 
   test("docs/json.md documents every runnable command", () => {
     const doc = readFileSync(join(ROOT, "docs/json.md"), "utf8");

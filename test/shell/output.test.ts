@@ -33,7 +33,7 @@ describe("colour and terminals", () => {
     expect(plain).not.toMatch(SGR);
     expect(onTty(["indx"], { NO_COLOR: undefined, TERM: "dumb" })).not.toMatch(SGR);
     expect(onTty(["--help"], { NO_COLOR: "1" })).not.toMatch(SGR);
-  }, 60_000);
+  }, 180_000);
 
   test.skipIf(!hasScript)("stderr redirected to a file gets no colour even when stdout is a terminal", () => {
     const file = w.path("stderr.txt");
@@ -41,7 +41,7 @@ describe("colour and terminals", () => {
     const text = readFileSync(file, "utf8");
     expect(text).toContain("error: unknown command");
     expect(text).not.toContain("\x1b");
-  }, 60_000);
+  }, 180_000);
 
   test.skipIf(!hasScript)("progress is drawn only on a real terminal, not with TERM=dumb", () => {
     const big = "x".repeat(1 << 20);
@@ -52,7 +52,7 @@ describe("colour and terminals", () => {
     const dumb = onTty(["index", "photos"], { NO_COLOR: undefined, TERM: "dumb" });
     expect(dumb).toContain("index photos");
     expect(dumb).not.toContain("\x1b");
-  }, 60_000);
+  }, 180_000);
 
   test("through pipes: no escape sequence at all, logs on stderr, results on stdout", () => {
     const env = { ...w.env };
@@ -65,7 +65,7 @@ describe("colour and terminals", () => {
     expect(bad.status).toBe(2);
     expect(bad.stdout).toBe("");
     expect(bad.stderr).not.toContain("\x1b");
-  }, 60_000);
+  }, 180_000);
 });
 
 describe("--quiet", () => {
@@ -77,7 +77,7 @@ describe("--quiet", () => {
     const j = w.hoard("index", "photos", "-q", "--json");
     expect(j.code).toBe(0);
     expect(j.json.volume).toBe("photos");
-  }, 60_000);
+  }, 180_000);
 
   test("errors still reach stderr with the exit code", () => {
     const r = w.hoard("offload", "photos", "--quiet");
@@ -109,10 +109,10 @@ describe("unknown flags", () => {
       const j = w.hoard(...args, "--json");
       expect(j.code).toBe(2);
       expect(j.json).toMatchObject({ ok: false, error: { code: "unknown_flag", kind: "usage", exit_code: 2 } });
-    }, 30_000);
+    }, 180_000);
 
   test("--no-FLAG of a boolean is accepted, of a string flag it is not", () => {
     expect(w.hoard("index", "photos", "--no-shallow").code).toBe(0);
     expect(w.hoard("runs", "--no-limit").code).toBe(2);
-  }, 30_000);
+  }, 180_000);
 });

@@ -8,7 +8,7 @@ import { fsWorld, type World } from "../helpers.ts";
 import { limitFor, staleness } from "../../plugins/staleness/index.ts";
 import { ageEvidence, comp, DAY, exec, expireEvents, ok, staleWorld } from "./helpers.ts";
 
-setDefaultTimeout(60_000); // every step runs the real CLI as a child process
+setDefaultTimeout(180_000); // every step runs the real CLI as a child process
 
 const worlds: World[] = [];
 const track = (w: World) => (worlds.push(w), w);
