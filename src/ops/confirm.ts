@@ -198,14 +198,15 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
         let why: string | undefined;
         if (askError !== undefined) why = `could not be asked: ${askError}`;
         else if (!x) why = "gave no answer for it";
-        else if (!x.ok) why = (x as { reason: string }).reason;
+        // only the boolean true confirms: a plugin's ok: "false" (or any other value) is not consent
+        else if (x.ok !== true) why = x.ok === false && typeof (x as { reason?: unknown }).reason === "string" ? (x as { reason: string }).reason : `answered ok: ${JSON.stringify(x.ok) ?? "undefined"}, not true`;
         else if (x.unchanged) why = "answered from a receipt, not from the destination";
         else if (depth === "presence" && x.method !== "presence" && PRESENCE_ONLY.has(x.method)) why = `answered by ${x.method || "nothing"}`;
         else if (depth === "content" && (PRESENCE_ONLY.has(x.method) || !a.accepts(e.originNode, x.method))) why = `answered by ${x.method || "nothing"}, which does not compare content`;
         if (why !== undefined) {
           if (!kept.has(e.path)) kept.set(e.path, { destination: a.name, reason: why });
           a.report.unconfirmed++;
-          judged.push(x && !x.ok ? x : { path: e.path, ok: false, reason: why });
+          judged.push(x && x.ok === false && typeof (x as { reason?: unknown }).reason === "string" ? x : { path: e.path, ok: false, reason: why });
         } else {
           a.report[depth]++;
           judged.push(x);
