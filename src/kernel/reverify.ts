@@ -51,12 +51,17 @@ export function planRechecks(manifest: ManifestEntry[], changedRun: readonly big
 /**
  * The kernel's own reading of a handler's outcomes: times are capped at now (a check is never in
  * the future), and an entry settled on a receipt although its content check was due counts as
- * not verified.
+ * not verified. Only `ok: true` is a success: any other value (a plugin's `ok: "false"`) is a failure.
  */
 export function sanitizeOutcomes(manifest: readonly ManifestEntry[], outcomes: (FileOutcome | undefined)[], now: bigint): void {
   for (let i = 0; i < outcomes.length; i++) {
     const o = outcomes[i];
-    if (!o || !o.ok) continue;
+    if (!o) continue;
+    if (o.ok !== true) {
+      const reason: unknown = (o as { reason?: unknown }).reason;
+      if (o.ok !== false || typeof reason !== "string") outcomes[i] = { path: o.path, ok: false, reason: `not verified: the destination answered ok: ${JSON.stringify(o.ok) ?? "undefined"}${typeof reason === "string" ? ` (${reason})` : ""}` };
+      continue;
+    }
     if (o.unchanged && manifest[i]!.recheck) outcomes[i] = { path: o.path, ok: false, reason: "accepted on a receipt although a content check was due (not verified)" };
     else if (o.verifiedAt > now) outcomes[i] = { ...o, verifiedAt: now };
   }
