@@ -51,6 +51,8 @@ export const HOSTILE: Record<string, string> = {
 export interface Deviations {
   /** identify() of an unreachable place answers "uninitialised" instead of throwing. */
   unreachableLooksUninitialised?: string;
+  /** The hostile 255-byte name cannot be stored (e.g. encrypted names grow past the filesystem's limit): its push must fail, not be claimed; it is left out of fetch. */
+  longNameUnstorable?: string;
 }
 
 export function runDestinationContract(name: string, make: MakeDestination, deviations: Deviations = {}): void {
@@ -176,13 +178,16 @@ export function runDestinationContract(name: string, make: MakeDestination, devi
         const big = new Uint8Array(3 * 1024 * 1024);
         for (let i = 0; i < big.length; i++) big[i] = (i * 31 + (i >> 11)) & 0xff;
         m.push(vol.write("big.bin", big));
+        const long = Object.keys(HOSTILE).find((n) => Buffer.byteLength(n) === 255)!;
+        const unstorable = (path: string) => !!deviations.longNameUnstorable && path === long;
+        if (deviations.longNameUnstorable) console.warn(`${name}: known deviation: ${deviations.longNameUnstorable}`);
         const p = expectOneEach(m, await collect(h.push(m, makeCtx(vol))));
-        for (const e of m) expectContentOk(p.get(e.path), e.path);
+        for (const e of m) unstorable(e.path) ? expect({ path: e.path, ok: p.get(e.path)?.ok }).toEqual({ path: e.path, ok: false }) : expectContentOk(p.get(e.path), e.path);
         const v = expectOneEach(m, await collect(t.handler().verify(m, makeCtx(vol))));
-        for (const e of m) expectContentOk(v.get(e.path), e.path);
+        for (const e of m) unstorable(e.path) ? expect({ path: e.path, ok: v.get(e.path)?.ok }).toEqual({ path: e.path, ok: false }) : expectContentOk(v.get(e.path), e.path);
         const out = tmp("hoard-contract-fetch-");
         let i = 0;
-        for (const e of m) {
+        for (const e of m.filter((e) => !unstorable(e.path))) {
           const target = join(out, `f${i++}`);
           await h.fetch(e, target, makeCtx(vol));
           expect({ path: e.path, same: Buffer.compare(readFileSync(target), readFileSync(join(vol.root, e.path))) === 0 }).toEqual({ path: e.path, same: true });
