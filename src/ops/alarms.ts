@@ -47,7 +47,7 @@ function who(node: string): string {
 /**
  * `hoard alarm ack ID --note TEXT`. A file still offloaded with the alarm's content is given up:
  * every open alarm of it is acknowledged and its row goes `missing` (kept, with the run that
- * changed it), so monitoring can go green. Refused while another destination still holds it
+ * changed it), so monitoring can go green. Refused while any destination (its own too) still holds it
  * (restore from there instead), and for an alarm already acknowledged or cleared.
  */
 export async function ackAlarm(ctx: OpContext, id: bigint, note: string) {
@@ -57,7 +57,9 @@ export async function ackAlarm(ctx: OpContext, id: bigint, note: string) {
     const cur = getAlarm(ctx.db, id)!;
     const file = liveFile(ctx.db, cur.volume, cur.path);
     const offloaded = file !== undefined && file.status === "offloaded" && file.blake3 === cur.blake3;
-    const holders = offloaded ? otherHolders(ctx.db, cur.volume, cur.path, file.content_id, cur.destination).filter((d) => ctx.config.destinations[d]) : [];
+    // the alarm's own destination counts too: an alarm raised because it could not be asked at all
+    // (its handler threw) records no verdict, and its latest check there still held
+    const holders = offloaded ? otherHolders(ctx.db, cur.volume, cur.path, file.content_id, "").filter((d) => ctx.config.destinations[d]) : [];
     const d = decideAck(cur, file, holders, offloaded ? fileAlarms(ctx.db, cur.volume, cur.path, cur.blake3) : []);
     if (d.kind === "refuse") throw refusal(cur, d.code, d.holders ?? []);
     return { d, file, cur };
