@@ -21,15 +21,20 @@ export interface KopiaConfig {
   binary?: string;
 }
 
-/** What the plugin's sync:preflight listener needs from a handler it opened. */
+/**
+ * What the plugin's sync:preflight listener needs from a handler it opened, found by the kopia
+ * config file the handler reports in its capabilities (`facts.config_file`).
+ */
 export interface KopiaInternals {
+  configFile: string;
   /** Connect if needed (never create) and check the connected repository is the one identify() showed. */
   ensure(signal?: AbortSignal): Promise<string>;
 }
-export const internals = new WeakMap<DestinationHandler, KopiaInternals>();
 
 /** kopia's format blob: plaintext JSON at the repository root holding the unique id. */
 export const FORMAT_BLOB = "kopia.repository.f";
+/** `--tags hoard-volume:VOLUME` on every volume snapshot: another machine finds them by the volume's name. */
+export const VOLUME_TAG = "hoard-volume";
 /** Every snapshot hoard makes is pinned: any of them may be the last one holding an offloaded file. */
 export const PIN = "hoard";
 
@@ -78,7 +83,8 @@ export function cannotRun(dest: string, binary: string, code: string, failure: P
   return failure("kopia_not_runnable", `cannot run kopia (${where}) for destination ${dest}: ${code}`, `check that it is an executable kopia binary; ${INSTALL_KOPIA}, or ${setIt}`);
 }
 
-export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): DestinationHandler {
+/** Open a kopia destination; `opened` (the plugin's own listener) learns how to connect and check it. */
+export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext, opened?: (i: KopiaInternals) => void): DestinationHandler {
   const { failure, refused } = api.util.errors;
   const name = octx.name;
   const repo = o.repository;
@@ -195,6 +201,16 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
     return snaps.filter((s) => resolve(s.sourcePath) === resolve(root) && (!own.host || !s.sourceHost || s.sourceHost === own.host) && (!own.user || !s.sourceUser || s.sourceUser === own.user));
   }
 
+  /**
+   * Snapshots that may hold a volume's files, newest first: those of its root here, and those tagged
+   * hoard-volume:VOLUME made elsewhere (another machine, another volume path: a recovered database on a
+   * second machine); what they hold still counts only once read back into the indexed BLAKE3.
+   */
+  function ofVolume(snaps: Snapshot[], ctx: { volume: string; volumeRoot: string }): Snapshot[] {
+    const here = new Set(ofRoot(snaps, ctx.volumeRoot));
+    return snaps.filter((s) => here.has(s) || (s.rootType === "d" && s.tags[`tag:${VOLUME_TAG}`] === ctx.volume));
+  }
+
   async function listSnapshots(signal: AbortSignal): Promise<Snapshot[]> {
     const r = await k.run(["snapshot", "list", "--all", "--json", ...k.common()], { signal });
     if (r.code !== 0) throw failure("kopia_list_failed", `kopia snapshot list failed (destination ${name}): ${errorText(r)}`, reachHint);
@@ -256,7 +272,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
           const h = await holderSnap(e);
           if (h) yield h;
           if (first) yield first;
-          yield* ofRoot(await snapshots(), ctx.volumeRoot);
+          yield* ofVolume(await snapshots(), ctx);
         };
         for await (const s of order()) {
           if (seen.has(s.id)) continue;
@@ -549,7 +565,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
   /** `kopia snapshot create` of the volume root, pinned; the snapshot it saved (or the latest when it saved none). */
   async function snapshot(ctx: HandlerContext, extra: string[], why: string): Promise<Snapshot> {
     const desc = `hoard ${ctx.volume} run ${ctx.runId}${why ? ` (${why})` : ""}`;
-    const r = await k.run(["snapshot", "create", ctx.volumeRoot, "--json", "--pin", PIN, "--description", desc, ...extra, ...k.common()], { signal: ctx.signal });
+    const r = await k.run(["snapshot", "create", ctx.volumeRoot, "--json", "--pin", PIN, "--tags", `${VOLUME_TAG}:${ctx.volume}`, "--description", desc, ...extra, ...k.common()], { signal: ctx.signal });
     if (ctx.signal.aborted) throw failure("aborted", `kopia snapshot of ${ctx.volumeRoot} was interrupted`);
     let snap = parseCreateOutput(r.stdout.toString("utf8"));
     if (r.code !== 0) {
@@ -654,7 +670,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
       const snaps = await listSnapshots(ctx.signal);
       const h = cat.files[entry.path];
       const held = h && h.b3 === entry.blake3 ? snaps.find((s) => s.id === h.snap) : undefined;
-      const order = [...(held ? [held] : []), ...ofRoot(snaps, ctx.volumeRoot).filter((s) => s !== held)];
+      const order = [...(held ? [held] : []), ...ofVolume(snaps, ctx).filter((s) => s !== held)];
       const notes: string[] = [];
       for (const s of order) {
         const l = await listTree(s, ctx.signal);
@@ -683,6 +699,6 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext): De
 
     ...kopiaCatalogs(api, k, { dest: name, stateDir, pin: PIN, reachHint, ensure, listSnapshots: (signal) => listSnapshots(signal ?? new AbortController().signal) }),
   };
-  internals.set(handler, { ensure });
+  opened?.({ configFile: k.configFile, ensure });
   return handler;
 }

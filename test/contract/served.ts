@@ -5,7 +5,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import plugin from "../../plugins/rclone/index.ts";
-import { cleanup as cleanupServerDirs, freePort, obscure, serve, serveSftpRemote, REAL_RCLONE, type Server } from "../rclone/harness.ts";
+import { cleanup as cleanupServerDirs, freePort, obscure, serve, REAL_RCLONE, type Server } from "../rclone/harness.ts";
 import { argvWrapper, cleanup, filesUnder, openType, tmp, typeOf, type Target } from "./harness.ts";
 
 const type = typeOf(plugin, "rclone");
@@ -24,8 +24,13 @@ let running: Served | undefined;
 function served(kind: "webdav" | "sftp"): Promise<Served> {
   started ??= (async () => {
     if (kind === "sftp") {
-      const { server, env } = await serveSftpRemote();
-      return (running = { server, env, secret: env.RCLONE_CONFIG_SFTPD_PASS! });
+      // no directory cache on the server: it keeps each file's hash while size and mtime stay the same, so
+      // bytes changed behind its back (as the suite's corruption does) would still show the old hash
+      const pass = "sftp-Pa55word-" + Math.random().toString(36).slice(2);
+      const server = await serve("sftp", { RCLONE_USER: "hoard", RCLONE_PASS: pass, RCLONE_DIR_CACHE_TIME: "0s" });
+      const secret = obscure(pass);
+      const env = { RCLONE_CONFIG_SFTPD_TYPE: "sftp", RCLONE_CONFIG_SFTPD_HOST: "127.0.0.1", RCLONE_CONFIG_SFTPD_PORT: String(server.port), RCLONE_CONFIG_SFTPD_USER: "hoard", RCLONE_CONFIG_SFTPD_PASS: secret };
+      return (running = { server, env, secret });
     }
     const pass = "dav-Pa55word-" + Math.random().toString(36).slice(2);
     const server = await serve("webdav", { RCLONE_USER: "hoard", RCLONE_PASS: pass });

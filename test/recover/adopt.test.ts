@@ -1,4 +1,4 @@
-// `hoard dest adopt` through the CLI, against fs and an rclone local-path remote: the way out after a
+// `hoard dest adopt` through the CLI, against fs, an rclone local-path remote and kopia (the double): the way out after a
 // lost database (here: an old backup put back) and after a SIGKILL between a destination's marker and its pin.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
@@ -19,7 +19,7 @@ for (const kind of KINDS) {
     await w.run(0, "dest", "init", "d");
     await w.run(0, "index", "photos");
     await w.run(0, "sync", "photos");
-    const marker = JSON.parse(readFileSync(join(w.destPath, ".hoard-destination"), "utf8")).id;
+    const marker = w.identity();
     w.loseDb();
     copyFileSync(backup, w.db);
 
@@ -49,14 +49,14 @@ for (const kind of KINDS) {
     const killed = await w.hoardAsync("dest", "init", "d");
     delete w.env.HOARD_TEST_CRASH_AT;
     expect(killed.code).not.toBe(0);
-    expect(existsSync(join(w.destPath, ".hoard-destination"))).toBe(true);
+    expect(existsSync(w.markerFile())).toBe(true);
     expect(rows(w, "SELECT * FROM destinations")).toEqual([]);
 
     const init = await w.run(3, "dest", "init", "d", "--json");
     expect(init.json.error.hint).toContain("--adopt");
     const reset = await w.run(3, "dest", "reset", "d", "--yes", "--json");
     expect(reset.json.error.code).toBe("dest_not_initialised");
-    const marker = JSON.parse(readFileSync(join(w.destPath, ".hoard-destination"), "utf8")).id;
+    const marker = w.identity();
     const adopt = await w.run(0, "dest", "adopt", "d", "--json");
     expect(adopt.json).toMatchObject({ identity: marker, adopted: true });
 

@@ -1,7 +1,6 @@
-// `hoard recover --from DEST` end to end through the CLI, against an fs destination and an rclone
-// local-path remote: a lost database, a second machine, altered catalogs, an unknown signer.
-// rclone (a)-(d) are red until the rclone handler can check an offloaded object whose sha256 was never
-// cached (a rebuilt database has none): it should read it back into BLAKE3 instead of failing it.
+// `hoard recover --from DEST` end to end through the CLI, against an fs destination, an rclone
+// local-path remote and a kopia repository (the kopia double): a lost database, a second machine,
+// altered catalogs, an unknown signer.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
@@ -9,7 +8,7 @@ import { join } from "node:path";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import { fingerprintOf } from "../../src/kernel/keys.ts";
 import { rows } from "../e2e/lib.ts";
-import { cleanupWorlds, FILES, KINDS, recWorld, sameFiles, syncedWorld } from "./lib.ts";
+import { cleanupWorlds, FILES, KINDS, kopia, kopiaCatalogs, recWorld, sameFiles, syncedWorld, type RecWorld } from "./lib.ts";
 
 setDefaultTimeout(600_000);
 afterAll(cleanupWorlds);
@@ -23,7 +22,7 @@ for (const kind of KINDS) {
     await w.run(0, "sync", "photos"); // its catalog lists dir/… as offloaded
     const before = w.catalogs();
     expect(before.length).toBe(2); // the first sync's, and the one after the offload (statuses changed)
-    const marker = JSON.parse(readFileSync(join(w.destPath, ".hoard-destination"), "utf8")).id;
+    const marker = w.identity();
     w.loseDb();
     expect((await w.run(3, "status", "--json")).json.error.code).toBe("db_missing");
 
@@ -57,7 +56,7 @@ for (const kind of KINDS) {
     await a.run(0, "offload", "photos", ".");
     await a.run(0, "sync", "photos");
     const b = recWorld(kind, { node: "bravo", destPath: a.destPath, files: null });
-    if (kind === "fs") mkdirSync(b.volPath); // an empty volume directory; with rclone it does not exist at all
+    if (kind === "fs") mkdirSync(b.volPath); // an empty volume directory; with rclone and kopia it does not exist at all
     b.trusted.alpha = a.publicKey();
     b.writeConfig();
 
@@ -67,7 +66,7 @@ for (const kind of KINDS) {
     expect(v.catalog).toMatchObject({ node: "alpha", signer: "node alpha (config)", fingerprint: fingerprintOf(a.publicKey()) });
     expect(v.rows).toEqual({ present: 0, offloaded: 3, conflicts: 0 });
     expect(v.actions).toEqual(expect.arrayContaining([expect.stringContaining(".hoard-volume"), "recorded the volume in the database"]));
-    if (kind === "rclone") expect(v.actions).toContain(`created ${b.volPath}`);
+    if (kind !== "fs") expect(v.actions).toContain(`created ${b.volPath}`);
     expect(JSON.parse(readFileSync(join(b.volPath, ".hoard-volume"), "utf8")).volume).toBe("photos");
 
     await b.run(0, "restore", "photos");
@@ -91,6 +90,7 @@ for (const kind of KINDS) {
     expect(cats.length).toBe(3);
     expect(cats[2]).toBe(first[0]!);
     await w.run(0, "offload", "photos", "a.txt", "dir");
+    if (kind === "kopia") return kopiaAltered(w, cats);
 
     // the newest: one payload byte altered and the file renamed to its new BLAKE3 (only the signature can tell)
     const newest = readFileSync(w.catalogPath(cats[0]!));
@@ -194,3 +194,41 @@ test.concurrent("fs: recover refuses a volume this database already maps, and a 
   // unknown destination and a volume that does not use it are usage errors
   expect((await w.run(2, "recover", "--from", "nowhere", "--json")).json.error.code).toBe("unknown_destination");
 });
+
+/**
+ * (c) for kopia. A stored catalog cannot be altered in place: kopia authenticates every blob (an
+ * altered one fails to decrypt, a read error, not other bytes). Whoever has the password can store
+ * other bytes under a catalog's name, though: two newer catalog snapshots, stored the way hoard stores
+ * them (a pinned single-file snapshot tagged hoard-catalog:photos), one with a byte altered and the
+ * name's BLAKE3 kept (bad hash), one altered and named by its new BLAKE3 (only the signature can tell).
+ * The newest genuine catalog (cats[0]) is the next older valid one.
+ */
+async function kopiaAltered(w: RecWorld, cats: string[]): Promise<void> {
+  const good = kopiaCatalogs(w).find((c) => c.name === cats[0])!;
+  const bytes = kopia(w, ["show", good.obj]);
+  expect(hashBytes(bytes)).toBe(good.name.slice(21, 85)); // kopia gives the stored catalog back byte for byte
+  const later = (n: bigint) => String(BigInt(good.name.slice(0, 20)) + n).padStart(20, "0");
+  const altered = Buffer.from(bytes);
+  altered[altered.length - 1]! ^= 0x01;
+  const forged = [`${later(1n)}-${good.name.slice(21, 85)}.hcat`, `${later(2n)}-${hashBytes(altered)}.hcat`];
+  for (const name of forged) {
+    const dir = w.path(`forge-${name.slice(0, 20)}`);
+    mkdirSync(dir);
+    writeFileSync(join(dir, name), altered);
+    kopia(w, ["snapshot", "create", join(dir, name), "--json", "--pin", "hoard", "--tags", "hoard-catalog:photos"]);
+  }
+  expect(w.catalogs().slice(0, 3)).toEqual([forged[1]!, forged[0]!, cats[0]!]);
+
+  w.loseDb();
+  const r = await w.run(0, "recover", "--from", "d", "--json");
+  const v = r.json.volumes[0];
+  expect(v.refused_catalogs).toEqual([
+    expect.objectContaining({ name: forged[1], code: "bad_signature", fingerprint: fingerprintOf(w.publicKey()) }),
+    expect.objectContaining({ name: forged[0], code: "bad_hash" }),
+  ]);
+  expect(v.catalog).toMatchObject({ name: cats[0], signer: "this node", rows: 5 });
+  expect(v.rows).toEqual({ present: 2, offloaded: 3, conflicts: 0 });
+  await w.run(0, "restore", "photos");
+  sameFiles(w.volPath, { ...FILES, "d.txt": "delta\n", "e.txt": "echo\n" });
+  expect((await w.run(0, "index", "photos", "--json")).json.counts.new).toBe(0);
+}
