@@ -33,7 +33,8 @@ declare module "hoard/plugin" {
      * - ok and `unchanged`: accepted on a receipt: the object still has the size and modtime it had
      *   when its content was last checked, at `verifiedAt` (the receipt's time, never now). This is a
      *   transfer shortcut, not a verification: it never refreshes evidence or the object's check record.
-     * - not ok: why (missing: the object is absent).
+     * - not ok: why; `missing: true` only when the object is absent at the destination (the kernel reports
+     *   it on the sync/verify result's `failures`, so a lost object is told apart from a damaged one).
      */
     export type FileOutcome = {
         path: string;
@@ -249,13 +250,11 @@ declare module "hoard/plugin" {
                 type: string;
                 options: Record<string, unknown>;
                 table: Record<string, unknown>;
-                /** What the destination can verify by, as its handler reports it. */
-                capabilities: Capabilities;
                 /**
-                 * The opened handler, for the plugin that registered this destination type only (it may
-                 * recognise its own handler); a policy decides on `capabilities`.
+                 * What the destination can verify by, as its handler reports it; its `facts` are how the
+                 * plugin that registered this type recognises a handler it opened (kopia: `config_file`).
                  */
-                handler: DestinationHandler;
+                capabilities: Capabilities;
             };
             decision: Refusal;
         };

@@ -5,7 +5,7 @@
 // and only then renames it into place (with the source's modification time); a replaced object is kept under
 // .hoard/history (never overwritten). Receipts (local state) only spare re-reading unchanged objects and are reported as such.
 
-import { definePlugin, type DestinationHandler, type FileOutcome, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
+import type { DestinationHandler, FileOutcome, HandlerContext, ManifestEntry, OpenContext, Plugin, PluginApi } from "hoard/plugin";
 import { closeSync, constants, copyFileSync, fstatSync, fsync, fsyncSync, futimesSync, lstatSync, mkdirSync, openSync, readSync, writeSync, existsSync, type BigIntStats } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { AnchorError, openRoot, splitRel, type Dir } from "../../src/kernel/anchored.ts";
@@ -675,7 +675,7 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
   };
 }
 
-export default definePlugin({
+const plugin: Plugin = {
   name: "fs",
   apiVersion: 1,
   setup(api) {
@@ -686,4 +686,5 @@ export default definePlugin({
       open: (o, octx) => openFs(api, o, octx),
     });
   },
-});
+};
+export default plugin;

@@ -1,8 +1,9 @@
 // Built-in destination `kopia`: a kopia filesystem repository driven through the kopia binary, plus
 // the explicit-init policy on sync:preflight (connect without ever creating; refuse a changed id).
+// Written exactly as a third-party plugin: a plain object, types only from the plugin API.
 
-import { definePlugin, type PluginApi } from "../../src/kernel/plugin.ts";
-import { internals, openKopia, type KopiaConfig } from "./handler.ts";
+import type { Plugin, PluginApi } from "hoard/plugin";
+import { openKopia, type KopiaInternals } from "./handler.ts";
 
 function schema(api: PluginApi) {
   const v = api.v;
@@ -33,20 +34,23 @@ function schema(api: PluginApi) {
   });
 }
 
-export default definePlugin({
+const plugin: Plugin = {
   name: "kopia",
   apiVersion: 1,
   setup(api) {
+    // the handlers this command opened, by the kopia config file each reports in its capabilities
+    const opened = new Map<string, KopiaInternals>();
     api.destination({
       name: "kopia",
       schema: schema(api),
-      open: (o, octx) => openKopia(api, o, octx),
+      open: (o, octx) => openKopia(api, o, octx, (i) => opened.set(i.configFile, i)),
     });
     api.policy({ name: "kopia-explicit-init", description: "kopia repositories are created only by `hoard dest init`; every sync/verify connects without creating and refuses a repository whose unique id changed" });
     api.on("sync:preflight", async (p) => {
       if (p.type !== "kopia") return;
-      const h = internals.get(p.handler);
-      if (!h) return;
+      const configFile = p.capabilities.facts?.config_file;
+      const h = typeof configFile === "string" ? opened.get(configFile) : undefined;
+      if (!h) throw api.util.errors.failure("kopia_preflight", `destination ${p.destination}: the kopia plugin did not open this destination (capabilities name no config file it knows)`);
       try {
         await h.ensure();
       } catch (e: any) {
@@ -55,4 +59,5 @@ export default definePlugin({
       }
     });
   },
-});
+};
+export default plugin;

@@ -2,7 +2,7 @@
 // Evidence comes only from a listing compared with cached digests, or BLAKE3 of bytes read back.
 
 import { availableParallelism } from "node:os";
-import { definePlugin, type Capabilities, type ConfirmDepth, type DestinationHandler, type HandlerContext, type ManifestEntry, type OpenContext, type PluginApi } from "../../src/kernel/plugin.ts";
+import type { Capabilities, ConfirmDepth, DestinationHandler, HandlerContext, ManifestEntry, OpenContext, Plugin, PluginApi } from "hoard/plugin";
 import { rcloneCatalogs } from "./catalogs.ts";
 import { confirmEntries } from "./confirm.ts";
 import { preflight, type Preflight } from "./features.ts";
@@ -123,7 +123,7 @@ export function openRclone(api: PluginApi, opts: RcloneOptions, octx: OpenContex
   };
 }
 
-export default definePlugin({
+const plugin: Plugin = {
   name: "rclone",
   apiVersion: 1,
   setup(api) {
@@ -133,4 +133,5 @@ export default definePlugin({
       open: (options, octx) => openRclone(api, options, octx),
     });
   },
-});
+};
+export default plugin;

@@ -35,7 +35,8 @@ export interface ManifestEntry {
  * - ok and `unchanged`: accepted on a receipt: the object still has the size and modtime it had
  *   when its content was last checked, at `verifiedAt` (the receipt's time, never now). This is a
  *   transfer shortcut, not a verification: it never refreshes evidence or the object's check record.
- * - not ok: why (missing: the object is absent).
+ * - not ok: why; `missing: true` only when the object is absent at the destination (the kernel reports
+ *   it on the sync/verify result's `failures`, so a lost object is told apart from a damaged one).
  */
 export type FileOutcome =
   | { path: string; ok: true; method: Method; verifiedAt: bigint; transferred?: boolean; unchanged?: boolean }
@@ -232,13 +233,11 @@ export interface HookMap {
       type: string;
       options: Record<string, unknown>; // the type's validated keys
       table: Record<string, unknown>; // the destination's validated config table (incl. keys registered by plugins)
-      /** What the destination can verify by, as its handler reports it. */
-      capabilities: Capabilities;
       /**
-       * The opened handler, for the plugin that registered this destination type only (it may
-       * recognise its own handler); a policy decides on `capabilities`.
+       * What the destination can verify by, as its handler reports it; its `facts` are how the
+       * plugin that registered this type recognises a handler it opened (kopia: `config_file`).
        */
-      handler: DestinationHandler;
+      capabilities: Capabilities;
     };
     decision: Refusal;
   };
@@ -396,9 +395,4 @@ export interface Plugin {
   name: string;
   apiVersion: number;
   setup(api: PluginApi): void;
-}
-
-/** Identity function kept for older built-in code; a plugin is a plain object typed `Plugin`. */
-export function definePlugin(p: Plugin): Plugin {
-  return p;
 }

@@ -35,7 +35,7 @@ export interface CheckResult {
    */
   counts: { manifest: number; verified: number; checked: number; unchanged: number; rechecked: number; failed: number; transferred: number; alarms: number; bytes: number };
   evidence: { origin_node: string; origin_run: bigint | null; method: string; result: string; verified_at: bigint | null; blocked?: { origin_run: bigint; path: string; reason: string } }[];
-  failures: { path: string; reason: string; offloaded: boolean }[];
+  failures: { path: string; reason: string; offloaded: boolean; missing: boolean }[];
   alarms: { path: string; reason: string }[];
   warnings: string[];
   /** The catalog written at the destination after this run, or the unchanged last one kept (null: none). */
@@ -104,7 +104,6 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
       options: dest.config.options,
       table: ctx.config.destinations[destination]?.table ?? {},
       capabilities: caps,
-      handler: dest.handler,
     });
     if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.decision.refuse}`, preflightRefusal.decision.hint);
 
@@ -185,7 +184,8 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         }
         const reason = o ? (o as { reason: string }).reason : handlerError ? `not verified: ${(handlerError as Error)?.message ?? handlerError}` : "not verified (the destination reported nothing for it)";
         result.counts.failed++;
-        result.failures.push({ path: e.path, reason, offloaded: e.status === "offloaded" });
+        // missing: the destination says the object is absent (lost), not merely unproved or damaged
+        result.failures.push({ path: e.path, reason, offloaded: e.status === "offloaded", missing: o?.ok === false && o.missing === true });
         if (e.status === "offloaded") {
           raiseAlarm(ctx.db, { volume, destination, path: e.path, blake3: e.blake3, reason, run: run.id });
           result.alarms.push({ path: e.path, reason });

@@ -85,7 +85,7 @@ describe("silent corruption at the destination", () => {
     const v = code(await w.hoardAsync("verify", "nas", "photos", "--json"), 4);
     const res = v.json.results[0];
     expect(res.status).toBe("partial");
-    expect(res.failures).toEqual([{ path: "dir/b.txt", reason: expect.stringContaining("differs"), offloaded: false }]);
+    expect(res.failures).toEqual([{ path: "dir/b.txt", reason: expect.stringContaining("differs"), offloaded: false, missing: false }]);
     expect(res.alarms).toEqual([]);
     const after = evidence(w)!;
     expect(after.verified_at).toBe(ev.verified_at);

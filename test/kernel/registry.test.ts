@@ -3,23 +3,21 @@
 
 import { expect, test } from "bun:test";
 import { Registry } from "../../src/kernel/registry.ts";
-import { definePlugin } from "../../src/kernel/plugin.ts";
+import type { Plugin } from "../../src/kernel/plugin.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
 
 test("listeners run in plugin registration order, each plugin's own listeners in order", async () => {
   const reg = new Registry();
   const calls: string[] = [];
   for (const name of ["first", "second", "third"])
-    reg.register(
-      definePlugin({
-        name,
-        apiVersion: 1,
-        setup(api) {
-          api.on("run:begin", () => void calls.push(`${name}.a`));
-          api.on("run:begin", () => void calls.push(`${name}.b`));
-        },
-      }),
-    );
+    reg.register({
+      name,
+      apiVersion: 1,
+      setup(api) {
+        api.on("run:begin", () => void calls.push(`${name}.a`));
+        api.on("run:begin", () => void calls.push(`${name}.b`));
+      },
+    } satisfies Plugin);
   await reg.emit("run:begin", { run: { id: 1n, kind: "index", volume: "v", destination: null } });
   expect(calls).toEqual(["first.a", "first.b", "second.a", "second.b", "third.a", "third.b"]);
   expect(reg.plugins.map((p) => [p.name, p.hooks])).toEqual([
@@ -32,8 +30,8 @@ test("listeners run in plugin registration order, each plugin's own listeners in
 test("a refusal thrown by a listener stays a refusal and names the plugin; later listeners do not run", async () => {
   const reg = new Registry();
   let after = false;
-  reg.register(definePlugin({ name: "gatekeeper", apiVersion: 1, setup: (api) => api.on("run:begin", () => { throw api.util.errors.refused("nope", "not today", "try tomorrow"); }) }));
-  reg.register(definePlugin({ name: "later", apiVersion: 1, setup: (api) => api.on("run:begin", () => void (after = true)) }));
+  reg.register({ name: "gatekeeper", apiVersion: 1, setup: (api) => api.on("run:begin", () => { throw api.util.errors.refused("nope", "not today", "try tomorrow"); }) } satisfies Plugin);
+  reg.register({ name: "later", apiVersion: 1, setup: (api) => api.on("run:begin", () => void (after = true)) } satisfies Plugin);
   const err = await reg.emit("run:begin", { run: { id: 1n, kind: "sync", volume: "v", destination: "d" } }).catch((e) => e);
   expect(err).toBeInstanceOf(HoardError);
   expect(err.exitCode).toBe(3);
@@ -45,6 +43,6 @@ test("a refusal thrown by a listener stays a refusal and names the plugin; later
 test("a destination type registered twice is refused naming the first owner", () => {
   const reg = new Registry();
   const dt = (api: any) => api.destination({ name: "dup", schema: api.v.strictObject({}), open: () => ({}) as any });
-  reg.register(definePlugin({ name: "one", apiVersion: 1, setup: dt }));
-  expect(() => reg.register(definePlugin({ name: "two", apiVersion: 1, setup: dt }))).toThrow(/already registered by one/);
+  reg.register({ name: "one", apiVersion: 1, setup: dt } satisfies Plugin);
+  expect(() => reg.register({ name: "two", apiVersion: 1, setup: dt } satisfies Plugin)).toThrow(/already registered by one/);
 });

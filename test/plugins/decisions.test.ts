@@ -85,3 +85,13 @@ test("a listener still calling the old payload mutator (p.refuse) fails loudly, 
   expect(err.message).toContain("plugin legacy failed in gate:check");
   expect(err.hint).toContain("return their decision");
 });
+
+test("kopia's sync:preflight refuses to guess: capabilities naming no kopia config file it opened fail the run", async () => {
+  const reg = registry((await import("../../plugins/kopia/index.ts")).default);
+  const run = { id: 1n, kind: "sync", volume: "v", destination: "k" };
+  const payload = { run, volume: "v", destination: "k", type: "kopia", options: {}, table: {}, capabilities: { methods: ["blake3"], warnings: [], facts: { config_file: "/nowhere/repository.config" } } };
+  const err = await reg.emit("sync:preflight", payload).catch((e) => e);
+  expect(err?.message).toContain("the kopia plugin did not open this destination");
+  // another type is not kopia's business
+  expect(await reg.emit("sync:preflight", { ...payload, type: "fs" })).toEqual([]);
+});

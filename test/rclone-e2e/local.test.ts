@@ -167,7 +167,7 @@ test.concurrent("a lying rclone (binary option) that exits 0 without copying: sy
   const idx2 = runId(await w.run(0, "index", "photos", "--json"));
   w.env.HOARD_FAKE_RCLONE_MODE = "nocopy";
   const s2 = await w.run(4, "sync", "photos", "--json");
-  expect(s2.json.results[0].failures).toEqual([{ path: "new.txt", reason: expect.stringContaining("missing at r"), offloaded: false }]);
+  expect(s2.json.results[0].failures).toEqual([{ path: "new.txt", reason: expect.stringContaining("missing at r"), offloaded: false, missing: true }]);
   expect(evidenceRow(w)!.origin_run).toBe(BigInt(idx1));
   expect(rows(w, "SELECT new_run FROM evidence_history WHERE kind = 'advance'").map((h) => h.new_run)).toEqual([BigInt(idx1)]);
   const ev = (await w.run(0, "evidence", "--json")).json.evidence;
