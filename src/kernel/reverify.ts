@@ -62,6 +62,12 @@ export function sanitizeOutcomes(manifest: readonly ManifestEntry[], outcomes: (
       if (o.ok !== false || typeof reason !== "string") outcomes[i] = { path: o.path, ok: false, reason: `not verified: the destination answered ok: ${JSON.stringify(o.ok) ?? "undefined"}${typeof reason === "string" ? ` (${reason})` : ""}` };
       continue;
     }
+    // an ok check made now names the method it checked by, and when: without them it is no check at all
+    // (an answer on a receipt records nothing either way)
+    if (!o.unchanged && (typeof o.method !== "string" || o.method === "" || typeof o.verifiedAt !== "bigint")) {
+      outcomes[i] = { path: o.path, ok: false, reason: `not verified: the destination answered ok without ${typeof o.method !== "string" || o.method === "" ? "a method" : "a check time"}` };
+      continue;
+    }
     if (o.unchanged && manifest[i]!.recheck) outcomes[i] = { path: o.path, ok: false, reason: "accepted on a receipt although a content check was due (not verified)" };
     else if (o.verifiedAt > now) outcomes[i] = { ...o, verifiedAt: now };
   }

@@ -200,6 +200,7 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
         else if (!x) why = "gave no answer for it";
         // only the boolean true confirms: a plugin's ok: "false" (or any other value) is not consent
         else if (x.ok !== true) why = x.ok === false && typeof (x as { reason?: unknown }).reason === "string" ? (x as { reason: string }).reason : `answered ok: ${JSON.stringify(x.ok) ?? "undefined"}, not true`;
+        else if (typeof x.method !== "string" || x.method === "") why = "answered ok without a method";
         else if (x.unchanged) why = "answered from a receipt, not from the destination";
         else if (depth === "presence" && x.method !== "presence" && PRESENCE_ONLY.has(x.method)) why = `answered by ${x.method || "nothing"}`;
         else if (depth === "content" && (PRESENCE_ONLY.has(x.method) || !a.accepts(e.originNode, x.method))) why = `answered by ${x.method || "nothing"}, which does not compare content`;
