@@ -6,7 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from "nod
 import { randomUUID } from "node:crypto";
 import { code, liveStatus, syncedWorld, cleanupWorlds } from "../e2e/lib.ts";
 
-setDefaultTimeout(120_000);
+setDefaultTimeout(240_000);
 afterAll(cleanupWorlds);
 
 test.concurrent("leftover temps are never indexed and are removed by the next index; links are not followed; unknown content is kept", async () => {

@@ -5,7 +5,7 @@ import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { code, flipBit, liveStatus, read, syncedWorld, cleanupWorlds } from "../e2e/lib.ts";
 
-setDefaultTimeout(120_000);
+setDefaultTimeout(240_000);
 afterAll(cleanupWorlds);
 
 const temps = (dir: string) => readdirSync(dir).filter((n) => n.startsWith(".hoard-restore-") || n.startsWith(".hoard-offload-"));

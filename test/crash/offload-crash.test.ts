@@ -10,7 +10,7 @@ import { local, remoteAt, runRaw } from "./lib.ts";
 const remote = (w: World, rel: string) => remoteAt(w, "nas", rel);
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(120_000);
+setDefaultTimeout(240_000);
 afterAll(cleanupWorlds);
 
 /** Seven files of different sizes (two of them in subdirectories): four batches of at most two. */

@@ -8,7 +8,7 @@ import { hoardCommand, world, type Result, type World } from "../helpers.ts";
 import { asyncFsWorld, cleanupWorlds, code, evidence, flipBit, liveStatus, read, row, rows, setMtimeNs, syncedWorld } from "./lib.ts";
 
 // every test drives several real hoard processes; the machine may be busy
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000);
 
 const mine: World[] = [];
 afterAll(() => {

@@ -9,7 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { world, type World } from "../helpers.ts";
 import { asyncFsWorld, cleanupWorlds, code, liveStatus, read, syncedWorld } from "./lib.ts";
 
-setDefaultTimeout(90_000);
+setDefaultTimeout(240_000);
 const worlds: World[] = [];
 afterAll(() => {
   cleanupWorlds();

@@ -11,7 +11,7 @@ import { STREAM_MIN } from "../../plugins/rclone/index.ts";
 import { DEFAULT_FILES, REAL_RCLONE, allStatus, cleanupWorlds, evidenceRow, flipBit, historyKinds, lastRun, liveStatus, preferredHash, rcloneWorld, row, rows, runId, sameFiles } from "./lib.ts";
 
 // each test drives many hoard and rclone processes; the machine may be busy
-setDefaultTimeout(120_000);
+setDefaultTimeout(240_000);
 afterAll(cleanupWorlds);
 
 const RCLONE_VERSION = /rclone v?(\d+\.\d+\.\d+\S*)/.exec(Bun.spawnSync([REAL_RCLONE, "version"]).stdout.toString())![1]!;

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { obscure, serve, serveSftpRemote, tmp, cleanup, type Server } from "../rclone/harness.ts";
 import { DEFAULT_FILES, allStatus, cleanupWorlds, evidenceRow, historyKinds, lastRun, liveStatus, preferredHash, rcloneWorld, row, rows, runId, sameFiles } from "./lib.ts";
 
-setDefaultTimeout(120_000);
+setDefaultTimeout(240_000);
 
 const ALL_PRESENT = allStatus(DEFAULT_FILES, "present");
 const ALL_OFFLOADED = allStatus(DEFAULT_FILES, "offloaded");
