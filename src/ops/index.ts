@@ -212,7 +212,8 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     walk(
       top,
       (f) => {
-        counts.files++;
+        // the walk is synchronous: the progress line redraws from here (rate-limited by the printer)
+        if (++counts.files % 256 === 0) ctx.progress({ phase: "walk", done: counts.files, bytes: counts.bytes + f.size, current: f.rel });
         counts.bytes += f.size;
         seen.add(f.rel);
         const row = live.get(f.rel);

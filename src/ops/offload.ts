@@ -128,6 +128,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
       const reached = await reachDestinations(ctx, volume, required, origins(ok), result.destinations);
       for (let start = 0; start < ok.length; start += batchSize()) {
         const batch = ok.slice(start, start + batchSize());
+        ctx.progress({ phase: "confirm", done: start, total: ok.length, current: batch[0]?.path });
         const v = await confirmBatch(ctx, { volume, root, runId: 0n, record: false, override: opts.confirm }, reached, batch.map(asEntry));
         if (v.stopped) {
           stop(ok.slice(start), v.stopped);
@@ -162,6 +163,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
         for (let start = 0; start < ok.length; start += size) {
           if (start > 0) checkpoint("offload.batch");
           const batch = ok.slice(start, start + size);
+          ctx.progress({ phase: "confirm", done: start, total: ok.length, current: batch[0]?.path });
           const v = await confirmBatch(ctx, { volume, root, runId: run.id, record: true, override: opts.confirm }, reached, batch.map(asEntry));
           if (v.stopped) {
             stopped = v.stopped;
