@@ -1,13 +1,13 @@
-// The destination contract suite against the example third-party plugin examples/dir-destination,
-// loaded the way hoard loads a `plugins = [...]` file (dynamic import, the real registry and api.util).
+// The destination contract suite against this example third-party plugin, run from its own folder
+// (`bun test examples/dir-destination`), loaded the way hoard loads a `plugins = [...]` file.
 
 import { afterAll } from "bun:test";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadRegistry } from "../../src/cli/app.ts";
-import { ROOT } from "../helpers.ts";
-import { runDestinationContract } from "./contract.ts";
-import { cleanup, filesUnder, openType, tmp } from "./harness.ts";
+import { ROOT } from "../../test/helpers.ts";
+import { runDestinationContract } from "../../test/contract/contract.ts";
+import { cleanup, filesUnder, openType, tmp } from "../../test/contract/harness.ts";
 
 afterAll(cleanup);
 const confDir = tmp("hoard-contract-example-conf-");
