@@ -16,7 +16,7 @@ test.concurrent("restore onto a path that now holds different bytes: the existin
   w.write("vol/a.txt", "a different file that appeared here\n");
   const r = code(await w.hoardAsync("restore", "photos", "a.txt", "--json"), 0);
   expect(r.json.counts).toMatchObject({ selected: 1, restored: 1, kept_existing: 1, failed: 0 });
-  expect(r.json.restored).toEqual([{ path: "a.txt", from: "nas" }]);
+  expect(r.json.restored).toEqual([{ path: "a.txt", from: "nas", size: 6 }]);
   expect(read(w, "vol/a.txt")).toBe("alpha\n");
   expect(r.json.kept).toEqual([{ path: "a.txt", kept_at: expect.stringMatching(new RegExp(`^\\.hoard/restore-history/run-${r.json.run_id}-[^/]+/a\\.txt$`)) }]);
   expect(read(w, `vol/${r.json.kept[0].kept_at}`)).toBe("a different file that appeared here\n");
