@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { FileOutcome, ManifestEntry } from "../../src/kernel/plugin.ts";
+import { nowNs } from "../../src/kernel/runtime.ts";
 import { ROOT } from "../helpers.ts";
 import { DOUBLE_DIR, REAL } from "./harness.ts";
 import { cleanup, outcomes, unit, type Unit } from "./unit.ts";
@@ -135,7 +136,7 @@ describe.concurrent("receipts", () => {
       for (const r of Object.values<any>(cat.receipts)) r.at = String(BigInt(Date.now() + 3_600_000) * 1_000_000n);
       writeFileSync(file, JSON.stringify(cat));
       const p7 = await outcomes(u.handler.push(m, u.ctx({ receiptScope: "s1" })));
-      const after = BigInt(Date.now()) * 1_000_000n;
+      const after = nowNs(); // the handler's own clock (Date.now() drops the sub-millisecond part)
       expect(ok(p7.get("a.txt")).unchanged).toBe(true);
       expect(ok(p7.get("a.txt")).verifiedAt).toBeLessThanOrEqual(after);
     },
@@ -215,7 +216,7 @@ describe.concurrent("confirm", () => {
       const m = [u.entry("a.txt"), u.entry("b.txt")];
       await outcomes(u.handler.push(m, u.ctx()));
       await outcomes(u.handler.push(m, u.ctx())); // receipts exist and are used by a push
-      const t0 = BigInt(Date.now()) * 1_000_000n;
+      const t0 = nowNs();
       const before = reads(u);
       const c1 = await outcomes(u.handler.confirm(m, u.ctx(), "content"));
       for (const e of m) {
