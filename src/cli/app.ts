@@ -15,7 +15,7 @@ import type { Plugin } from "../kernel/plugin.ts";
 import type { OpContext } from "../ops/context.ts";
 import { makeLogger, makeProgress } from "./output.ts";
 import fsPlugin from "../../plugins/fs/index.ts";
-import policyPlugin from "../../plugins/policy/index.ts";
+import policyPlugin from "../../plugins/content-hash/index.ts";
 import { extraBuiltins } from "./builtins.ts";
 
 export interface GlobalArgs {

@@ -19,7 +19,7 @@ import { indexVolume } from "../ops/index.ts";
 import { checkBwlimit, checkEach, checkVolume, syncAll, syncTargets, volumesFor } from "../ops/sync.ts";
 import { offload } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";
-import { destInit, destList, destReset, requireDestination } from "../ops/dests.ts";
+import { destInit, destList, destReset, requireDestination } from "../ops/dest-admin.ts";
 import { evidenceReport, evidenceRewind, volumeStatus } from "../ops/status.ts";
 import { extraCommands } from "./extra.ts";
 import { alarmCommands } from "./cmd-alarms.ts";

@@ -4,7 +4,7 @@
 import { chmodSync, closeSync, existsSync, fchmodSync, mkdirSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { openSqlite, nowNs, type RawDatabase, type SqlValue } from "./runtime.ts";
-import { MIGRATIONS } from "./schema.ts";
+import { MIGRATIONS } from "./migrations.ts";
 import { failure, HoardError } from "./errors.ts";
 
 export type Row = Record<string, unknown>;

@@ -7,14 +7,14 @@ import { failure, HoardError, refused } from "../kernel/errors.ts";
 import { openRoot } from "../kernel/anchored.ts";
 import { hashBytes } from "../kernel/hash.ts";
 import type { HandlerContext } from "../kernel/plugin.ts";
-import { checkDestinationIdentity, type DestinationRow } from "../kernel/destinations.ts";
+import { checkDestinationIdentity, type DestinationRow } from "../kernel/dest-identity.ts";
 import type { ConfirmDepth, FileOutcome, ManifestEntry } from "../kernel/plugin.ts";
 import { objectChecks, objectKey, recordConfirmations, type ObjectCheck } from "../kernel/objects.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
 import type { OpContext } from "./context.ts";
-import { collect, handlerContext, openDestination, type OpenDestination } from "./destination.ts";
+import { collect, handlerContext, openDestination, type OpenDestination } from "./dest-open.ts";
 import { acceptedMethods } from "./policy.ts";
 
 /** What an offload reports per required destination. */

@@ -2,10 +2,10 @@
 // that with the pinned identity, and turns each finding into a state with one `next` step.
 
 import { HoardError } from "../kernel/errors.ts";
-import { pinned } from "../kernel/destinations.ts";
+import { pinned } from "../kernel/dest-identity.ts";
 import { configFileWarnings } from "../config/load.ts";
 import type { OpContext } from "./context.ts";
-import { openDestination } from "./destination.ts";
+import { openDestination } from "./dest-open.ts";
 import { volumesFor } from "./sync.ts";
 
 /**

@@ -5,7 +5,7 @@ import type { ComponentView } from "../kernel/plugin.ts";
 import { failedObjects } from "../kernel/objects.ts";
 import { usageError } from "../kernel/errors.ts";
 import { component, componentView, components, logHistory, type ComponentRow } from "../kernel/vector.ts";
-import { pinned } from "../kernel/destinations.ts";
+import { pinned } from "../kernel/dest-identity.ts";
 import { openAlarms } from "../kernel/alarms.ts";
 import { liveFiles } from "../kernel/files.ts";
 import { nowNs } from "../kernel/runtime.ts";

@@ -3,7 +3,7 @@
 
 import type { Method } from "../kernel/plugin.ts";
 import { gate, type GateDestination, type Refusal } from "../kernel/gate.ts";
-import { pinned } from "../kernel/destinations.ts";
+import { pinned } from "../kernel/dest-identity.ts";
 import { componentView, components, type ComponentRow } from "../kernel/vector.ts";
 import { objectChecks, objectKey, type ObjectCheck } from "../kernel/objects.ts";
 import type { LiveFile } from "../kernel/files.ts";

@@ -14,7 +14,7 @@
 
 import { closeSync, constants, fstatSync, lstatSync, mkdirSync, type BigIntStats } from "node:fs";
 import { refused, usageError, failure, HoardError } from "../kernel/errors.ts";
-import { pinned } from "../kernel/destinations.ts";
+import { pinned } from "../kernel/dest-identity.ts";
 import { ensureContent, insertFile } from "../kernel/files.ts";
 import { getVolume, readMarker, recordVolume, writeMarker, VOLUME_MARKER } from "../kernel/volumes.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
@@ -24,8 +24,8 @@ import { CATALOG_FORMAT, decodeCatalog, type Catalog, type CatalogRow } from "..
 import { fingerprintOf, nodeKey } from "../kernel/keys.ts";
 import { assertTreesDisjoint } from "../config/load.ts";
 import { withRun, type OpContext } from "./context.ts";
-import { openDestination } from "./destination.ts";
-import { destInit } from "./dests.ts";
+import { openDestination } from "./dest-open.ts";
+import { destInit } from "./dest-admin.ts";
 import { checkVolume, volumesFor } from "./sync.ts";
 
 /** The run kind of a volume's rebuild: "recover" once the run kinds know it, else "index" (it holds the whole volume the same way). */

@@ -5,7 +5,7 @@ import { refused, usageError } from "../kernel/errors.ts";
 import { countByStatus, liveFiles } from "../kernel/files.ts";
 import { components, rewindComponent } from "../kernel/vector.ts";
 import { openAlarms } from "../kernel/alarms.ts";
-import { pinned } from "../kernel/destinations.ts";
+import { pinned } from "../kernel/dest-identity.ts";
 import { oldestContentCheck } from "../kernel/objects.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { withRun, type OpContext } from "./context.ts";

@@ -4,7 +4,7 @@
 import type { FileOutcome, ManifestEntry, Method } from "../kernel/plugin.ts";
 import { HoardError, refused, usageError } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
-import { checkDestinationIdentity, pinned } from "../kernel/destinations.ts";
+import { checkDestinationIdentity, pinned } from "../kernel/dest-identity.ts";
 import { manifestRows } from "../kernel/files.ts";
 import { alignOutcomes, computeAdvances, decideComponentWrite, oldestCheckBehind } from "../kernel/evidence.ts";
 import { component, refreshVerifiedAt, touchComponent, writeAdvance } from "../kernel/vector.ts";
@@ -18,7 +18,7 @@ import { proofOf } from "../config/schema.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { backupReminder } from "./backup.ts";
-import { collect, handlerContext, openDestination } from "./destination.ts";
+import { collect, handlerContext, openDestination } from "./dest-open.ts";
 import { CATALOG_AFTER, writeCatalog, type CatalogResult } from "../kernel/catalog-write.ts";
 import { indexVolume, treeChanges, type IndexResult, type TreeChanges } from "./index.ts";
 

@@ -11,7 +11,7 @@ import { cachedDigest, ensureContent } from "../../src/kernel/files.ts";
 import { hashBytes } from "../../src/kernel/hash.ts";
 import type { ManifestEntry } from "../../src/kernel/plugin.ts";
 import type { OpContext } from "../../src/ops/context.ts";
-import { handlerContext } from "../../src/ops/destination.ts";
+import { handlerContext } from "../../src/ops/dest-open.ts";
 import { tempDbPerTest } from "../helpers.ts";
 
 const T = tempDbPerTest("hoard-digests-");

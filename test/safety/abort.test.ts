@@ -6,7 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { truncateSync } from "node:fs";
 import { fsWorld, hoardCommand, stopped, type World } from "../helpers.ts";
 import { row, rows } from "../e2e/lib.ts";
-import { withDb } from "../foundation/util.ts";
+import { withDb } from "../kernel/util.ts";
 import { nowNs, pidExists } from "../../src/kernel/runtime.ts";
 
 const made: World[] = [];

@@ -6,7 +6,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { fsWorld, world, type World } from "../helpers.ts";
-import { MIGRATIONS } from "../../src/kernel/schema.ts";
+import { MIGRATIONS } from "../../src/kernel/migrations.ts";
 import { SCHEMA_VERSION } from "../../src/kernel/db.ts";
 
 const made: World[] = [];

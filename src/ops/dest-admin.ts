@@ -3,11 +3,11 @@
 
 import { checkpoint } from "../kernel/crash.ts";
 import { HoardError, refused, usageError } from "../kernel/errors.ts";
-import { listPinned, pin, pinned, repin, rootIsMissing, unpinnedHint } from "../kernel/destinations.ts";
+import { listPinned, pin, pinned, repin, rootIsMissing, unpinnedHint } from "../kernel/dest-identity.ts";
 import { components, resetDestinationComponents } from "../kernel/vector.ts";
 import type { Identity } from "../kernel/plugin.ts";
 import { withRun, type OpContext } from "./context.ts";
-import { openDestination } from "./destination.ts";
+import { openDestination } from "./dest-open.ts";
 import { assertTreesDisjoint } from "../config/load.ts";
 
 /**

@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { readFileSync, writeFileSync, openSync, writeSync, closeSync, statSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { openDb, SCHEMA_VERSION } from "../../src/kernel/db.ts";
-import { MIGRATIONS } from "../../src/kernel/schema.ts";
+import { MIGRATIONS } from "../../src/kernel/migrations.ts";
 import { beginRun, finishRun, getRun } from "../../src/kernel/runs.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
 import { tempDir, world, type World } from "../helpers.ts";
