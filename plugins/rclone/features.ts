@@ -2,6 +2,7 @@
 // and the verification plan chosen from them (a stored hash, BLAKE3 by download, or size only).
 
 import type { SpawnResult } from "../../src/kernel/plugin.ts";
+import { failureCause, unreachableHint } from "./cause.ts";
 import type { Rclone } from "./run.ts";
 
 export type HashAlgo = "blake3" | "sha256" | "sha1" | "md5";
@@ -63,6 +64,12 @@ export function choosePlan(hashes: string[], version: [number, number, number], 
   return { mode: "size", method: "size" };
 }
 
+/** A failed `backend features`: a connection or login problem by its cause, else the remote's configuration. */
+function featuresHint(stderr: string): string {
+  const cause = failureCause(stderr);
+  return cause === "other" ? "check the remote name, its configuration (rclone.conf or RCLONE_CONFIG_* variables) and that it is reachable" : unreachableHint(cause);
+}
+
 const isResult = (x: unknown): x is SpawnResult => typeof x === "object" && x !== null && "code" in x && "stdout" in x;
 
 /** Run `rclone version` and `rclone backend features <root>`; throws a failure when either fails. */
@@ -74,7 +81,7 @@ export async function preflight(rc: Rclone, root: string, dest: string, verify: 
     throw fail("rclone_version", rc.describeFailure("version", ver) + (ver.code === 0 ? `: unrecognised output ${JSON.stringify(ver.stdout.slice(0, 80))}` : ""), `check that ${rc.binary} is rclone`);
   if (!isResult(feat)) throw feat;
   if (feat.code !== 0)
-    throw fail("rclone_features", `${dest}: ${rc.describeFailure(`backend features ${root}`, feat)}`, "check the remote name, its configuration (rclone.conf or RCLONE_CONFIG_* variables) and that it is reachable");
+    throw fail("rclone_features", `${dest}: ${rc.describeFailure(`backend features ${root}`, feat)}`, featuresHint(feat.stderr));
   let hashes: string[];
   let slowHash = false;
   let slowModTime = false;

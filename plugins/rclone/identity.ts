@@ -3,6 +3,7 @@
 // the marker; a root that does not exist (an unmounted disk, a removed bucket) is unreachable.
 
 import type { Identity, PluginApi } from "../../src/kernel/plugin.ts";
+import { failureCause, listedButUnreadableHint, unreachableHint } from "./cause.ts";
 import { joinRemote } from "./options.ts";
 import { lastErrorLine, type Rclone } from "./run.ts";
 
@@ -37,11 +38,13 @@ async function rootExists(api: PluginApi, rc: Rclone, remote: string, dest: stri
   const r = await rc.run(["lsf", "--max-depth", "1", "--files-only", "--include", `/${DEST_MARKER}`, remote]);
   if (r.code === 0) return true;
   if (r.code === 3) return { noRoot: rc.describeFailure("lsf", r) };
-  throw api.util.errors.failure(
-    "dest_unreachable",
-    `${dest}: ${DEST_MARKER} is absent and the root ${remote} cannot be listed: ${rc.describeFailure("lsf", r)}`,
-    "check that the remote is reachable and its credentials (rclone.conf or RCLONE_CONFIG_* variables) are right; an unreadable destination is never treated as uninitialised",
-  );
+  throw api.util.errors.failure("dest_unreachable", `${dest}: ${DEST_MARKER} is absent and the root ${remote} cannot be listed: ${rc.describeFailure("lsf", r)}`, unreachableHint(failureCause(r.stderr)));
+}
+
+/** Whether a listing of the root names the marker (after reading it failed for no known cause). */
+async function listsMarker(rc: Rclone, remote: string): Promise<boolean> {
+  const r = await rc.run(["lsf", "--max-depth", "1", "--files-only", "--include", `/${DEST_MARKER}`, remote]);
+  return r.code === 0 && r.stdout.split("\n").includes(DEST_MARKER);
 }
 
 async function shown(api: PluginApi, rc: Rclone, remote: string, dest: string): Promise<Shown> {
@@ -53,11 +56,10 @@ async function shown(api: PluginApi, rc: Rclone, remote: string, dest: string): 
       const root = await rootExists(api, rc, remote, dest);
       return root === true ? "uninitialised" : root;
     }
-    throw failure(
-      "dest_unreachable",
-      `${dest}: cannot read ${DEST_MARKER}: ${rc.describeFailure("cat", r)}`,
-      "check that the remote is reachable and its credentials (rclone.conf or RCLONE_CONFIG_* variables) are right; an unreadable destination is never treated as uninitialised",
-    );
+    const cause = failureCause(r.stderr);
+    if (cause === "other" && (await listsMarker(rc, remote)))
+      throw failure("dest_marker_unreadable", `${dest}: ${DEST_MARKER} is listed at ${remote} but cannot be read: ${rc.describeFailure("cat", r)}`, listedButUnreadableHint(dest));
+    throw failure("dest_unreachable", `${dest}: cannot read ${DEST_MARKER}: ${rc.describeFailure("cat", r)}`, unreachableHint(cause));
   }
   let m: Partial<Marker>;
   try {

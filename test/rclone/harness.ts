@@ -228,9 +228,8 @@ export interface Server {
   stop(): void;
 }
 
-/** `rclone serve <kind>` on 127.0.0.1, a free port, serving a new temp dir; credentials via env only. */
-export async function serve(kind: "webdav" | "sftp", env: Record<string, string> = {}): Promise<Server> {
-  const dir = tmp(`hoard-rclone-${kind}-`);
+/** `rclone serve <kind>` on 127.0.0.1, a free port, serving `dir` (default: a new temp dir); credentials via env only. */
+export async function serve(kind: "webdav" | "sftp", env: Record<string, string> = {}, dir = tmp(`hoard-rclone-${kind}-`)): Promise<Server> {
   const port = await freePort();
   const home = tmp("hoard-rclone-srvhome-");
   const proc = spawn(REAL_RCLONE, ["serve", kind, "--addr", `127.0.0.1:${port}`, dir], {
