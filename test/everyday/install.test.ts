@@ -95,19 +95,21 @@ describe("a fresh machine", () => {
     env.PATH = `${join(home, ".local", "bin")}:${env.PATH}`;
     const readme = readFileSync(join(ROOT, "README.md"), "utf8");
     const block = /Day-to-day use[^\n]*\n\n```sh\n([\s\S]*?)```/.exec(readme)![1]!;
-    const lines = block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
-    expect(lines[0]).toBe("hoard init");
-    expect(lines.at(-1)).toBe("hoard status --check");
+    // each line as written (its comment too) is run by bash; only the two example paths become temp ones
+    const lines = block.split("\n").filter((l) => l.trim() && !l.trim().startsWith("#"));
+    const command = (l: string) => l.replace(/\s+#.*$/, "").trim();
+    expect(command(lines[0]!)).toBe("hoard init");
+    expect(command(lines.at(-1)!)).toBe("hoard status --check");
     const photos = join(home, "data", "photos");
     const nas = join(home, "mnt", "nas", "hoard");
     mkdirSync(join(photos, "2019"), { recursive: true });
     writeFileSync(join(photos, "2019", "beach.jpg"), "beach\n");
     writeFileSync(join(photos, "2019", "dune.mov"), "dune\n");
     writeFileSync(join(photos, "notes.txt"), "notes\n");
-    for (const line of lines) {
-      const words = line.split(/\s+/).map((w) => w.replace("/data/photos", photos).replace("/mnt/nas/hoard", nas));
-      expect(words[0]).toBe("hoard");
-      const r = run("hoard", words.slice(1), env, home);
+    for (const text of lines) {
+      const line = command(text);
+      expect(line.startsWith("hoard ")).toBe(true);
+      const r = run("bash", ["-c", text.replaceAll("/data/photos", photos).replaceAll("/mnt/nas/hoard", nas)], env, home);
       expect({ line, code: r.code, stderr: r.stderr }).toEqual({ line, code: 0, stderr: "" });
       if (line === "hoard offload photos 2019") expect(existsSync(join(photos, "2019", "beach.jpg"))).toBe(false);
     }
