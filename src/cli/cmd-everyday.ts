@@ -112,6 +112,7 @@ export const volumeRmCmd = defineCommand({
       const r = volumeRm(app.ctx, app.configFile, app.ctx.registry, String(args.name), !!args.forgetOffloaded);
       const human = [`removed [volumes.${r.volume}] from ${r.config} (the database keeps its history)`];
       if (r.forgotten) human.push(`warning: ${r.offloaded.files} offloaded files (${bytes(r.offloaded.bytes)}) are no longer in the config; \`hoard status\` keeps reporting them`);
+      if (r.alarms) human.push(`warning: ${r.alarms} open alarm${r.alarms === 1 ? "" : "s"} of ${r.volume} (\`hoard alarms\`); \`hoard status\` keeps reporting ${r.alarms === 1 ? "it" : "them"} until the volume is added back`);
       return { data: r, human: human.join("\n"), status: "success" };
     } finally {
       app.close();

@@ -557,7 +557,7 @@ const statusCmd = defineCommand({
           if (k.more) lines.push(`    … ${k.more} more`);
         }
       }
-      for (const o of removed) lines.push(`volume ${o.volume} (${o.path}): NOT IN THE CONFIG, ${o.offloaded.files} offloaded files (${bytes(o.offloaded.bytes)})${o.alarms ? `, ${o.alarms} open alarms` : ""}: nothing monitors them\n  next: ${orphanProblem(o).hint}`);
+      for (const o of removed) lines.push(`volume ${o.volume} (${o.path}): NOT IN THE CONFIG, ${o.offloaded.files} offloaded files (${bytes(o.offloaded.bytes)})${o.alarms ? `, ${o.alarms} open alarm${o.alarms === 1 ? "" : "s"}` : ""}: nothing monitors them\n  next: ${orphanProblem(o).hint}`);
       const alarms = data.reduce((n, s) => n + s.alarms, 0) + removed.reduce((n, o) => n + o.alarms, 0);
       const problems = [...(await protectionProblems(app.ctx, vols)), ...removed.map(orphanProblem)];
       if (args.check) lines.push(problems.length ? problems.map((p) => `PROBLEM ${p.volume}${p.destination ? ` → ${p.destination}` : ""}: ${p.message}\n  next: ${p.hint}`).join("\n") : "check: ok");
