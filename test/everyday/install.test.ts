@@ -73,10 +73,10 @@ describe("npm run install-bin", () => {
 });
 
 describe("a fresh machine", () => {
-  test("read-only commands (status, runs, evidence, dests, volumes, plugins, ls) create no config and no database", () => {
+  test("read-only commands (status, runs, evidence, dests, volumes, plugins, alarms, ls) create no config and no database", () => {
     const { home, env } = freshHome();
     const [cmd, ...pre] = hoardCommand();
-    for (const args of [["status"], ["status", "--check"], ["runs"], ["evidence"], ["dests"], ["volumes"], ["plugins"], ["status", "--json"]]) {
+    for (const args of [["status"], ["status", "--check"], ["runs"], ["evidence"], ["dests"], ["volumes"], ["plugins"], ["alarms"], ["alarms", "--all", "--json"], ["status", "--json"]]) {
       const r = run(cmd!, [...pre, ...args], env, home);
       expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code: 0, stderr: "" });
     }
