@@ -7,16 +7,14 @@ import type { DestinationHandler, PluginApi } from "../../src/kernel/plugin.ts";
 import { AnchorError, splitRel, type Dir } from "../../src/kernel/anchored.ts";
 import { isCatalogName } from "../../src/kernel/catalog.ts";
 import { HoardError } from "../../src/kernel/errors.ts";
+import { NO_HARD_LINKS, TEMP_PREFIX, TEMP_RE } from "./common.ts";
 
 /** Below the volume's directory at the destination. */
 export const CATALOG_DIR = [".hoard", "catalogs"];
-const TEMP_PREFIX = ".hoard-tmp-";
-const TEMP_RE = /^\.hoard-tmp-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A temp file older than this is a leftover of an interrupted write (a younger one may be another writer's). */
 const LEFTOVER_AGE_NS = 3600n * 1_000_000_000n;
 /** A catalog larger than this is not read (it cannot be one hoard wrote for a sane volume). */
 const MAX_CATALOG = 2 ** 31 - 1;
-const NO_HARD_LINKS = new Set(["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EMLINK"]);
 
 type CatalogMethods = Required<Pick<DestinationHandler, "putCatalog" | "listCatalogs" | "getCatalog">>;
 

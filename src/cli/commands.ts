@@ -15,7 +15,7 @@ import { assertVolumeDisjoint, resolveConfigPath, resolveDbPath, readConfigText 
 import { addVolumeToConfigText, writeFileAtomic, writeNewPrivateFile } from "../config/edit.ts";
 import { starterConfig } from "../config/starter.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
-import { indexVolume } from "../ops/index.ts";
+import { indexVolume } from "../ops/indexing.ts";
 import { checkBwlimit, checkEach, checkVolume, syncAll, syncTargets, volumesFor } from "../ops/sync.ts";
 import { offload } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";

@@ -20,7 +20,8 @@ import { runInfo, withRun, type OpContext } from "./context.ts";
 import { backupReminder } from "./backup.ts";
 import { collect, handlerContext, openDestination } from "./dest-open.ts";
 import { CATALOG_AFTER, writeCatalog, type CatalogResult } from "../kernel/catalog-write.ts";
-import { indexVolume, treeChanges, type IndexResult, type TreeChanges } from "./index.ts";
+import { indexVolume, type IndexResult } from "./indexing.ts";
+import { treeChanges, type TreeChanges } from "./treechanges.ts";
 
 export interface CheckResult {
   run_id: bigint | null;

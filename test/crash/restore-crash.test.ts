@@ -179,7 +179,7 @@ test.concurrent("restore.rename:1 over a different file: the file the dead run k
   for (const p of Object.keys(intruders)) expect({ p, reported: new RegExp(`restore-history/run-[^"]*/${p}"`).test(said) }).toEqual({ p, reported: true });
 });
 
-// Found by this harness; needs a change in src/ops/index.ts (not owned here): the index leaves it for a re-run of restore.
+// Found by this harness; needs a change in src/ops/indexing.ts (not owned here): the index leaves it for a re-run of restore.
 test.concurrent("restore.rename:1: the next index repairs the offloaded row of a file the dead run already placed byte-exact", async () => {
   const w = await syncedWorld({ files: FILES });
   code(await w.hoardAsync("offload", "photos", "."), 0);

@@ -1,16 +1,16 @@
 // The index workflow: walk a volume, hash what changed (BLAKE3), and apply the file-row state
 // machine in batched transactions; rows go `missing` only after a complete walk with no errors.
 
-import { closeSync, constants, fstatSync, lstatSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFile } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { contentDigest, ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
 import { walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
-import { hashFileFromHandle } from "../kernel/hash.ts";
-import { AnchorError, DirCache, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
-import { unlinkChecked } from "./unlink.ts";
+import { DirCache, openRoot, type Dir } from "../kernel/anchored.ts";
+import { removeLeftovers } from "./leftovers.ts";
+import { sameMtime } from "./treechanges.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { runVolumeHook, type HookOutcome } from "./hooks.ts";
 import { excludeMatcher } from "../kernel/exclude.ts";
@@ -56,13 +56,6 @@ type Hashed = { f: WalkFile; blake3: string; size: number; mtimeNs: bigint; ino:
 /** Rows recorded per transaction (HOARD_INDEX_BATCH overrides, for the crash tests). */
 const BATCH = Number(process.env.HOARD_INDEX_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_INDEX_BATCH)) : 4000;
 
-/** Shallow "unchanged": exact nanoseconds, or within a microsecond of a float lstat. */
-function sameMtime(rowNs: bigint, f: WalkFile): boolean {
-  if (f.exact) return rowNs === f.mtimeNs;
-  const d = rowNs / 1000n - f.mtimeNs / 1000n;
-  return d <= 1n && d >= -1n;
-}
-
 /** The exact (bigint) lstat facts of a walked file, through its anchored directory, or undefined if it vanished. */
 function exactStat(tree: DirCache, f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
   try {
@@ -74,50 +67,6 @@ function exactStat(tree: DirCache, f: WalkFile): { size: number; mtimeNs: bigint
 }
 const CONCURRENCY = 4;
 
-/** What changed in a volume's tree since its last index, by a shallow look (see treeChanges). */
-export interface TreeChanges {
-  /** Files where no present row is: new ones, or back at a missing or offloaded path. */
-  new: number;
-  /** Present rows whose file has another size or mtime. */
-  changed: number;
-  /** Present rows with no file (newly excluded ones too); 0 when the walk met an error. */
-  missing: number;
-}
-
-/**
- * A cheap look at a volume's tree against its index: the walk of `index --shallow` (float lstat,
- * the volume's exclude patterns, no hashing) compared with the live rows by size and mtime.
- * Nothing is recorded or removed. Throws what the volume identity check throws.
- */
-export function treeChanges(ctx: OpContext, volume: string): TreeChanges {
-  const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-  const live = new Map<string, IndexRow>();
-  for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
-  const out: TreeChanges = { new: 0, changed: 0, missing: 0 };
-  const seen = new Set<string>();
-  let errors = 0;
-  const top = openRoot(root);
-  try {
-    walk(
-      top,
-      (f) => {
-        seen.add(f.rel);
-        const row = live.get(f.rel);
-        if (!row || row.status !== "present") out.new++;
-        else if (Number(row.size) !== f.size || !sameMtime(row.mtime_ns, f)) out.changed++;
-      },
-      (p) => void (p.error && errors++),
-      false,
-      undefined,
-      excludeMatcher(ctx.config.volumes[volume]?.exclude),
-    );
-  } finally {
-    top.close();
-  }
-  if (errors === 0) for (const r of live.values()) if (r.status === "present" && !seen.has(r.path)) out.missing++;
-  return out;
-}
-
 export async function indexVolume(ctx: OpContext, volume: string, opts: { shallow?: boolean; dryRun?: boolean; trigger?: string } = {}): Promise<IndexResult> {
   let root = "";
   const counts: IndexCounts = { files: 0, bytes: 0, hashed_bytes: 0, new: 0, changed: 0, reverted: 0, unchanged: 0, reappeared: 0, missing: 0, skipped: 0, errors: 0, offloaded_conflicts: 0, leftovers_removed: 0, excluded: 0 };
@@ -126,66 +75,6 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     problems.push(p);
     if (error) counts.errors++;
     else counts.skipped++;
-  };
-
-  /**
-   * Remove hoard's temp files left by an interrupted run, through anchored handles (a link is removed, never
-   * followed). A restore or destination temp holds bytes fetched from (or bound for) a destination. An offload
-   * leftover is the file that was being offloaded: it is removed only when its BLAKE3 (read from its own
-   * handle) is the content of an indexed file in the same directory; anything else is reported and kept.
-   */
-  const removeLeftovers = async (top: Dir, leftovers: { rel: string; kind: LeftoverKind }[], live: Map<string, IndexRow>) => {
-    {
-      for (const { rel, kind } of leftovers) {
-        const keep = (why: string) => problem({ path: rel, kind: "leftover_kept", message: `hoard's ${kind} temp file was not removed: ${why}` }, false);
-        const { parents, name } = splitRel(rel);
-        let dir;
-        try {
-          dir = top.openDir(parents);
-        } catch (e) {
-          if (e instanceof AnchorError) keep(e.message);
-          else throw e;
-          continue;
-        }
-        try {
-          const st = dir.stat(name);
-          if (!st) continue;
-          if (st.isSymbolicLink()) {
-            dir.unlink(name);
-            counts.leftovers_removed++;
-            continue;
-          }
-          if (!st.isFile()) {
-            keep("not a regular file; inspect it and remove it");
-            continue;
-          }
-          let checked = st;
-          if (kind === "offload") {
-            const dirRel = parents.join("/");
-            const digests = new Set<string>();
-            for (const r of live.values()) if (r.path.slice(0, Math.max(0, r.path.lastIndexOf("/"))) === dirRel) digests.add(contentDigest(ctx.db, r.content_id));
-            const fd = dir.openFile(name, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
-            try {
-              checked = fstatSync(fd, { bigint: true });
-              const h = await hashFileFromHandle(fd);
-              if (h.changed || !digests.has(h.blake3)) {
-                keep("its content is not an indexed file of this directory; inspect it, then delete or rename it");
-                continue;
-              }
-            } finally {
-              closeSync(fd);
-            }
-          }
-          const r = unlinkChecked(dir, name, checked);
-          if (r.ok) counts.leftovers_removed++;
-          else keep(r.message);
-        } catch (e: any) {
-          keep(e?.code ?? e?.message ?? String(e));
-        } finally {
-          dir.close();
-        }
-      }
-    }
   };
 
   const work = async (runId: bigint | null) => {
@@ -234,7 +123,11 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       exclude && ((rel, isDir) => (exclude(rel, isDir) ? (counts.excluded++, true) : false)),
     );
     if (runId !== null && !opts.dryRun) checkpoint("index.walk"); // walked, nothing recorded yet
-    if (runId !== null && !opts.dryRun && leftovers.length) await removeLeftovers(top, leftovers, live);
+    if (runId !== null && !opts.dryRun && leftovers.length) {
+      const l = await removeLeftovers(ctx.db, top, leftovers, live);
+      counts.leftovers_removed += l.removed;
+      for (const k of l.kept) problem({ path: k.path, kind: "leftover_kept", message: k.message }, false);
+    }
 
     // hash with a few reads in flight; apply in batches
     const totalBytes = toHash.reduce((s, f) => s + f.size, 0);

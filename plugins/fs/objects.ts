@@ -1,0 +1,105 @@
+// The read side of the fs destination: hash an object through its anchored handle, stat it, and check an
+// entry against it (a receipt spares the read of an object unchanged since its last check, and says so).
+
+import type { FileOutcome, HandlerContext, ManifestEntry } from "hoard/plugin";
+import { closeSync, fstatSync, readSync, type BigIntStats } from "node:fs";
+import type { Dir } from "../../src/kernel/anchored.ts";
+import { buffer, CHUNK, EntryError, place, RD, refusal, yieldTurn, YIELD_EVERY, type FsDest } from "./common.ts";
+import type { Receipts } from "./receipts.ts";
+import type { Tree } from "./tree.ts";
+
+/** BLAKE3 of an open descriptor from offset 0, and whether its size or mtime moved while it was read. */
+export async function hashFd(d: FsDest, fd: number, signal?: AbortSignal): Promise<{ digest: string; before: BigIntStats; changed: boolean }> {
+  const before = fstatSync(fd, { bigint: true });
+  if (!before.isFile()) throw new EntryError(`not a regular file at ${d.name}`);
+  const h = d.api.util.blake3Stream();
+  const buf = buffer();
+  let pos = 0;
+  let since = 0;
+  for (;;) {
+    const n = readSync(fd, buf, 0, CHUNK, pos);
+    if (n === 0) break;
+    h.update(n === CHUNK ? buf : buf.subarray(0, n));
+    pos += n;
+    if (n < CHUNK && pos >= Number(before.size)) break;
+    if ((since += n) >= YIELD_EVERY) {
+      since = 0;
+      await yieldTurn();
+      signal?.throwIfAborted();
+    }
+  }
+  const after = fstatSync(fd, { bigint: true });
+  return { digest: h.digestHex(), before, changed: after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(pos) !== before.size };
+}
+
+export const differs = (d: FsDest, digest: string, e: ManifestEntry) => `content at ${d.name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)`;
+
+/** Open the object of `e` at the destination (never through a link) and hash it; the caller compares. */
+export async function readObject(d: FsDest, dst: Tree, e: ManifestEntry, volume: string, signal?: AbortSignal): Promise<{ digest: string; st: BigIntStats; changed: boolean }> {
+  const { parents, name: base } = place(e.path, volume);
+  let dir: Dir;
+  try {
+    dir = dst.acquire(parents);
+  } catch (err) {
+    throw refusal(err, d.name);
+  }
+  try {
+    let fd: number;
+    try {
+      fd = dir.openFile(base, RD);
+    } catch (err) {
+      throw refusal(err, d.name);
+    }
+    try {
+      const h = await hashFd(d, fd, signal);
+      if (Number(h.before.size) !== e.size) throw new EntryError(`size at ${d.name} is ${h.before.size}, expected ${e.size}`);
+      return { digest: h.digest, st: h.before, changed: h.changed };
+    } finally {
+      closeSync(fd);
+    }
+  } finally {
+    dst.release(parents);
+  }
+}
+
+/** lstat of the object of `e` (a symlink is refused, never followed); its size must be the entry's. */
+export function statObject(d: FsDest, dst: Tree, e: ManifestEntry, volume: string): BigIntStats {
+  const { parents, name: base } = place(e.path, volume);
+  let dir: Dir;
+  try {
+    dir = dst.acquire(parents);
+  } catch (err) {
+    throw refusal(err, d.name);
+  }
+  try {
+    const st = dir.stat(base);
+    if (!st) throw new EntryError(`missing at ${d.name}`, true);
+    if (st.isSymbolicLink()) throw new EntryError(`not a regular file at ${d.name} (a symbolic link: not followed)`);
+    if (!st.isFile()) throw new EntryError(`not a regular file at ${d.name}`);
+    if (Number(st.size) !== e.size) throw new EntryError(`size at ${d.name} is ${st.size}, expected ${e.size}`);
+    return st;
+  } finally {
+    dst.release(parents);
+  }
+}
+
+export async function checkOne(d: FsDest, dst: Tree, e: ManifestEntry, ctx: HandlerContext, receipts: Receipts, useReceipt: boolean): Promise<FileOutcome> {
+  const rc = receipts.get(e.path);
+  // a receipt saves the read-back of an object unchanged since its last check; it is reported as
+  // such (unchanged since then), never as verified now, and never for an entry due for a check
+  if (useReceipt && !e.recheck && rc && rc.blake3 === e.blake3) {
+    const st = statObject(d, dst, e, ctx.volume);
+    if (rc.size === Number(st.size) && rc.mtime_ns === String(st.mtimeNs)) {
+      const now = d.api.util.nowNs();
+      const at = BigInt(rc.checked_at);
+      return { path: e.path, ok: true, unchanged: true, method: "blake3", verifiedAt: at < now ? at : now };
+    }
+  }
+  const { digest, st, changed } = await readObject(d, dst, e, ctx.volume, ctx.signal);
+  const now = d.api.util.nowNs();
+  if (digest === e.blake3 && !changed) receipts.set(e.path, { blake3: digest, size: Number(st.size), mtime_ns: String(st.mtimeNs), checked_at: String(now) });
+  else receipts.delete(e.path);
+  receipts.dirty = true;
+  if (digest !== e.blake3) throw new EntryError(differs(d, digest, e));
+  return { path: e.path, ok: true, method: "blake3", verifiedAt: now };
+}
