@@ -337,6 +337,11 @@ function perSource(files: { from: string; size: number }[]): string[] {
   }
   return [...m].map(([d, t]) => `  from ${d}: ${t.files} files (${bytes(t.bytes)})`);
 }
+/** What held and how: "verified" only for content compared in this run (receipts and size matches are named as such). */
+function holdLine(c: { manifest: number; verified: number; checked: number; unchanged: number; size_only: number; transferred: number; failed: number }): string {
+  const how = [c.checked ? `${c.checked} verified by content` : "", c.unchanged ? `${c.unchanged} unchanged since their last content check (not read again)` : "", c.size_only ? `${c.size_only} matched by size only (not verified)` : ""].filter(Boolean);
+  return `${c.verified}/${c.manifest} hold${how.length ? `: ${how.join(", ")}` : ""}; ${c.transferred} transferred, ${c.failed} failed`;
+}
 function checkHuman(results: Awaited<ReturnType<typeof checkEach>>): string {
   const out: string[] = [];
   for (const r of results) {
@@ -351,7 +356,7 @@ function checkHuman(results: Awaited<ReturnType<typeof checkEach>>): string {
       out.push(`  would check ${c.manifest} files (${bytes(c.bytes)})${s ? `; would send ${s.files} files (${bytes(s.bytes)}) it holds no verified copy of${s.files ? ":" : ""}` : ""}`);
       if (s) out.push(...fileList(s.paths.map((path) => ({ path }))));
     }
-    else out.push(`  ${c.verified}/${c.manifest} verified, ${c.transferred} transferred, ${c.failed} not verified`);
+    else out.push(`  ${holdLine(c)}`);
     for (const e of r.evidence) out.push(`  evidence ${e.origin_node}: ${e.result}${e.origin_run !== null ? ` up to run ${e.origin_run}` : ""}${e.method ? ` (${e.method})` : ""}${e.blocked ? `; blocked at run ${e.blocked.origin_run} by ${e.blocked.path}: ${e.blocked.reason}` : ""}`);
     for (const f of r.failures.slice(0, 20)) out.push(`  ! ${f.path}: ${f.reason}`);
     if (r.failures.length > 20) out.push(`  … and ${r.failures.length - 20} more`);

@@ -30,11 +30,12 @@ export interface CheckResult {
   destination: string;
   status: "success" | "partial" | "failed" | "dry-run";
   /**
-   * verified: entries that hold (checked + unchanged); checked: content compared in this run;
-   * unchanged: accepted on a receipt (size and modtime unchanged since an earlier content check;
-   * not a verification); rechecked: entries picked by rolling re-verification.
+   * verified: entries that hold (checked + unchanged + size_only); checked: content compared in this
+   * run; unchanged: accepted on a receipt (size and modtime unchanged since an earlier content check;
+   * not a verification); size_only: matched by size alone (no content check, never evidence);
+   * rechecked: entries picked by rolling re-verification.
    */
-  counts: { manifest: number; verified: number; checked: number; unchanged: number; rechecked: number; failed: number; transferred: number; alarms: number; bytes: number };
+  counts: { manifest: number; verified: number; checked: number; unchanged: number; size_only: number; rechecked: number; failed: number; transferred: number; alarms: number; bytes: number };
   evidence: { origin_node: string; origin_run: bigint | null; method: string; result: string; verified_at: bigint | null; blocked?: { origin_run: bigint; path: string; reason: string } }[];
   failures: { path: string; reason: string; offloaded: boolean; missing: boolean }[];
   alarms: { path: string; reason: string }[];
@@ -70,7 +71,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     volume,
     destination,
     status: "success",
-    counts: { manifest: 0, verified: 0, checked: 0, unchanged: 0, rechecked: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
+    counts: { manifest: 0, verified: 0, checked: 0, unchanged: 0, size_only: 0, rechecked: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
     evidence: [],
     failures: [],
     alarms: [],
@@ -178,6 +179,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         if (o?.ok) {
           result.counts.verified++;
           if (o.unchanged) result.counts.unchanged++;
+          else if (o.method === "size") result.counts.size_only++;
           else result.counts.checked++;
           if (o.transferred) result.counts.transferred++;
           clearAlarm(ctx.db, volume, destination, e.path, run.id); // held there again (a restored file pushed back too)
@@ -239,7 +241,7 @@ export async function checkEach(ctx: OpContext, kind: "sync" | "verify", pairs: 
         volume,
         destination,
         status: he?.kind === "refused" ? "refused" : "failed",
-        counts: { manifest: 0, verified: 0, checked: 0, unchanged: 0, rechecked: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
+        counts: { manifest: 0, verified: 0, checked: 0, unchanged: 0, size_only: 0, rechecked: 0, failed: 0, transferred: 0, alarms: 0, bytes: 0 },
         evidence: [],
         failures: [],
         alarms: [],
