@@ -1,12 +1,12 @@
 // SIGINT/SIGTERM during a command, through the real CLI: the run in progress ends `aborted` with note
-// "interrupted", no child process (rclone, a hook) outlives hoard, what was done is printed, the exit
+// "interrupted", no child process (rclone, kopia, a hook) outlives hoard, what was done is printed, the exit
 // code is 130/143, and nothing is lost: each file is present, or offloaded with its row agreeing.
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { hoardCommand, world, type World } from "../helpers.ts";
+import { hoardCommand, ROOT, world, type World } from "../helpers.ts";
 import { cleanupWorlds, rcloneWorld, row, rows } from "../rclone-e2e/lib.ts";
 import { ignoredAtStart, interruptionReport, SIGNAL_EXIT } from "../../src/cli/signals.ts";
 
@@ -252,6 +252,38 @@ test.concurrent("SIGINT ignored from the start (a background job): a SIGINT chan
     expect({ code: end.code, signal: end.signal }).toEqual({ code: 0, signal: null });
     expect(end.stderr).not.toContain("interrupted");
     expect(row<{ status: string }>(w, "SELECT status FROM hook_runs ORDER BY id DESC LIMIT 1")!.status).toBe("success");
+  } finally {
+    w.cleanup();
+  }
+});
+
+test.concurrent("SIGTERM while kopia snapshots the volume (a sync): exit 143, sync run aborted (interrupted), the kopia process stopped; the next sync completes", async () => {
+  const w = world({ env: { PATH: `${join(ROOT, "node_modules", ".bin")}:${process.env.PATH ?? "/usr/bin:/bin"}`, KOPIA_PASSWORD: "kopia-signal-pw" } });
+  try {
+    w.write("vol/a.txt", "alpha\n");
+    // kopia as configured: the double, behind a script (named after the world, so its process can be found)
+    // whose `snapshot create` of the volume waits until a flag file appears: the push is in progress for as long as the test wants
+    const wrapper = w.path("slow-kopia");
+    w.write("slow-kopia", `#!/bin/sh\ncase " $* " in *" snapshot create ${w.path("vol")} "*) while [ ! -e ${JSON.stringify(w.path("go"))} ]; do sleep 0.1; done;; esac\nexec ${JSON.stringify(join(ROOT, "test", "fixtures", "kopia-double", "kopia"))} "$@"\n`);
+    chmodSync(wrapper, 0o755);
+    w.setConfig(`node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(w.path("vol"))}\nsync_to = ["k"]\noffload_requires = ["k"]\n\n[destinations.k]\ntype = "kopia"\nrepository = ${JSON.stringify(w.path("repo"))}\npassword = { env = "KOPIA_PASSWORD" }\nbinary = ${JSON.stringify(wrapper)}\n`);
+    for (const args of [["volume", "add", "photos", w.path("vol")], ["dest", "init", "k"], ["index", "photos"]]) expect(w.hoard(...args).code).toBe(0);
+    const h = start(w, {}, "sync", "photos");
+    await waitFor("kopia's snapshot of the volume to start", () => procs().some((p) => p.cmdline.includes(wrapper) && p.cmdline.includes("snapshot create")));
+    h.child.kill("SIGTERM");
+    const end = await h.ended;
+    expect({ code: end.code, signal: end.signal }).toEqual({ code: 143, signal: null });
+    expect(naming(w.dir)).toEqual([]); // the script (and no kopia after it) outlives hoard
+    const run = row<{ id: bigint; status: string; note: string; error: string }>(w, "SELECT id, status, note, error FROM runs WHERE kind = 'sync' ORDER BY id DESC LIMIT 1")!;
+    expect({ status: run.status, note: run.note, error: run.error }).toEqual({ status: "aborted", note: "interrupted", error: "interrupted by SIGTERM" });
+    expect(end.stderr).toContain(`interrupted by SIGTERM\n  sync run ${run.id} of photos → k: aborted`);
+    expect(end.stderr).toMatch(/stopped \d+ child process/);
+    expect(rows(w, "SELECT * FROM evidence")).toEqual([]);
+    // let kopia through now: the next sync is not blocked by the aborted run and completes
+    w.write("go", "");
+    const again = w.hoard("sync", "photos", "--json");
+    expect(again.code).toBe(0);
+    expect(again.json.results[0]).toMatchObject({ destination: "k", status: "success" });
   } finally {
     w.cleanup();
   }
