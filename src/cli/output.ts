@@ -2,8 +2,9 @@
 // human tables otherwise; logs and progress go to stderr (progress only on a TTY).
 
 import { createConsola } from "consola";
-import type { Logger, Progress } from "../kernel/plugin.ts";
+import type { Logger } from "../kernel/plugin.ts";
 import { activityLabel, noteProgress } from "../ops/context.ts";
+import type { ProgressEvent } from "../ops/meter.ts";
 import { clearProgress, progressWanted, stderrLine } from "./progress.ts";
 
 /** ns since epoch → RFC 3339 with nanoseconds. */
@@ -81,7 +82,7 @@ export function makeLogger(quiet: boolean): Logger {
  * The progress sink of a command: every event is noted on the run in progress (an interruption
  * reports where it was); on a terminal it is drawn on one line (src/cli/progress.ts).
  */
-export function makeProgress(quiet: boolean): (p: Progress) => void {
+export function makeProgress(quiet: boolean): (p: ProgressEvent) => void {
   const line = progressWanted(quiet) ? stderrLine(activityLabel) : undefined;
   return (p) => {
     noteProgress(p);

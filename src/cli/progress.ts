@@ -66,8 +66,8 @@ export interface LineOptions {
   write(s: string): void;
   now(): number;
   columns(): number;
-  /** The label of the work in progress (volume → destination), asked at each redraw. */
-  label?(): string | undefined;
+  /** The label of the work in progress (volume → destination), asked at each event. */
+  label?(p: Progress): string | undefined;
   /** Least time between two redraws (default 100 ms: at most 10 a second). */
   minIntervalMs?: number;
 }
@@ -88,24 +88,27 @@ export function progressLine(o: LineOptions): ProgressLine {
   let fresh = false;
   let drawnAt = -Infinity;
   let drawn = false;
-  let phaseKey = "";
-  let phaseStart = 0;
-  let base = { done: 0, bytes: 0 };
+  // each phase (and label) is timed from its first event, also when phases take turns (an offload's
+  // confirmations and unlinks, batch after batch): its rate is then the whole job's so far
+  const phases = new Map<string, { start: number; base: { done: number; bytes: number } }>();
+  let phase = { start: 0, base: { done: 0, bytes: 0 } };
   const draw = () => {
     if (!last) return;
     const now = o.now();
-    o.write(`\r\x1b[K${formatProgress(last, now - phaseStart, o.columns(), base)}`);
+    o.write(`\r\x1b[K${formatProgress(last, now - phase.start, o.columns(), phase.base)}`);
     drawnAt = now;
     drawn = true;
     fresh = false;
   };
   return {
     update(p) {
-      const label = o.label?.();
+      const label = o.label?.(p);
       const key = `${p.phase}\u0000${label ?? ""}`;
       const now = o.now();
       // a phase is timed from its first event, and its rate counts what was done since
-      if (key !== phaseKey) (phaseKey = key), (phaseStart = now), (base = { done: p.done, bytes: p.bytes ?? 0 });
+      let known = phases.get(key);
+      if (!known) phases.set(key, (known = { start: now, base: { done: p.done, bytes: p.bytes ?? 0 } }));
+      phase = known;
       last = { ...p, label };
       fresh = true;
       if (now - drawnAt >= minInterval) draw();
@@ -137,10 +140,22 @@ export function progressWanted(quiet: boolean): boolean {
   return !quiet && !!process.stderr.isTTY && process.env.TERM !== "dumb";
 }
 
+/**
+ * The line's clock. Test hook: HOARD_TEST_PROGRESS_STEP_MS=N makes it a virtual clock that moves N ms
+ * at each reading, so what a run draws (rates, ETAs, how many redraws) depends on its events, not on
+ * the machine's speed. Unset in normal use.
+ */
+function lineClock(): () => number {
+  const step = Number(process.env.HOARD_TEST_PROGRESS_STEP_MS);
+  if (!(step > 0)) return () => performance.now();
+  let t = 0;
+  return () => (t += step);
+}
+
 /** The line on stderr (created once), redrawn by a timer while events are quiet (the timer never keeps hoard alive). */
-export function stderrLine(label: () => string | undefined): ProgressLine {
+export function stderrLine(label: (p: Progress) => string | undefined): ProgressLine {
   if (!terminalLine) {
-    terminalLine = progressLine({ write: (s) => void process.stderr.write(s), now: () => performance.now(), columns: () => process.stderr.columns || 80, label });
+    terminalLine = progressLine({ write: (s) => void process.stderr.write(s), now: lineClock(), columns: () => process.stderr.columns || 80, label });
     ticker = every(() => terminalLine?.tick(), 250);
     ticker.unref();
   }

@@ -16,6 +16,7 @@ import { proofOf } from "../config/schema.ts";
 import type { OpContext } from "./context.ts";
 import { collect, handlerContext, openDestination, type OpenDestination } from "./dest-open.ts";
 import { acceptedMethods } from "./policy.ts";
+import { metered, past, type Slice } from "./meter.ts";
 
 /** What an offload reports per required destination. */
 export interface DestinationReport {
@@ -147,7 +148,7 @@ export interface BatchVerdict {
  * its reverify_after. With `record`, failures are written to the object records (the gate then
  * refuses those files until a push repairs them) and content confirmations refresh them.
  */
-export async function confirmBatch(ctx: OpContext, o: { volume: string; root: string; runId: bigint; record: boolean; override?: ConfirmDepth }, reached: Reached[], entries: ManifestEntry[]): Promise<BatchVerdict> {
+export async function confirmBatch(ctx: OpContext, o: { volume: string; root: string; runId: bigint; record: boolean; override?: ConfirmDepth; at?: Slice }, reached: Reached[], entries: ManifestEntry[]): Promise<BatchVerdict> {
   const kept = new Map<string, { destination: string; reason: string }>();
   for (const a of reached) {
     // identity again, per batch: the place asked now is still the one pinned
@@ -174,6 +175,7 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
     } catch (e) {
       return { kept, stopped: `${a.name}: ${(e as Error).message}` };
     }
+    let at = o.at; // where this destination's answers sit in the whole offload (its progress)
     for (const depth of ["presence", "content"] as const) {
       const list = byDepth[depth];
       if (list.length === 0) continue;
@@ -181,10 +183,11 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
       let askError: string | undefined;
       try {
         if (typeof a.dest.handler.confirm !== "function") throw failure("no_confirm", `destination type ${a.dest.config.type} cannot confirm files live (its plugin has no confirm)`);
-        raw = await collect(a.dest.handler.confirm(list, hctx, depth));
+        raw = await metered(hctx, { phase: "confirm", entries: list, destination: a.name, slice: at }, (c) => a.dest.handler.confirm!(list, c, depth));
       } catch (e) {
         askError = (e as Error)?.message ?? String(e);
       }
+      at = at && past(at, list);
       checkpoint("offload.confirm");
       const byPath = new Map<string, FileOutcome>();
       for (const x of raw) if (!byPath.has(x.path)) byPath.set(x.path, x);

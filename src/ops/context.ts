@@ -9,6 +9,7 @@ import type { HoardConfig } from "../config/schema.ts";
 import { beginRun, finishRun, recordRefusal, type BeginOptions, type Run, type RunStatus } from "../kernel/runs.ts";
 import { finishRow } from "../kernel/terminal.ts";
 import { AlreadyFinished, HoardError } from "../kernel/errors.ts";
+import type { ProgressEvent } from "./meter.ts";
 
 export interface OpContext {
   db: Db;
@@ -16,7 +17,7 @@ export interface OpContext {
   registry: Registry;
   node: string;
   log: Logger;
-  progress(p: Progress): void;
+  progress(p: ProgressEvent): void;
   argv: string[];
   /** hoard's data directory (beside the DB): per-destination state lives under it. */
   dataDir: string;
@@ -58,12 +59,12 @@ export function noteProgress(p: Progress): void {
   for (const a of active.values()) a.last = p;
 }
 
-/** What the progress line names: the volume and the destination(s) of the run in progress. */
-export function activityLabel(): string | undefined {
+/** What the progress line names: the volume and the destination(s) of the run in progress (the one an event names, if it does). */
+export function activityLabel(p?: ProgressEvent): string | undefined {
   let a: Active | undefined;
   for (const x of active.values()) a = x; // the newest
   if (!a) return undefined;
-  const to = a.run.destination ?? (a.touches.length ? a.touches.join(", ") : "");
+  const to = p?.destination ?? a.run.destination ?? (a.touches.length ? a.touches.join(", ") : "");
   return [a.run.volume, to && `→ ${to}`].filter(Boolean).join(" ") || undefined;
 }
 

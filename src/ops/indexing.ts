@@ -97,13 +97,17 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     const unchangedShallow: { row: IndexRow; f: WalkFile }[] = [];
     const leftovers: { rel: string; kind: LeftoverKind }[] = [];
 
-    ctx.progress({ phase: "walk", done: 0 });
+    // the walk's total is a guess: the files the last index found here (none on a first index)
+    let expect = 0;
+    for (const r of live.values()) if (r.status === "present") expect++;
+    const walked = (current?: string) => ctx.progress({ phase: "walk", done: counts.files, ...(expect ? { total: Math.max(expect, counts.files) } : {}), bytes: counts.bytes, current });
+    walked();
     walk(
       top,
       (f) => {
         // the walk is synchronous: the progress line redraws from here (rate-limited by the printer)
-        if (++counts.files % 256 === 0) ctx.progress({ phase: "walk", done: counts.files, bytes: counts.bytes + f.size, current: f.rel });
         counts.bytes += f.size;
+        if (++counts.files % 32 === 0) walked(f.rel);
         seen.add(f.rel);
         const row = live.get(f.rel);
         // an offloaded path with a file: hashed, then either the recorded bytes came back (a restore
@@ -122,6 +126,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       // excluded paths are never recorded; a present row of one goes `missing` below, like a deleted file
       exclude && ((rel, isDir) => (exclude(rel, isDir) ? (counts.excluded++, true) : false)),
     );
+    walked();
     if (runId !== null && !opts.dryRun) checkpoint("index.walk"); // walked, nothing recorded yet
     if (runId !== null && !opts.dryRun && leftovers.length) {
       const l = await removeLeftovers(ctx.db, top, leftovers, live);
@@ -195,8 +200,8 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
           const b = pending;
           pending = [];
           apply(b);
-          ctx.progress({ phase: "hash", done, total: toHash.length, bytes: counts.hashed_bytes, totalBytes });
         }
+        ctx.progress({ phase: "hash", done, total: toHash.length, bytes: counts.hashed_bytes, totalBytes, current: f.rel });
       }
     };
     // large files go to a small worker pool (BLAKE3 on two cores); small ones are hashed inline

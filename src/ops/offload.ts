@@ -14,6 +14,7 @@ import { confirmBatch, reachDestinations, type DestinationReport } from "./confi
 import { gateFor } from "./gatecheck.ts";
 import { normaliseSelector, select } from "./select.ts";
 import { verifiedUnlink } from "./unlink.ts";
+import { slicer, tally } from "./meter.ts";
 
 export interface OffloadResult {
   run_id: bigint | null;
@@ -126,10 +127,10 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     // with --confirm, a dry run also asks the destinations live (recording nothing, deleting nothing)
     if (opts.confirm && ok.length) {
       const reached = await reachDestinations(ctx, volume, required, origins(ok), result.destinations);
+      const at = slicer(ok);
       for (let start = 0; start < ok.length; start += batchSize()) {
         const batch = ok.slice(start, start + batchSize());
-        ctx.progress({ phase: "confirm", done: start, total: ok.length, current: batch[0]?.path });
-        const v = await confirmBatch(ctx, { volume, root, runId: 0n, record: false, override: opts.confirm }, reached, batch.map(asEntry));
+        const v = await confirmBatch(ctx, { volume, root, runId: 0n, record: false, override: opts.confirm, at: at(start) }, reached, batch.map(asEntry));
         if (v.stopped) {
           stop(ok.slice(start), v.stopped);
           break;
@@ -159,12 +160,12 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
       if (ok.length > 0) {
         const reached = await reachDestinations(ctx, volume, required, origins(ok), result.destinations);
         const size = batchSize();
-        let done = 0;
+        const at = slicer(ok);
+        const unlinks = tally(ctx.progress, "offload", ok);
         for (let start = 0; start < ok.length; start += size) {
           if (start > 0) checkpoint("offload.batch");
           const batch = ok.slice(start, start + size);
-          ctx.progress({ phase: "confirm", done: start, total: ok.length, current: batch[0]?.path });
-          const v = await confirmBatch(ctx, { volume, root, runId: run.id, record: true, override: opts.confirm }, reached, batch.map(asEntry));
+          const v = await confirmBatch(ctx, { volume, root, runId: run.id, record: true, override: opts.confirm, at: at(start) }, reached, batch.map(asEntry));
           if (v.stopped) {
             stopped = v.stopped;
             stop(ok.slice(start), stopped);
@@ -190,7 +191,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
               else result.counts.errors++;
               result.problems.push({ path: f.path, code: r.code, message: r.message });
             }
-            ctx.progress({ phase: "offload", done: ++done, total: ok.length, current: f.path });
+            unlinks.step(f);
           }
         }
       }

@@ -25,6 +25,7 @@ import { normaliseSelector, select } from "./select.ts";
 import { unlinkChecked } from "./unlink.ts";
 import type { ManifestEntry } from "../kernel/plugin.ts";
 import { RESTORE_HISTORY } from "./kept.ts";
+import { tally } from "./meter.ts";
 
 export interface RestoreResult {
   run_id: bigint | null;
@@ -142,6 +143,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     async (run) => {
       result.run_id = run.id;
       const items = await plan();
+      const fetches = tally(ctx.progress, "restore", items.map((i) => i.f));
       const top = openRoot(target);
       const fetchDir = join(ctx.dataDir, "restore-tmp");
       mkdirSync(fetchDir, { recursive: true, mode: 0o700 });
@@ -276,6 +278,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
         for (const { f, sources } of items) {
           let dir: Dir | undefined;
           let tmp = "";
+          let from = "";
           const kept: Kept[] = [];
           try {
             const { parents, name } = splitRel(f.path);
@@ -285,7 +288,6 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
               if (e instanceof AnchorError) throw new Error(`cannot restore under ${e.message}; move it away and restore again`);
               throw e;
             }
-            let from = "";
             const tried: string[] = [];
             for (const s of sources) {
               try {
@@ -323,7 +325,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
             for (const k of kept.splice(0)) await settleKept(f, k, false); // kept aside before a failure: still kept, and said so
             dir?.close();
           }
-          ctx.progress({ phase: "restore", done: result.counts.restored + result.counts.failed, total: items.length, current: f.path });
+          fetches.step(f, from || undefined);
         }
       } finally {
         history?.close();

@@ -18,7 +18,8 @@ import { proofOf } from "../config/schema.ts";
 import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { backupReminder } from "./backup.ts";
-import { collect, handlerContext, openDestination } from "./dest-open.ts";
+import { handlerContext, openDestination } from "./dest-open.ts";
+import { metered } from "./meter.ts";
 import { CATALOG_AFTER, writeCatalog, type CatalogResult } from "../kernel/catalog-write.ts";
 import { indexVolume, type IndexResult } from "./indexing.ts";
 import { treeChanges, type TreeChanges } from "./treechanges.ts";
@@ -128,7 +129,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     await assertNotTheVolume(ctx, destination, dest, volume, root, hctx);
     checkpoint("sync.push"); // the run is registered, nothing pushed yet
     try {
-      raw = await collect(kind === "sync" ? dest.handler.push(manifest, hctx) : dest.handler.verify(manifest, hctx));
+      raw = await metered(hctx, { phase: kind === "sync" ? "push" : "verify", entries: manifest, destination }, (c) => (kind === "sync" ? dest.handler.push(manifest, c) : dest.handler.verify(manifest, c)));
     } catch (e) {
       handlerError = e;
       raw = [];

@@ -6,6 +6,8 @@ import { spawn } from "node:child_process";
 import { asyncFsWorld, cleanupWorlds, code } from "../e2e/lib.ts";
 import { hoardCommand, type World } from "../helpers.ts";
 import { clock, formatProgress, progressLine } from "../../src/cli/progress.ts";
+import { meter, metered, past, slicer, tally, type ProgressEvent } from "../../src/ops/meter.ts";
+import type { HandlerContext } from "../../src/kernel/plugin.ts";
 
 setDefaultTimeout(240_000); // real hoard processes; the machine may be busy
 afterAll(cleanupWorlds);
@@ -101,13 +103,103 @@ describe("progressLine (a fake clock and terminal)", () => {
   });
 });
 
+describe("bytes and destination counted in the ops layer (src/ops/meter.ts)", () => {
+  const entries = [
+    { path: "a", size: 100 },
+    { path: "b", size: 200n },
+    { path: "c", size: 700 },
+  ];
+  const sink = () => {
+    const got: ProgressEvent[] = [];
+    return { got, put: (p: ProgressEvent) => void got.push(p) };
+  };
+  test("a handler's events over the entries get the sizes of the entries they name as done, and the destination", () => {
+    const s = sink();
+    const m = meter(s.put, entries, "nas");
+    m({ phase: "push", done: 1, total: 3, current: "b" });
+    m({ phase: "push", done: 1, total: 3, current: "b" }); // named again: counted once
+    m({ phase: "push", done: 2, total: 3, current: "a" });
+    m({ phase: "push", done: 2, total: 3 }); // names none
+    m({ phase: "push", done: 3, total: 3 }); // all done: all their bytes
+    expect(s.got.map((p) => [p.done, p.total, p.bytes, p.totalBytes, p.destination])).toEqual([
+      [1, 3, 200, 1000, "nas"],
+      [1, 3, 200, 1000, "nas"],
+      [2, 3, 300, 1000, "nas"],
+      [2, 3, 300, 1000, "nas"],
+      [3, 3, 1000, 1000, "nas"],
+    ]);
+  });
+  test("a new phase counts afresh; an event with its own bytes, or counting something else, keeps its numbers", () => {
+    const s = sink();
+    const m = meter(s.put, entries, "nas");
+    m({ phase: "push", done: 1, total: 3, current: "c" });
+    m({ phase: "read back", done: 1, total: 3, current: "a" });
+    m({ phase: "listing", done: 5, total: 10, current: "c" });
+    m({ phase: "push", done: 2, total: 3, bytes: 42, totalBytes: 99 });
+    expect(s.got.map((p) => [p.phase, p.done, p.total, p.bytes, p.totalBytes, p.destination])).toEqual([
+      ["push", 1, 3, 700, 1000, "nas"],
+      ["read back", 1, 3, 100, 1000, "nas"],
+      ["listing", 5, 10, undefined, undefined, "nas"],
+      ["push", 2, 3, 42, 99, "nas"],
+    ]);
+  });
+  test("a batch of a larger job: its events are moved onto the job's counts", () => {
+    const more = [{ path: "d", size: 1 }, { path: "e", size: 2 }];
+    const at = slicer([...entries, ...more]);
+    expect(at(0)).toEqual({ done: 0, bytes: 0, total: 5, totalBytes: 1003 });
+    expect(at(3)).toEqual({ done: 3, bytes: 1000, total: 5, totalBytes: 1003 });
+    expect(past(at(0), entries)).toEqual(at(3));
+    const s = sink();
+    const m = meter(s.put, more, "usb", at(3));
+    m({ phase: "confirm", done: 1, total: 2, current: "e" });
+    m({ phase: "confirm", done: 2, total: 2, bytes: 3, totalBytes: 3 });
+    expect(s.got.map((p) => [p.done, p.total, p.bytes, p.totalBytes, p.destination])).toEqual([
+      [4, 5, 1002, 1003, "usb"],
+      [5, 5, 1003, 1003, "usb"],
+    ]);
+  });
+  test("metered: an event before the handler's call and one after it, so a handler that reports nothing is still shown", async () => {
+    const s = sink();
+    const hctx = { progress: s.put } as unknown as HandlerContext;
+    const silent = await metered(hctx, { phase: "confirm", entries, destination: "nas" }, async () => ["x"]);
+    expect(silent).toEqual(["x"]);
+    const talks = await metered(hctx, { phase: "push", entries, destination: "nas" }, async function* (c) {
+      c.progress({ phase: "push", done: 1, total: 3, current: "c" });
+      yield "y";
+    });
+    expect(talks).toEqual(["y"]);
+    expect(s.got.map((p) => [p.phase, p.done, p.bytes, p.totalBytes, p.destination])).toEqual([
+      ["confirm", 0, 0, 1000, "nas"],
+      ["confirm", 3, 1000, 1000, "nas"],
+      ["push", 0, 0, 1000, "nas"],
+      ["push", 1, 700, 1000, "nas"],
+      ["push", 3, 1000, 1000, "nas"],
+    ]);
+  });
+  test("tally: work done item by item in the ops layer (a restore's files)", () => {
+    const s = sink();
+    const t = tally(s.put, "restore", entries);
+    t.step(entries[1]!, "nas");
+    t.step(entries[0]!);
+    expect(s.got).toEqual([
+      { phase: "restore", done: 1, total: 3, bytes: 200, totalBytes: 1000, current: "b", destination: "nas" },
+      { phase: "restore", done: 2, total: 3, bytes: 300, totalBytes: 1000, current: "a" },
+    ]);
+  });
+});
+
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** `hoard ARGS` of world w with a terminal (util-linux `script` gives it a pty): its exit code and what the terminal received. */
 function onTty(w: World, ...args: string[]): Promise<{ code: number; out: string }> {
+  return onTtyWith(w, {}, ...args);
+}
+
+/** onTty with extra environment variables. */
+function onTtyWith(w: World, env: Record<string, string>, ...args: string[]): Promise<{ code: number; out: string }> {
   const cmd = [...hoardCommand(), "--config", w.config, "--db", w.db, ...args].map(shq).join(" ");
   return new Promise((resolve) => {
-    const c = spawn("script", ["-qec", cmd, "/dev/null"], { env: { ...w.env, TERM: "xterm" }, stdio: ["ignore", "pipe", "pipe"] });
+    const c = spawn("script", ["-qfec", cmd, "/dev/null"], { env: { ...w.env, TERM: "xterm", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     c.stdout.on("data", (d) => (out += d));
     c.stderr.on("data", (d) => (out += d));
@@ -192,4 +284,96 @@ test.concurrent("without a terminal (pipes): no progress on stderr", async () =>
     expect(r.stderr).not.toContain("\x1b[K");
     expect(r.stdout).not.toContain("\x1b[K");
   }
+});
+
+/** What was drawn: each text written after an erase (\r ESC[K) up to the next one, when it starts no line of its own (a summary, a message). */
+const frames = (raw: string) => raw.split("\r\x1b[K").slice(1).filter((x) => x !== "" && !x.includes("\n"));
+/** Erases that are not followed by a frame (before a summary or a message): after one, the next frame may come at once. */
+const clears = (raw: string) => raw.split("\r\x1b[K").slice(1).filter((x) => x === "" || x.includes("\n")).length;
+
+const MANY = Object.fromEntries(Array.from({ length: 240 }, (_, i) => [`d${i % 5}/f${i}.bin`, `file ${i}\n`.repeat(100 + i)]));
+const N = "[\\d.]+ (?:B|KiB|MiB)";
+/** A frame with everything: label, done/total with percent, bytes of their total, a byte rate and an ETA. */
+const full = (phase: string, label: string) => new RegExp(`^${phase} ${label}  \\d+/240 \\(\\d+%\\)  ${N}/${N}  ${N}/s  ETA \\d+:\\d\\d`);
+
+/** The first frame of `phase` that matches `re` (else all of that phase's frames, for the failure message). */
+function frameOf(out: string, phase: string, re: RegExp): string {
+  const mine = frames(out).filter((f) => f.startsWith(`${phase} `));
+  return mine.find((f) => re.test(f)) ?? `no match among ${mine.length} frames of ${phase}, e.g.:\n${mine.slice(0, 8).join("\n")}`;
+}
+
+describe("every long phase on a terminal (a virtual clock: HOARD_TEST_PROGRESS_STEP_MS)", () => {
+  // the line's clock moves 100 ms at each reading, so each event is drawn and a rate shows from the
+  // phase's third one, whatever the machine's speed
+  const STEP = { HOARD_TEST_PROGRESS_STEP_MS: "100", HOARD_OFFLOAD_BATCH: "20" };
+  test("walk, hash, push, verify, confirm, offload and restore show done/total, bytes, rate, ETA and the destination; each summary starts its own line", async () => {
+    const w = await asyncFsWorld({ files: MANY });
+    const summary = (out: string) => screen(out).find((l) => l.includes("(run "));
+
+    const ix = await onTtyWith(w, STEP, "index", "photos");
+    expect(ix.code).toBe(0);
+    // a first walk has no total to show (nothing was indexed before): the count, bytes and their rate
+    const first = new RegExp(`^walk photos  \\d+  ${N}  ${N}/s  \\d+:\\d\\d`);
+    expect(frameOf(ix.out, "walk", first)).toMatch(first);
+    expect(frameOf(ix.out, "hash", full("hash", "photos"))).toMatch(full("hash", "photos"));
+    expect(summary(ix.out)).toMatch(/^index photos \(run \d+\): success$/);
+    // a walk again: the last index's count is its total, and the files/s rate gives an ETA
+    const again = await onTtyWith(w, STEP, "index", "photos");
+    const walk = new RegExp(`^walk photos  \\d+/240 \\(\\d+%\\)  ${N}  ${N}/s  ETA \\d+:\\d\\d`);
+    expect(frameOf(again.out, "walk", walk)).toMatch(walk);
+
+    const sy = await onTtyWith(w, STEP, "sync", "photos");
+    expect(sy.code).toBe(0);
+    expect(frameOf(sy.out, "push", full("push", "photos → nas"))).toMatch(full("push", "photos → nas"));
+    expect(summary(sy.out)).toMatch(/^sync photos → nas \(run \d+\): success$/);
+
+    const ve = await onTtyWith(w, STEP, "verify", "nas", "photos");
+    expect(ve.code).toBe(0);
+    expect(frameOf(ve.out, "verify", full("verify", "photos → nas"))).toMatch(full("verify", "photos → nas"));
+    expect(summary(ve.out)).toMatch(/^verify photos → nas \(run \d+\): success$/);
+
+    const of = await onTtyWith(w, STEP, "offload", "photos", ".");
+    expect(of.code).toBe(0);
+    // confirmations batch by batch (20 files each) count over the whole offload, naming the destination asked
+    expect(frameOf(of.out, "confirm", full("confirm", "photos → nas"))).toMatch(full("confirm", "photos → nas"));
+    expect(frameOf(of.out, "offload", full("offload", "photos → nas"))).toMatch(full("offload", "photos → nas"));
+    expect(summary(of.out)).toMatch(/^offload photos \(run \d+\): success$/);
+
+    // restored quietly: nothing drawn; the rest on the terminal
+    const quiet = await onTtyWith(w, STEP, "restore", "photos", "d0", "--quiet");
+    expect(quiet.code).toBe(0);
+    expect(quiet.out).not.toContain("\x1b[K");
+    const re = await onTtyWith(w, STEP, "restore", "photos", ".");
+    expect(re.code).toBe(0);
+    const restore = new RegExp(`^restore photos → nas  \\d+/192 \\(\\d+%\\)  ${N}/${N}  ${N}/s  ETA \\d+:\\d\\d`);
+    expect(frameOf(re.out, "restore", restore)).toMatch(restore);
+    expect(summary(re.out)).toMatch(/^restore photos \(run \d+\) into .*: success$/);
+
+    // nothing of a progress line is left on any screen line
+    for (const r of [ix, again, sy, ve, of, re]) for (const l of screen(r.out)) expect(l).not.toMatch(/ETA \d+:\d\d|\d+:\d\d$/);
+  });
+});
+
+test.concurrent("the real clock: at most 10 frames a second (frames counted against the command's time), and the summary on its own line", async () => {
+  const w = await asyncFsWorld({ files: MANY });
+  for (const args of [["index", "photos"], ["sync", "photos"], ["verify", "nas", "photos"]]) {
+    const t0 = performance.now();
+    const r = await onTty(w, ...args);
+    const secs = (performance.now() - t0) / 1000;
+    expect(r.code).toBe(0);
+    const drawn = frames(r.out);
+    expect(drawn.length).toBeGreaterThan(0);
+    // one frame at once after each erase, then at least 100 ms between two
+    expect(drawn.length).toBeLessThanOrEqual(Math.ceil(10 * secs) + 1 + clears(r.out));
+    expect(screen(r.out).find((l) => l.includes("(run "))).toMatch(/^(index|sync|verify) photos( → nas)? \(run \d+\): success$/);
+  }
+});
+
+test.concurrent("without a terminal (pipes): an offload and a restore draw nothing either", async () => {
+  const w = await asyncFsWorld({ files: FILES });
+  code(await w.hoardAsync("index", "photos"), 0);
+  code(await w.hoardAsync("sync", "photos"), 0);
+  const of = code(await w.hoardAsync("offload", "photos", "."), 0);
+  const re = code(await w.hoardAsync("restore", "photos", "."), 0);
+  for (const r of [of, re]) for (const s of [r.stdout, r.stderr]) expect(s).not.toMatch(/\r|\x1b\[K/);
 });
