@@ -319,6 +319,7 @@ describe("every long phase on a terminal (a virtual clock: HOARD_TEST_PROGRESS_S
     expect(summary(ix.out)).toMatch(/^index photos \(run \d+\): success$/);
     // a walk again: the last index's count is its total, and the files/s rate gives an ETA
     const again = await onTtyWith(w, STEP, "index", "photos");
+    expect(again.code).toBe(0);
     const walk = new RegExp(`^walk photos  \\d+/240 \\(\\d+%\\)  ${N}  ${N}/s  ETA \\d+:\\d\\d`);
     expect(frameOf(again.out, "walk", walk)).toMatch(walk);
 
