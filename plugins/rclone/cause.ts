@@ -5,13 +5,14 @@ export type Cause = "connection" | "credentials" | "other";
 
 // what Go's net package and rclone's backends print when nothing answers at the address
 const CONNECTION = /connection refused|no such host|network is unreachable|no route to host|i\/o timeout|connection reset by peer|connection timed out|dial tcp|server misbehaving|TLS handshake timeout|context deadline exceeded/i;
-// a login the remote refused: HTTP 401/403 (WebDAV, S3, B2, …), ssh, FTP and token failures
-const CREDENTIALS = /\b401\b|\b403\b|unauthori[sz]ed|forbidden|authentication failed|unable to authenticate|auth(entication)? error|invalid (credentials|password|token|access key)|access denied|login (failed|incorrect)|SignatureDoesNotMatch|InvalidAccessKeyId|invalid_grant|token (has been )?expired|\b530\b/i;
+// a login the remote refused: HTTP 401/403 (WebDAV, S3, B2, …), ssh, FTP and token failures; a bare
+// number is not enough (a path or port may hold one)
+const CREDENTIALS = /unauthori[sz]ed|forbidden|status code:? 40[13]\b|authentication failed|unable to authenticate|auth(entication)? error|invalid (credentials|password|token|access key)|access ?denied|login (failed|incorrect)|SignatureDoesNotMatch|InvalidAccessKeyId|invalid_grant|token (has been )?expired|\b530 Login\b/i;
 
-/** The cause of a failed rclone call from its stderr (credentials first: a 401 line may also name the URL it dialled). */
+/** The cause of a failed rclone call from its stderr (Go's network errors are unmistakable, so they are looked for first). */
 export function failureCause(stderr: string): Cause {
-  if (CREDENTIALS.test(stderr)) return "credentials";
   if (CONNECTION.test(stderr)) return "connection";
+  if (CREDENTIALS.test(stderr)) return "credentials";
   return "other";
 }
 
