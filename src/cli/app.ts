@@ -1,22 +1,20 @@
-// Assembling a command's world: resolve config and DB paths, load built-in then third-party
-// plugins, validate the config, refuse a missing DB the config implies, open it, build the OpContext.
+// Assembling a command's world: resolve config and DB paths, load built-in then third-party plugins,
+// validate the config, refuse a missing DB the config implies, open it (or, read-only, an empty one).
 
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { existsSync, lstatSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parse as parseToml } from "smol-toml";
 import { Registry } from "../kernel/registry.ts";
-import { openDb, type Db } from "../kernel/db.ts";
+import { Db, migrate, openDb } from "../kernel/db.ts";
+import { openSqlite } from "../kernel/runtime.ts";
 import { configError, refused } from "../kernel/errors.ts";
 import { VOLUME_MARKER } from "../kernel/volumes.ts";
 import { loadConfig, readConfigText, resolveConfigPath, resolveDbPath } from "../config/load.ts";
 import type { HoardConfig } from "../config/schema.ts";
-import type { Plugin } from "../kernel/plugin.ts";
 import type { OpContext } from "../ops/context.ts";
 import { makeLogger, makeProgress } from "./output.ts";
-import fsPlugin from "../../plugins/fs/index.ts";
-import policyPlugin from "../../plugins/content-hash/index.ts";
-import { extraBuiltins } from "./builtins.ts";
+import { BUILTIN_PLUGINS } from "./builtins.ts";
 
 export interface GlobalArgs {
   config?: string;
@@ -24,8 +22,6 @@ export interface GlobalArgs {
   json?: boolean;
   quiet?: boolean;
 }
-
-export const BUILTIN_PLUGINS: Plugin[] = [fsPlugin, policyPlugin, ...extraBuiltins];
 
 /** Third-party plugin paths from the config text (read before full validation needs their schemas). */
 function pluginPaths(text: string | undefined, file: string): string[] {
@@ -127,4 +123,57 @@ export async function openApp(g: GlobalArgs, argv: string[], opts: OpenOptions =
     dataDir: dirname(dbPath),
   };
   return { ctx, config, configFile, dbPath, close: () => db.close() };
+}
+
+/** Open the app for a command, run fn, always close the DB. */
+export async function withApp<T>(args: GlobalArgs, fn: (app: App) => Promise<T>, opts: OpenOptions = {}): Promise<T> {
+  const app = await openApp(args, process.argv.slice(2), opts);
+  app.ctx.log.debug(`config ${app.configFile}, database ${app.dbPath}, node ${app.ctx.node}`); // shown with -v
+  try {
+    return await fn(app);
+  } finally {
+    app.close();
+  }
+}
+
+/** Thrown from openApp's precheck: no DB yet and nothing that implies one. */
+class NoDbYet extends Error {
+  constructor(readonly config: HoardConfig, readonly dbPath: string) {
+    super("no database yet");
+  }
+}
+
+/**
+ * Open the world for a read-only command (status, runs, evidence, dests, volumes, plugins, ls). With
+ * no DB yet and no volume declared, it reads an empty in-memory one: nothing is created on disk. A
+ * config declaring volumes without its DB is refused as everywhere (db_missing, exit 3).
+ */
+export async function withReadApp<T>(args: GlobalArgs, fn: (app: App) => Promise<T>): Promise<T> {
+  let app: App;
+  try {
+    app = await openApp(args, process.argv.slice(2), {
+      precheck: (config) => {
+        const dbPath = resolveDbPath(args.db, config);
+        if (!existsSync(dbPath) && Object.keys(config.volumes).length === 0) throw new NoDbYet(config, dbPath);
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof NoDbYet)) throw e;
+    const configFile = resolveConfigPath(args.config);
+    const registry = await loadRegistry(configFile, readConfigText(configFile));
+    const db = new Db(":memory:", openSqlite(":memory:"));
+    migrate(db);
+    app = {
+      ctx: { db, config: e.config, registry, node: e.config.node, log: makeLogger(!!args.quiet), progress: makeProgress(true), argv: process.argv.slice(2), dataDir: dirname(e.dbPath) },
+      config: e.config,
+      configFile,
+      dbPath: e.dbPath,
+      close: () => db.close(),
+    };
+  }
+  try {
+    return await fn(app);
+  } finally {
+    app.close();
+  }
 }

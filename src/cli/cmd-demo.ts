@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { randomBytes } from "node:crypto";
-import { defineCommand } from "citty";
-import type { Command, CmdResult } from "./dispatch.ts";
+import type { Command } from "./dispatch.ts";
+import { command } from "./define.ts";
 import { failure, usageError } from "../kernel/errors.ts";
 
 /** How to start this very hoard again as a child process (source under Bun or Deno, or the compiled binary). */
@@ -33,13 +33,14 @@ const SAMPLE: Record<string, string | Uint8Array> = {
 
 const q = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
 
-export const demo = defineCommand({
-  meta: { name: "demo", description: "run index → sync → offload → restore on a sample volume and a directory destination" },
+export const demo = command({
+  name: "demo",
+  description: "run index → sync → offload → restore on a sample volume and a directory destination",
   args: {
-    dir: { type: "string", description: "work in this (new or empty) directory instead of a temporary one (kept)", valueHint: "DIR" },
+    dir: { type: "string", description: "work in this (new or empty) directory instead of a temporary one (kept)", valueHint: "DIR", complete: "dir" },
     keep: { type: "boolean", description: "keep the temporary directory afterwards, to look around (it is removed otherwise)" },
   },
-  async run({ args }: { args: any }): Promise<CmdResult> {
+  async run(args) {
     let dir: string;
     if (args.dir) {
       dir = resolve(args.dir);
@@ -90,7 +91,7 @@ export const demo = defineCommand({
     say(`\ndemo finished: every step behaved as expected. ${kept ? `Files are in ${dir}` : `Removed ${dir} (hoard demo --keep keeps it)`}`);
     return { data: { dir, config, db, steps: steps.map(({ output, ...s }) => s), ok: true, kept }, human: "", status: "success" };
   },
-}) as Command;
+});
 
 export function demoCommands(): Record<string, Command> {
   return { demo };

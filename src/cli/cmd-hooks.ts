@@ -1,26 +1,26 @@
 // Commands of the hooks feature (registered through extra.ts): `hoard hooks [--volume V] [--limit N]`
 // lists volume hook runs, newest first (secret values of the current config redacted, old rows too).
 
-import { defineCommand } from "citty";
-import type { Command, CmdResult } from "./dispatch.ts";
-import { openApp, type GlobalArgs } from "./app.ts";
+import type { Command } from "./dispatch.ts";
+import { withApp } from "./app.ts";
+import { command } from "./define.ts";
 import { table, when } from "./output.ts";
 import { usageError } from "../kernel/errors.ts";
 import { listHookRuns } from "../kernel/hookruns.ts";
 import { formatDuration } from "../config/duration.ts";
 import { redact } from "../ops/hooks.ts";
 
-const hooksCmd = defineCommand({
-  meta: { name: "hooks", description: "list volume hook runs (newest first): status, exit code or signal, stderr tail" },
+const hooksCmd = command({
+  name: "hooks",
+  description: "list volume hook runs (newest first): status, exit code or signal, stderr tail",
   args: {
-    volume: { type: "string", description: "only hooks of this volume" },
+    volume: { type: "string", description: "only hooks of this volume", complete: "volume" },
     limit: { type: "string", description: "how many (default 20)" },
   },
-  async run({ args }: { args: GlobalArgs & Record<string, any> }): Promise<CmdResult> {
+  async run(args) {
     const limit = args.limit === undefined ? 20 : Number(args.limit);
     if (!Number.isInteger(limit) || limit <= 0) throw usageError("bad_limit", "--limit must be a positive integer");
-    const app = await openApp(args, process.argv.slice(2));
-    try {
+    return withApp(args, async (app) => {
       if (args.volume !== undefined && !app.config.volumes[args.volume]) throw usageError("unknown_volume", `unknown volume ${args.volume}`);
       const secrets = app.config.secrets?.values ?? [];
       const rows = listHookRuns(app.ctx.db, { volume: args.volume, limit }).map((r) => ({
@@ -47,11 +47,9 @@ const hooksCmd = defineCommand({
           )
         : "no hook runs";
       return { data: { hooks: rows }, human };
-    } finally {
-      app.close();
-    }
+    });
   },
-}) as Command;
+});
 
 export function hooksCommands(): Record<string, Command> {
   return { hooks: hooksCmd };

@@ -6,6 +6,7 @@ import { EXIT, exitCodeOf, HoardError, usageError, type ExitCode } from "../kern
 import { setVerbose, toJson } from "./output.ts";
 import { clearProgress } from "./progress.ts";
 import { outputStarted } from "./signals.ts";
+import type { HoardArgs, RestSpec } from "./args.ts";
 
 export interface CmdResult {
   data: unknown;
@@ -16,14 +17,15 @@ export interface CmdResult {
 }
 
 export const GLOBAL_ARGS = {
-  config: { type: "string", description: "config file (default $HOARD_CONFIG, else $XDG_CONFIG_HOME/hoard/config.toml)", valueHint: "FILE" },
-  db: { type: "string", description: "database file (default $HOARD_DB, else config db, else $XDG_DATA_HOME/hoard/hoard.db)", valueHint: "FILE" },
+  config: { type: "string", description: "config file (default $HOARD_CONFIG, else $XDG_CONFIG_HOME/hoard/config.toml)", valueHint: "FILE", complete: "file" },
+  db: { type: "string", description: "database file (default $HOARD_DB, else config db, else $XDG_DATA_HOME/hoard/hoard.db)", valueHint: "FILE", complete: "file" },
   json: { type: "boolean", description: "print exactly one JSON document on stdout" },
   quiet: { type: "boolean", alias: "q", description: "only warnings and errors on stderr; no human summary" },
   verbose: { type: "boolean", alias: "v", description: "more detail on stderr (debug messages); `hoard -v` alone prints the version" },
-} as const satisfies ArgsDef;
+} as const satisfies HoardArgs;
 
-export type Command = CommandDef<any> & { run?: (ctx: { args: any; rawArgs: string[] }) => Promise<CmdResult> };
+/** A citty command whose run returns a CmdResult; `rest` declares words beyond its positionals. */
+export type Command = CommandDef<any> & { run?: (ctx: { args: any; rawArgs: string[] }) => Promise<CmdResult>; rest?: RestSpec };
 
 const resolveSync = <T>(x: any): T => (typeof x === "function" ? x() : x);
 
@@ -135,7 +137,7 @@ export async function usageOf(cmd: Command, parent?: Command): Promise<string> {
   const withGlobals: Command = { ...cmd, args: Object.fromEntries(shown) };
   let text = await renderUsage(withGlobals as CommandDef<any>, parent as CommandDef<any> | undefined);
   // variadic commands name their extra words (citty knows only the declared positionals)
-  const more = (cmd as any).variadicHint as string | undefined;
+  const more = cmd.rest?.hint;
   if (more) text = text.replace(/^(.*USAGE.*?)(\x1b\[[0-9;]*m)?$/m, (_, line: string, reset = "") => `${line}${reset} ${more}`);
   const colour = !process.env.NO_COLOR && !!process.stdout.isTTY && process.env.TERM !== "dumb";
   return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "").replace(/[ \t]+$/gm, "");
@@ -174,8 +176,7 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
       if (a.type === "positional" && a.required !== false && (args as any)[k] === undefined && !(a as any).default)
         throw usageError("missing_argument", `missing argument ${k.toUpperCase()} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);
     const positionals = Object.entries(def).filter(([, a]) => a.type === "positional").length;
-    const variadic = (r.cmd as any).variadic === true;
-    if (!variadic && args._.length > positionals) throw usageError("extra_argument", `unexpected argument ${JSON.stringify(args._[positionals])} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);
+    if (!r.cmd.rest && args._.length > positionals) throw usageError("extra_argument", `unexpected argument ${JSON.stringify(args._[positionals])} for \`hoard ${name}\``, `see \`hoard ${name} --help\``);
     setVerbose(!!args.verbose);
     const res = await r.cmd.run({ args, rawArgs: r.rest });
     clearProgress(); // the summary starts on a line of its own

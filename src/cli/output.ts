@@ -89,3 +89,9 @@ export function makeProgress(quiet: boolean): (p: ProgressEvent) => void {
     line?.update(p);
   };
 }
+
+/** A file list in a summary: the first 20 (with sizes, and where from), then "… N more". */
+export function fileList(files: { path: string; size?: number; from?: string }[], indent = "    "): string[] {
+  const shown = files.slice(0, 20).map((f) => `${indent}${f.path}${f.size !== undefined ? ` (${bytes(f.size)})` : ""}${f.from ? ` from ${f.from}` : ""}`);
+  return files.length > 20 ? [...shown, `${indent}… ${files.length - 20} more`] : shown;
+}

@@ -97,11 +97,3 @@ export async function doctor(ctx: OpContext): Promise<DoctorReport> {
   }
   return { destinations, warnings: configFileWarnings(ctx.config), problems: destinations.filter((d) => PROBLEMS.has(d.state)).length };
 }
-
-/** Facts as short `key value` text (lists joined with commas). */
-export function factsText(facts: Record<string, unknown>): string {
-  return Object.entries(facts)
-    .filter(([, v]) => v !== undefined && v !== null && v !== "")
-    .map(([k, v]) => `${k} ${Array.isArray(v) ? v.join(",") || "none" : typeof v === "object" ? JSON.stringify(v) : String(v)}`)
-    .join("; ");
-}

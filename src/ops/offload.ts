@@ -12,7 +12,7 @@ import { parseDuration } from "../config/duration.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { confirmBatch, reachDestinations, type DestinationReport } from "./confirm.ts";
 import { gateFor } from "./gatecheck.ts";
-import { normaliseSelector, select } from "./select.ts";
+import { exampleSelector, normaliseSelector, resolveSelectors, select } from "./select.ts";
 import { verifiedUnlink } from "./unlink.ts";
 import { slicer, tally } from "./meter.ts";
 
@@ -207,4 +207,17 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     },
   );
   return out.result;
+}
+
+/**
+ * The selectors of `offload VOLUME PATH…`, resolved as everywhere; a volume with required destinations
+ * needs at least one (". for the whole volume"), so nothing goes by omission.
+ */
+export function offloadSelectors(ctx: OpContext, volume: string, words: readonly string[]): string[] {
+  const selectors = resolveSelectors(words, ctx.config.volumes[volume]?.path);
+  if (selectors.length === 0 && ctx.config.volumes[volume]?.offload_requires.length) {
+    const eg = exampleSelector(liveFiles(ctx.db, volume).filter((f) => f.status === "present").map((f) => f.path));
+    throw usageError("no_selector", "offload needs a selector: paths inside the volume (relative to the current directory inside it, else to its root), globs, or . for the whole volume", `e.g. \`hoard offload ${volume} .\`${eg !== "." ? ` or \`hoard offload ${volume} ${eg}\`` : ""} (add --dry-run to see first)`);
+  }
+  return selectors;
 }

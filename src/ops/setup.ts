@@ -1,15 +1,46 @@
-// Setup without hand-editing: `dest add`, `volume add --sync-to/--require` and `volume rm` as config
-// edits validated before anything is written; and the volumes the DB still tracks but the config dropped.
+// Setup without hand-editing: `init`, and `dest add`, `volume add --sync-to/--require`, `volume rm` as
+// config edits validated before anything is written; and the volumes the DB still tracks but the config dropped.
 
+import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { configError, refused, usageError } from "../kernel/errors.ts";
+import { dbIsEmpty, mkdirPrivate, openDb, SCHEMA_VERSION } from "../kernel/db.ts";
+import { nodeKey } from "../kernel/keys.ts";
+import { sanitisedHostname } from "../kernel/runtime.ts";
 import { listVolumes } from "../kernel/volumes.ts";
 import { countByStatus } from "../kernel/files.ts";
 import { openAlarms } from "../kernel/alarms.ts";
 import { parseConfig, readConfigText } from "../config/load.ts";
-import { appendTableToConfigText, removeTableFromConfigText, tomlString, tomlValueText, writeFileAtomic } from "../config/edit.ts";
+import { appendTableToConfigText, removeTableFromConfigText, tomlString, tomlValueText, writeFileAtomic, writeNewPrivateFile } from "../config/edit.ts";
+import { starterConfig } from "../config/starter.ts";
 import type { HoardConfig } from "../config/schema.ts";
 import type { Registry } from "../kernel/registry.ts";
 import type { OpContext } from "./context.ts";
+
+export interface InitResult {
+  config: string;
+  db: string;
+  schema_version: number;
+  key: { public_key: string; fingerprint: string };
+}
+
+/** Write a commented starter config and create the database and this node's key; never overwrites either. */
+export function init(file: string, dbPath: string, node: string | undefined): InitResult {
+  if (existsSync(file)) throw refused("config_exists", `refused: ${file} already exists; hoard init never overwrites a config`, "edit it, or pass --config to write a new one elsewhere");
+  if (existsSync(dbPath) && !dbIsEmpty(dbPath)) throw refused("db_exists", `refused: database ${dbPath} already exists; hoard init never overwrites it`, "pass --db to create a new one elsewhere");
+  mkdirPrivate(dirname(file));
+  writeNewPrivateFile(file, starterConfig({ node: node ?? sanitisedHostname(), db: dbPath }));
+  openDb(dbPath).close();
+  const key = nodeKey(dirname(dbPath)); // the key this node signs its catalogs with
+  return { config: file, db: dbPath, schema_version: SCHEMA_VERSION, key: { public_key: key.publicKey, fingerprint: key.fingerprint } };
+}
+
+/** This node's signing key, kept in the data directory (created there if there is none yet). */
+export function keyShow(dataDir: string): { public_key: string; fingerprint: string } {
+  if (!existsSync(dataDir)) throw refused("no_data_dir", `refused: hoard's data directory ${dataDir} does not exist`, "run `hoard init` first (or pass --db)");
+  const key = nodeKey(dataDir);
+  return { public_key: key.publicKey, fingerprint: key.fingerprint };
+}
 
 /** The config text that must exist before hoard edits it. */
 export function configTextOrThrow(file: string): string {
