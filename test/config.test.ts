@@ -12,7 +12,8 @@ import { HoardError } from "../src/kernel/errors.ts";
 import { sanitisedHostname } from "../src/kernel/runtime.ts";
 import { formatDuration, parseDuration } from "../src/config/duration.ts";
 import { secret } from "../src/config/schema.ts";
-import { loadConfig, parseConfig, readConfigText, resolveConfigPath, resolveDbPath, type ConfigExtensions } from "../src/config/load.ts";
+import { loadConfig, parseConfig, type ConfigExtensions } from "../src/config/load.ts";
+import { readConfigText, resolveConfigPath, resolveDbPath } from "../src/config/paths.ts";
 import { addVolumeToConfigText, writeFileAtomic } from "../src/config/edit.ts";
 import { starterConfig } from "../src/config/starter.ts";
 

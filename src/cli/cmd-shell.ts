@@ -11,7 +11,7 @@ import { command } from "./define.ts";
 import { commandModel } from "./completion-model.ts";
 import { bashScript, zshScript } from "./completion-sh.ts";
 import { fishScript } from "./completion-fish.ts";
-import { readConfigText, resolveConfigPath } from "../config/load.ts";
+import { readConfigText, resolveConfigPath } from "../config/paths.ts";
 import { usageError } from "../kernel/errors.ts";
 import { liveFiles } from "../kernel/files.ts";
 

@@ -6,7 +6,8 @@ import { basename, dirname, isAbsolute, join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { configError } from "../kernel/errors.ts";
-import { isTable, NAME_RE } from "./schema.ts";
+import { isTable } from "./issues.ts";
+import { NAME_RE } from "./schema.ts";
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 

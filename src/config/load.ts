@@ -1,43 +1,18 @@
-// Finding, reading and validating config.toml: path resolution (flags, env, XDG), TOML parsing,
-// disjoint volume/destination trees, the secrets it names, and one config error listing every key.
+// Reading and validating config.toml: TOML parsing, the schemas with what plugins registered, checks
+// across tables (disjoint trees, known destinations), secrets collected, one config error listing every key.
 
 import * as v from "valibot";
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { basename, dirname, isAbsolute, join, resolve, sep } from "node:path";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { configError } from "../kernel/errors.ts";
 import { sanitisedHostname } from "../kernel/runtime.ts";
-import {
-  configSchema,
-  flattenIssues,
-  formatKeyPath,
-  isTable,
-  type DestinationConfig,
-  type FlatIssue,
-  type HoardConfig,
-  type ParsedRoot,
-  type VolumeConfig,
-} from "./schema.ts";
+import { flattenIssues, formatKeyPath, isTable, type FlatIssue } from "./issues.ts";
+import { configSchema, type DestinationConfig, type HoardConfig, type ParsedRoot, type VolumeConfig } from "./schema.ts";
+import { display, readConfigText } from "./paths.ts";
+import { collectSecrets } from "./secrets.ts";
+import { localTrees, treeOverlaps } from "./trees.ts";
 
 export type { HoardConfig, VolumeConfig, DestinationConfig, HookConfig, Secret } from "./schema.ts";
-
-/** What the config names as secret: hooks never see these variables, stored text never these values. */
-export interface ConfigSecrets {
-  /** Environment variables named by `{ env = "VAR" }` anywhere in the config. */
-  envVars: string[];
-  /** Resolved values: of those variables, and literal strings at secret-looking keys of destination tables. */
-  values: string[];
-  /** Key paths of destination tables holding a literal (not `{ env }`) secret, e.g. `destinations.vault.password`. */
-  literals: string[];
-}
-
-declare module "./schema.ts" {
-  interface HoardConfig {
-    /** Set by loadConfig/parseConfig. */
-    secrets?: ConfigSecrets;
-  }
-}
 
 export interface ConfigExtensions {
   /** type name -> schema of the plugin-specific keys (a strictObject) */
@@ -51,56 +26,6 @@ export interface ConfigExtensions {
 /** Extensions with nothing registered. */
 export const noExtensions = (): ConfigExtensions => ({ destinationTypes: new Map(), destinationKeys: new Map(), rootKeys: new Map() });
 
-const env = (name: string): string | undefined => {
-  const s = process.env[name];
-  return s === undefined || s === "" ? undefined : s;
-};
-// XDG base directories must be absolute; a relative value is ignored (XDG spec).
-const xdg = (name: string, fallback: string): string => {
-  const s = env(name);
-  return s !== undefined && isAbsolute(s) ? s : join(env("HOME") ?? homedir(), fallback);
-};
-
-/** --config, else $HOARD_CONFIG, else $XDG_CONFIG_HOME (default ~/.config)/hoard/config.toml; always absolute. */
-export function resolveConfigPath(flag?: string): string {
-  if (flag !== undefined && flag !== "") return resolve(flag);
-  const e = env("HOARD_CONFIG");
-  if (e !== undefined) return resolve(e);
-  return join(xdg("XDG_CONFIG_HOME", ".config"), "hoard", "config.toml");
-}
-
-/** --db, else $HOARD_DB, else the config's db, else $XDG_DATA_HOME (default ~/.local/share)/hoard/hoard.db; always absolute. */
-export function resolveDbPath(flag: string | undefined, cfg: HoardConfig | undefined): string {
-  if (flag !== undefined && flag !== "") return resolve(flag);
-  const e = env("HOARD_DB");
-  if (e !== undefined) return resolve(e);
-  if (cfg?.db) return cfg.db;
-  return join(xdg("XDG_DATA_HOME", join(".local", "share")), "hoard", "hoard.db");
-}
-
-/** The config file's text, or undefined when it does not exist. Other read errors are config errors. */
-export function readConfigText(path: string): string | undefined {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException)?.code;
-    if (code === "ENOENT") return undefined;
-    throw configError(
-      "config_unreadable",
-      `config file ${path} cannot be read: ${code === "EISDIR" ? "it is a directory" : ((e as Error)?.message ?? String(e))}`,
-      "check the path and its permissions, or pass --config",
-      { file: path },
-    );
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw configError("config_encoding", `config file ${path} is not valid UTF-8`, "TOML files must be UTF-8; re-save it as UTF-8", { file: path });
-  }
-}
-
-const display = (file: string) => (file === "" ? "(no config file)" : file);
 
 function syntaxError(err: TomlError, file: string): never {
   // smol-toml's message is "Invalid TOML document: <what>\n\n<code block>"; the code block quotes
@@ -296,190 +221,4 @@ export function loadConfig(file: string, ext: ConfigExtensions, opts: { required
     return parseConfig("", "", ext);
   }
   return parseConfig(text, file, ext);
-}
-
-// ---------- disjoint trees ----------
-
-/** A local directory tree named by the config: a volume, or a destination that lives on a local path. */
-export interface LocalTree {
-  kind: "volume" | "destination";
-  name: string;
-  /** The key holding the path: `path` for volumes and fs, `remote` for rclone, `repository` for kopia. */
-  key: string;
-  /** e.g. `volume "photos"`, `fs destination "nas"`. */
-  label: string;
-  /** Absolute, normalised as written. */
-  path: string;
-  /** With symlinks of the existing prefix resolved. */
-  real: string;
-}
-
-/** realpath of the longest existing prefix, with the rest appended (a tree may not exist yet). */
-export function realPrefixPath(p: string): string {
-  const rest: string[] = [];
-  let cur = resolve(p);
-  for (;;) {
-    try {
-      return rest.length ? join(realpathSync.native(cur), ...rest.reverse()) : realpathSync.native(cur);
-    } catch {
-      const parent = dirname(cur);
-      if (parent === cur) return resolve(p);
-      rest.push(basename(cur));
-      cur = parent;
-    }
-  }
-}
-
-/** The local path of a destination table (best effort: fs `path`, rclone `/abs` or `:local:/abs`, kopia `repository`). */
-export function destinationLocalPath(table: Record<string, unknown>): { key: string; path: string } | undefined {
-  const abs = (key: string, p: unknown) => (typeof p === "string" && isAbsolute(p) && !p.includes("\0") ? { key, path: resolve(p) } : undefined);
-  switch (table.type) {
-    case "fs":
-      return abs("path", table.path);
-    case "kopia":
-      return abs("repository", table.repository);
-    case "rclone": {
-      const r = table.remote;
-      if (typeof r !== "string") return undefined;
-      if (r.startsWith("/")) return abs("remote", r);
-      const m = /^:local(?:,[^:]*)?:(.*)$/.exec(r);
-      return m ? abs("remote", m[1]) : undefined;
-    }
-    default:
-      return undefined;
-  }
-}
-
-/** Every local tree of a config: volumes (name -> absolute path) and destination tables (with `type`). */
-export function localTrees(volumes: Map<string, string> | Record<string, { path: string }>, destinations: Record<string, unknown>): LocalTree[] {
-  const out: LocalTree[] = [];
-  const vols = volumes instanceof Map ? [...volumes] : Object.entries(volumes).map(([n, vol]) => [n, vol.path] as const);
-  for (const [name, p] of vols) if (isAbsolute(p)) out.push({ kind: "volume", name, key: "path", label: `volume ${JSON.stringify(name)}`, path: resolve(p), real: realPrefixPath(p) });
-  for (const [name, t] of Object.entries(destinations)) {
-    if (!isTable(t)) continue;
-    const loc = destinationLocalPath(t);
-    if (loc) out.push({ kind: "destination", name, key: loc.key, label: `${String(t.type)} destination ${JSON.stringify(name)}`, path: loc.path, real: realPrefixPath(loc.path) });
-  }
-  return out;
-}
-
-const under = (p: string, root: string) => p !== root && p.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
-
-/**
- * The overlaps among trees, each reported at one tree (`a`, whose key is at fault) naming the
- * other: volumes inside volumes or local destinations, local destinations inside volumes. Two
- * destinations may share a parent (their identities keep them apart). Literal and real paths both count.
- */
-export function treeOverlaps(trees: LocalTree[]): { a: LocalTree; b: LocalTree; message: string }[] {
-  const out: { a: LocalTree; b: LocalTree; message: string }[] = [];
-  const where = (b: LocalTree, literal: boolean) => (literal ? b.path : `${b.path}, which resolves to ${b.real}`);
-  for (const a of trees) {
-    let volumeReported = false; // between volumes, one message per volume (the first other one)
-    for (const b of trees) {
-      if (a === b || (a.kind === "destination" && b.kind === "destination")) continue;
-      const bothVolumes = a.kind === "volume" && b.kind === "volume";
-      if (bothVolumes && volumeReported) continue;
-      const sameLit = a.path === b.path;
-      if (sameLit || a.real === b.real) {
-        // reported once: at the volume; between two volumes, at the one whose name sorts later
-        if (a.kind === "destination" || (bothVolumes && b.name > a.name)) continue;
-        out.push({ a, b, message: `is the same directory as ${b.label}${sameLit ? "" : ` (${where(b, false)})`}` });
-        volumeReported ||= bothVolumes;
-        continue;
-      }
-      const lit = under(a.path, b.path);
-      if (lit || under(a.real, b.real)) {
-        out.push({ a, b, message: `is inside ${b.label} (${where(b, lit)})` });
-        volumeReported ||= bothVolumes;
-      }
-    }
-  }
-  // one message per (tree, other); the volume-volume pass above stops at the first other volume
-  const seen = new Set<string>();
-  return out.filter((o) => {
-    const id = `${o.a.kind}\0${o.a.name}\0${o.b.kind}\0${o.b.name}`;
-    return seen.has(id) ? false : (seen.add(id), true);
-  });
-}
-
-/**
- * Refuse (exit 2, before anything is written) a volume at `path` that would overlap a volume or a
- * local destination of the config, naming both.
- */
-export function assertVolumeDisjoint(config: HoardConfig, name: string, path: string): void {
-  const vols = new Map(Object.entries(config.volumes).map(([n, vol]) => [n, vol.path] as const));
-  vols.set(name, resolve(path));
-  const tables = Object.fromEntries(Object.entries(config.destinations).map(([n, d]) => [n, d.table]));
-  const bad = treeOverlaps(localTrees(vols, tables)).filter((o) => (o.a.kind === "volume" && o.a.name === name) || (o.b.kind === "volume" && o.b.name === name));
-  if (bad.length === 0) return;
-  const lines = bad.map((o) => `${o.a.label} at ${o.a.path} ${o.message}`);
-  throw configError(
-    "trees_overlap",
-    `refused: volume ${JSON.stringify(name)} at ${path} would overlap:\n${lines.map((l) => `  ${l}`).join("\n")}`,
-    "volumes and local destinations must be disjoint trees (neither inside the other): pick another directory",
-    { volume: name, path, overlaps: bad.map((o) => ({ tree: o.a.label, path: o.a.path, other: o.b.label, other_path: o.b.path })) },
-  );
-}
-
-/** Refuse (exit 2) when the loaded config's trees overlap now (symlinks may have changed since it was written). */
-export function assertTreesDisjoint(config: HoardConfig): void {
-  const tables = Object.fromEntries(Object.entries(config.destinations).map(([n, d]) => [n, d.table]));
-  const bad = treeOverlaps(localTrees(config.volumes, tables));
-  if (bad.length === 0) return;
-  throw configError(
-    "trees_overlap",
-    `refused: volumes and destinations of ${display(config.file)} overlap:\n${bad.map((o) => `  ${o.a.label} at ${o.a.path} ${o.message}`).join("\n")}`,
-    "volumes and local destinations must be disjoint trees (neither inside the other): fix the paths in the config",
-    { overlaps: bad.map((o) => ({ tree: o.a.label, path: o.a.path, other: o.b.label, other_path: o.b.path })) },
-  );
-}
-
-// ---------- secrets ----------
-
-/** Keys of destination tables whose literal string values are secrets. */
-const SECRET_KEY = /(^|_)(pass|passwd|password|passphrase|secret|token|key|credentials?)($|_)/i;
-
-/** Collect `{ env = "VAR" }` tables anywhere, and literal strings at secret-looking destination keys. */
-export function collectSecrets(raw: Record<string, unknown>, env: Record<string, string | undefined> = process.env): ConfigSecrets {
-  const envVars = new Set<string>();
-  const values = new Set<string>();
-  const literals: string[] = [];
-  const walk = (x: unknown, path: string[], inDest: boolean) => {
-    if (Array.isArray(x)) {
-      x.forEach((y, i) => walk(y, [...path, `[${i}]`], inDest));
-      return;
-    }
-    if (!isTable(x)) return;
-    const keys = Object.keys(x);
-    if (keys.length === 1 && keys[0] === "env" && typeof x.env === "string") {
-      envVars.add(x.env);
-      const val = env[x.env];
-      if (val) values.add(val);
-      return;
-    }
-    for (const k of keys) {
-      const val = x[k];
-      if (inDest && path.length >= 2 && typeof val === "string" && val !== "" && SECRET_KEY.test(k)) {
-        values.add(val);
-        literals.push([...path, k].join("."));
-      } else walk(val, [...path, k], inDest || (path.length === 0 && k === "destinations"));
-    }
-  };
-  walk(raw, [], false);
-  return { envVars: [...envVars].sort(), values: [...values].sort((a, b) => b.length - a.length), literals };
-}
-
-/** Warnings about the config file itself: group/world-readable while it holds a literal secret. */
-export function configFileWarnings(config: HoardConfig): string[] {
-  if (config.file === "" || !config.secrets?.literals.length) return [];
-  let mode: number;
-  try {
-    mode = statSync(config.file).mode & 0o777;
-  } catch {
-    return [];
-  }
-  if ((mode & 0o077) === 0) return [];
-  return [
-    `config file ${config.file} holds a literal secret (${config.secrets.literals.join(", ")}) and is readable by ${mode & 0o007 ? "everyone" : "its group"} (mode ${mode.toString(8).padStart(4, "0")}): chmod 600 it, or use { env = "VAR" }`,
-  ];
 }

@@ -8,7 +8,7 @@ import { components, resetDestinationComponents } from "../kernel/vector.ts";
 import type { Identity } from "../kernel/plugin.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { openDestination } from "./dest-open.ts";
-import { assertTreesDisjoint } from "../config/load.ts";
+import { assertTreesDisjoint } from "../config/trees.ts";
 
 /**
  * `dest init`: create the destination's identity and pin it. With `adopt`, pin the identity an

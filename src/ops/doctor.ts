@@ -3,7 +3,7 @@
 
 import { HoardError } from "../kernel/errors.ts";
 import { pinned } from "../kernel/dest-identity.ts";
-import { configFileWarnings } from "../config/load.ts";
+import { configFileWarnings } from "../config/secrets.ts";
 import type { OpContext } from "./context.ts";
 import { openDestination } from "./dest-open.ts";
 import { volumesFor } from "./sync.ts";

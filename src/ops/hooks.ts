@@ -4,7 +4,7 @@
 
 import { spawn } from "node:child_process";
 import type { HookConfig } from "../config/schema.ts";
-import type { ConfigSecrets } from "../config/load.ts";
+import type { ConfigSecrets } from "../config/secrets.ts";
 import { AlreadyFinished } from "../kernel/errors.ts";
 import { beginHookRun, finishHookRun, getHookRun, groupAlive, setHookPid, type HookStatus } from "../kernel/hookruns.ts";
 import { formatDuration } from "../config/duration.ts";

@@ -22,7 +22,7 @@ import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts
 import { RUN_KINDS, type RunKind } from "../kernel/conflict.ts";
 import { CATALOG_FORMAT, decodeCatalog, type Catalog, type CatalogRow } from "../kernel/catalog.ts";
 import { fingerprintOf, nodeKey } from "../kernel/keys.ts";
-import { assertTreesDisjoint } from "../config/load.ts";
+import { assertTreesDisjoint } from "../config/trees.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { openDestination } from "./dest-open.ts";
 import { destInit } from "./dest-admin.ts";

@@ -6,7 +6,7 @@ import { resolve } from "node:path";
 import { refused, usageError } from "../kernel/errors.ts";
 import { getVolume, listVolumes, readMarker, recordVolume, writeMarker } from "../kernel/volumes.ts";
 import type { Registry } from "../kernel/registry.ts";
-import { assertVolumeDisjoint } from "../config/load.ts";
+import { assertVolumeDisjoint } from "../config/trees.ts";
 import { addVolumeToConfigText, writeFileAtomic } from "../config/edit.ts";
 import type { HoardConfig } from "../config/schema.ts";
 import { configTextOrThrow, nameList, volumeAddText } from "./setup.ts";
