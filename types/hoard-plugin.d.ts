@@ -84,6 +84,43 @@ declare module "hoard/plugin" {
         signal: string | null;
         stdout: string;
         stderr: string;
+        /** Stopped by `timeoutMs` (its process group terminated, then killed). */
+        timedOut?: boolean;
+    }
+    /** How api.util.spawn runs a command (always without a shell, in a process group of its own). */
+    export interface SpawnOptions {
+        /** Overlaid on hoard's own environment (undefined removes a variable); with `inheritEnv: false`, the whole environment. */
+        env?: Record<string, string | undefined>;
+        /** false: the child sees only `env`. Default true. */
+        inheritEnv?: boolean;
+        cwd?: string;
+        /** Abort kills the child's whole process group. */
+        signal?: AbortSignal;
+        stdin?: string;
+        onStderrLine?(line: string): void;
+        onStdoutLine?(line: string): void;
+        /** Keep at most this many characters of stdout (default unlimited). */
+        maxStdout?: number;
+        /**
+         * Send stdout to a private, already unlinked temporary file and read it once the command has
+         * exited, instead of through a pipe: for large outputs (a listing of 100,000 objects) far cheaper.
+         * onStdoutLine is then called for every line after the command exits.
+         */
+        stdoutToFile?: boolean;
+        /** Every chunk of stdout as raw bytes, as it arrives (e.g. a file streamed back to be hashed); stdout is then not kept. */
+        onStdoutData?(chunk: Uint8Array): void;
+        /** Throw stdout away (a hook's output is not hoard's). */
+        discardStdout?: boolean;
+        /** Called with the child's pid (also its process group id) once it has started. */
+        onStart?(pid: number): void;
+        /** After this long, SIGTERM to the child's process group, `killGraceMs` (default 2000) for it to go, then SIGKILL. */
+        timeoutMs?: number;
+        killGraceMs?: number;
+        /**
+         * Once the child has exited, wait at most this long for its output streams to end (a background
+         * grandchild may hold them open). Default: until they end. Output through files never waits.
+         */
+        settleMs?: number;
     }
     /** Everything a handler may use during a run. */
     export interface HandlerContext {
@@ -375,22 +412,10 @@ declare module "hoard/plugin" {
         parseDuration(s: string): bigint;
         formatDuration(ns: bigint): string;
         /**
-         * Spawn a tool without a shell; never put secrets in args (pass them in env). With
-         * stdoutToFile, stdout goes to a private unlinked temporary file read after exit (much cheaper
-         * than a pipe for large outputs such as a listing; onStdoutLine then runs after exit). With
-         * onStdoutData, stdout arrives as raw byte chunks (e.g. a file streamed back to be hashed) and
-         * is not kept in the result.
+         * Spawn a tool without a shell, in its own process group; never put secrets in args (pass them in
+         * env). Rejects only when the command cannot be started. See SpawnOptions.
          */
-        spawn(cmd: string, args: string[], opts?: {
-            env?: Record<string, string | undefined>;
-            cwd?: string;
-            signal?: AbortSignal;
-            stdin?: string;
-            onStderrLine?(line: string): void;
-            onStdoutLine?(line: string): void;
-            stdoutToFile?: boolean;
-            onStdoutData?(chunk: Uint8Array): void;
-        }): Promise<SpawnResult>;
+        spawn(cmd: string, args: string[], opts?: SpawnOptions): Promise<SpawnResult>;
         /** BLAKE3 hex of a local file. */
         blake3File(path: string): Promise<string>;
         blake3Stream(): {
@@ -409,6 +434,39 @@ declare module "hoard/plugin" {
             replace?: boolean;
             mode?: number;
         }): Promise<void>;
+        /** Rules shared by destinations that store each catalog as an object of their own (e.g. a snapshot). */
+        catalogs: {
+            /** Whether `name` is a catalog name (`<20 digits>-<BLAKE3 hex>.hcat`). */
+            isName(name: string): boolean;
+            /** Throws bad_catalog_name unless `name` is a catalog name. */
+            checkName(dest: string, name: string): void;
+            /**
+             * The bytes of the first copy of `name` whose bytes hash to it, else of the first readable copy;
+             * catalog_missing without copies, catalog_read (with `hint`) when none can be read.
+             */
+            read<T>(o: {
+                dest: string;
+                volume: string;
+                name: string;
+                copies: readonly T[];
+                read(copy: T): Promise<Uint8Array | {
+                    error: string;
+                }>;
+                hint: string;
+            }): Promise<Uint8Array>;
+            /**
+             * putCatalog's never-replace rule: false when the name is not `stored` yet; true when it holds these
+             * very bytes (nothing to write); catalog_name_taken (with `hint`) when it holds other bytes.
+             */
+            alreadyStored(o: {
+                dest: string;
+                name: string;
+                bytes: Uint8Array;
+                stored: boolean;
+                read(): Promise<Uint8Array>;
+                hint: string;
+            }): Promise<boolean>;
+        };
         /** Anchored filesystem work: directory handles opened one component at a time, never following a symlink. */
         anchored: {
             /** Open a trusted root directory (e.g. from the config) as the anchor of everything below it. Refuses without /proc. */

@@ -1,9 +1,10 @@
 // Receipts of the fs destination, kept in hoard's local state for that destination (never at the
 // destination): per path the BLAKE3, size and mtime last read back, and when, under one scope.
 
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { writeFileAtomicSync } from "../../src/kernel/atomic.ts";
 
 export interface Receipt {
   blake3: string;
@@ -60,10 +61,5 @@ export function saveReceipts(stateDir: string, volume: string, m: Receipts): voi
   mkdirSync(join(stateDir, "receipts"), { recursive: true, mode: 0o700 });
   const lines: string[] = [JSON.stringify({ scope: m.scope })];
   for (const [path, r] of m) lines.push(JSON.stringify({ path, ...r }));
-  const tmp = `${f}.tmp-${process.pid}`;
-  writeFileSync(tmp, lines.join("\n") + "\n", { mode: 0o600 });
-  const fd = openSync(tmp, "r");
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, f);
+  writeFileAtomicSync(f, lines.join("\n") + "\n", { mode: 0o600 });
 }

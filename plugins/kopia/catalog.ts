@@ -1,8 +1,9 @@
 // The per-destination, per-volume catalog in hoard's local state: which snapshot last held each
 // (path, BLAKE3) checked (a hint), and receipts: kopia object ids whose bytes were read back into a BLAKE3.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { PluginUtil } from "../../src/kernel/plugin.ts";
 
 export interface Holder {
   /** BLAKE3 of the content this record is about. */
@@ -58,17 +59,10 @@ export function loadCatalog(stateDir: string, volume: string, repository: string
   return { version: 2, repository, files, scope, receipts };
 }
 
-export function saveCatalog(stateDir: string, volume: string, c: Catalog): void {
+/** Write the catalog atomically (api.util.writeFileAtomic: temp, fsync, rename, directory fsync). */
+export async function saveCatalog(write: PluginUtil["writeFileAtomic"], stateDir: string, volume: string, c: Catalog): Promise<void> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const p = fileOf(stateDir, volume);
-  const tmp = `${p}.tmp-${process.pid}`;
   const receipts: Record<string, { b3: string; at: string }> = {};
   if (c.scope !== "") for (const [obj, r] of c.receipts) receipts[obj] = { b3: r.b3, at: String(r.at) };
-  try {
-    writeFileSync(tmp, JSON.stringify({ version: 2, repository: c.repository, files: c.files, scope: c.scope, receipts }), { mode: 0o600 });
-    renameSync(tmp, p);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  await write(fileOf(stateDir, volume), JSON.stringify({ version: 2, repository: c.repository, files: c.files, scope: c.scope, receipts }), { mode: 0o600 });
 }

@@ -508,7 +508,7 @@ export function openKopia(api: PluginApi, o: KopiaConfig, octx: OpenContext, ope
       const r = cat.receipts.get(h.obj);
       if (r && r.b3 === h.b3) next.receipts.set(h.obj, r);
     }
-    saveCatalog(stateDir, ctx.volume, next);
+    await saveCatalog(api.util.writeFileAtomic, stateDir, ctx.volume, next);
     ctx.progress({ phase: "kopia", done: manifest.length, total: manifest.length });
     return manifest.map((e) => out.get(e.path) ?? { path: e.path, ok: false as const, reason: signal.aborted ? "aborted" : "not verified" });
   }

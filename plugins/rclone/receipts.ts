@@ -10,8 +10,9 @@
 // discarded unread.
 
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rename, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { writeFileAtomic } from "../../src/kernel/atomic.ts";
 
 export interface Receipt {
   size: number;
@@ -116,9 +117,7 @@ export class Receipts {
     const lines: string[] = [];
     for (const [p, r] of this.map) lines.push(JSON.stringify({ p, s: r.size, t: r.modtime, b: r.blake3, h: r.method, a: String(r.at), c: r.scope, m: "v2" }));
     await mkdir(join(this.file, ".."), { recursive: true });
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    await writeFile(tmp, lines.join("\n") + (lines.length ? "\n" : ""));
-    await rename(tmp, this.file);
+    await writeFileAtomic(this.file, lines.join("\n") + (lines.length ? "\n" : ""));
     this.dirty = false;
   }
 }

@@ -2,7 +2,7 @@
 // `volume:V`, host `hoard`) holding the single file /NAME; listed by tag, read back with `restic dump`.
 
 import { randomUUID } from "node:crypto";
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { DestinationHandler, PluginApi } from "hoard/plugin";
 import { errorText, type Restic } from "./exec.ts";
@@ -10,8 +10,6 @@ import { parseGoTime, parseSummary } from "./listing.ts";
 
 /** Every catalog snapshot carries this tag (and not `hoard`, so no data listing ever sees one). */
 export const CATALOG_TAG = "hoard-catalog";
-/** As isCatalogName in the kernel: `<time, 20 digits>-<BLAKE3 hex>.hcat`. */
-const NAME_RE = /^(\d{20})-([0-9a-f]{64})\.hcat$/;
 
 type CatalogMethods = Required<Pick<DestinationHandler, "putCatalog" | "listCatalogs" | "getCatalog">>;
 type Res = Awaited<ReturnType<Restic["run"]>>;
@@ -34,9 +32,6 @@ export function resticCatalogs(
     if (volume === "" || /[,/\s]/.test(volume)) throw failure("bad_volume_name", `${dest}: not a volume name: ${JSON.stringify(volume)}`);
     return `volume:${volume}`;
   };
-  const checkName = (name: string) => {
-    if (!NAME_RE.test(name)) throw failure("bad_catalog_name", `${dest}: not a catalog name: ${JSON.stringify(name)}`);
-  };
 
   /** The catalog snapshots of `volume`, newest first (a name may appear twice after a race). */
   async function snaps(volume: string, signal?: AbortSignal): Promise<CatalogSnap[]> {
@@ -56,7 +51,7 @@ export function resticCatalogs(
       if (!tags.includes(CATALOG_TAG) || !tags.includes(tag)) continue;
       if (!Array.isArray(x.paths) || x.paths.length !== 1 || typeof x.paths[0] !== "string") continue;
       const name = basename(x.paths[0]);
-      if (!NAME_RE.test(name)) continue;
+      if (!api.util.catalogs.isName(name)) continue;
       out.push({ id: x.id, name, timeNs: (typeof x.time === "string" && parseGoTime(x.time)) || 0n });
     }
     return out.sort((a, b) => (a.timeNs > b.timeNs ? -1 : a.timeNs < b.timeNs ? 1 : a.id < b.id ? -1 : 1));
@@ -72,52 +67,36 @@ export function resticCatalogs(
     return { ok: true, bytes: Buffer.concat(chunks) };
   }
 
-  /** The bytes stored under `name`: of the first snapshot whose bytes hash to the name, else of the first readable one. */
+  /** The bytes stored under `name` (api.util.catalogs.read: the copy whose bytes hash to the name first). */
   async function get(volume: string, name: string, signal?: AbortSignal, known?: CatalogSnap[]): Promise<Uint8Array> {
-    checkName(name);
-    const all = (known ?? (await snaps(volume, signal))).filter((s) => s.name === name);
-    if (all.length === 0) throw failure("catalog_missing", `${dest}: catalog ${name} of ${volume} is not there`);
-    const want = NAME_RE.exec(name)![2];
-    let first: Buffer | undefined;
-    const notes: string[] = [];
-    for (const s of all) {
-      const d = await dump(s, signal);
-      if (!d.ok) {
-        notes.push(d.error);
-        continue;
-      }
-      const h = api.util.blake3Stream();
-      h.update(d.bytes);
-      if (h.digestHex() === want) return new Uint8Array(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength);
-      first ??= d.bytes;
-    }
-    if (first) return new Uint8Array(first.buffer, first.byteOffset, first.byteLength); // the caller refuses it (bad_hash)
-    throw failure("catalog_read", `${dest}: cannot read catalog ${name} of ${volume}: ${notes.slice(0, 3).join("; ")}`, "check that the repository is reachable (`restic check` finds damage)");
+    api.util.catalogs.checkName(dest, name);
+    return api.util.catalogs.read({
+      dest,
+      volume,
+      name,
+      copies: (known ?? (await snaps(volume, signal))).filter((s) => s.name === name),
+      hint: "check that the repository is reachable (`restic check` finds damage)",
+      read: async (s) => {
+        const d = await dump(s, signal);
+        return d.ok ? new Uint8Array(d.bytes.buffer, d.bytes.byteOffset, d.bytes.byteLength) : { error: d.error };
+      },
+    });
   }
 
   return {
     async putCatalog(volume, name, bytes, ctx) {
-      checkName(name);
+      api.util.catalogs.checkName(dest, name);
       const signal = ctx.signal;
       const have = await snaps(volume, signal);
-      // never replaced: a name already there must hold these very bytes
-      if (have.some((s) => s.name === name)) {
-        const old = await get(volume, name, signal, have);
-        if (Buffer.compare(old, bytes) !== 0) throw failure("catalog_name_taken", `${dest}: catalog ${name} already exists there with other bytes; it is not replaced`, "forget that snapshot by hand (`restic forget`) if it is damaged");
-        return;
-      }
+      const stored = have.some((s) => s.name === name);
+      const hint = "forget that snapshot by hand (`restic forget`) if it is damaged";
+      if (await api.util.catalogs.alreadyStored({ dest, name, bytes, stored, read: () => get(volume, name, signal, have), hint })) return;
       // restic reads the bytes from a private directory holding only this file, named by a path
       // relative to it: the snapshot's tree is then exactly /NAME (as with --stdin-filename)
       const dir = join(o.stateDir, `catalog-${randomUUID()}`);
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       try {
-        const fd = openSync(join(dir, name), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0), 0o600);
-        try {
-          for (let off = 0; off < bytes.length; ) off += writeSync(fd, bytes, off, bytes.length - off);
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
+        await api.util.writeFileAtomic(join(dir, name), bytes, { replace: false, mode: 0o600 });
         const res = await r.run(["backup", "--json", "--host", o.host, "--tag", CATALOG_TAG, "--tag", volTag(volume), name], { signal, cwd: dir });
         if (signal.aborted) throw failure("aborted", `the catalog ${name} of ${volume} was not written: interrupted`);
         const summary = parseSummary(res.stdout);

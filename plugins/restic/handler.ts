@@ -358,7 +358,7 @@ export function openRestic(api: PluginApi, o: ResticConfig, octx: OpenContext): 
     const paths = new Set(manifest.map((e) => e.path));
     for (const k of [...st.receipts.keys()]) if (!paths.has(k)) st.receipts.delete(k);
     for (const k of [...st.hints.keys()]) if (!paths.has(k)) st.hints.delete(k);
-    saveState(stateDir, ctx.volume, st);
+    await saveState(api.util.writeFileAtomic, stateDir, ctx.volume, st);
     ctx.progress({ phase: "restic", done: manifest.length, total: manifest.length });
     return manifest.map((e) => out.get(e.path) ?? { path: e.path, ok: false as const, reason: signal.aborted ? "aborted" : "not verified" });
   }

@@ -2,8 +2,9 @@
 // path's snapshot node, size+mtime, whose bytes were read back into a BLAKE3 under one receipt scope)
 // and hints (the snapshot that last held each checked content, tried first by fetch and verify).
 
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { PluginUtil } from "hoard/plugin";
 
 export interface Receipt {
   b3: string;
@@ -45,19 +46,12 @@ export function loadState(stateDir: string, volume: string, repository: string, 
   return st;
 }
 
-export function saveState(stateDir: string, volume: string, st: State): void {
+/** Write the state atomically (api.util.writeFileAtomic: temp, fsync, rename, directory fsync). */
+export async function saveState(write: PluginUtil["writeFileAtomic"], stateDir: string, volume: string, st: State): Promise<void> {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const p = fileOf(stateDir, volume);
-  const tmp = `${p}.tmp-${process.pid}`;
   const receipts: Record<string, unknown> = {};
   if (st.scope !== "") for (const [k, r] of st.receipts) receipts[k] = { b3: r.b3, size: r.size, mtime: r.mtime, at: String(r.at) };
   const hints: Record<string, unknown> = {};
   for (const [k, h] of st.hints) hints[k] = h;
-  try {
-    writeFileSync(tmp, JSON.stringify({ version: 1, repository: st.repository, scope: st.scope, receipts, hints }), { mode: 0o600 });
-    renameSync(tmp, p);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  await write(fileOf(stateDir, volume), JSON.stringify({ version: 1, repository: st.repository, scope: st.scope, receipts, hints }), { mode: 0o600 });
 }

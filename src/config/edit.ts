@@ -1,11 +1,11 @@
 // Editing config text without reformatting it (appending a [volumes.NAME] table, every existing
 // byte kept), TOML string/key quoting, and atomic file writes (private 0600 when hoard creates them).
 
-import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { closeSync, fchmodSync, fsyncSync, openSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { configError } from "../kernel/errors.ts";
+import { writeFileAtomicSync } from "../kernel/atomic.ts";
 import { isTable } from "./issues.ts";
 import { NAME_RE } from "./schema.ts";
 
@@ -221,9 +221,9 @@ export function writeNewPrivateFile(path: string, text: string): void {
 }
 
 /**
- * Replace a file atomically: write a temp file beside it, fsync, rename over it, fsync the
- * directory. An existing file's permission bits are kept (a new one is 0600); a symlink is
- * followed (its target is replaced).
+ * Replace a file atomically (writeFileAtomicSync: temp beside it, fsync, rename over it, fsync of
+ * the directory where the file system can). An existing file's permission bits are kept (a new one
+ * is 0600); a symlink is followed (its target is replaced).
  */
 export function writeFileAtomic(path: string, text: string): void {
   let target = path;
@@ -234,34 +234,5 @@ export function writeFileAtomic(path: string, text: string): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException)?.code !== "ENOENT") throw e;
   }
-  const dir = dirname(target);
-  const tmp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString("hex")}.tmp`);
-  const fd = openSync(tmp, "wx", mode ?? NEW_FILE_MODE);
-  try {
-    try {
-      fchmodSync(fd, mode ?? NEW_FILE_MODE);
-      writeFileSync(fd, text, "utf8");
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw e;
-  }
-  try {
-    const dfd = openSync(dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // some filesystems cannot fsync a directory; the rename itself is still atomic
-  }
+  writeFileAtomicSync(target, text, { mode: mode ?? NEW_FILE_MODE, exactMode: true, bestEffortDirSync: true });
 }

@@ -4,7 +4,7 @@
 import type { Db } from "./db.ts";
 import { nowNs, pidExists, processStartTime, type SqlValue } from "./runtime.ts";
 import { finishRow } from "./terminal.ts";
-import { processAlive } from "./spawn.ts";
+import { processAlive } from "./children.ts";
 
 export type HookStatus = "running" | "success" | "failed" | "timeout" | "skipped" | "aborted";
 

@@ -21,6 +21,7 @@ import { nowNs } from "./runtime.ts";
 import { hashFile, streamHasher } from "./hash.ts";
 import { parseDuration, formatDuration } from "../config/duration.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { catalogRules } from "./catalogstore.ts";
 import { openRoot, splitRel } from "./anchored.ts";
 import { secret } from "../config/schema.ts";
 
@@ -42,6 +43,7 @@ export const pluginUtil: PluginUtil = {
   blake3Stream: streamHasher,
   nowNs,
   writeFileAtomic,
+  catalogs: catalogRules,
   anchored: { openRoot, splitRel },
   errors: {
     refused: (c, m, h) => refused(c, m, h),

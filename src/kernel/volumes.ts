@@ -1,12 +1,13 @@
 // Volume identity: the config path, the path recorded in the DB and the `.hoard-volume` marker
 // must agree before any run touches a volume. One function checks all three; every run calls it.
 
-import { existsSync, lstatSync, readFileSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import type { Db } from "./db.ts";
 import { configError, refused, usageError } from "./errors.ts";
 import { nowNs } from "./runtime.ts";
+import { writeFileAtomicSync } from "./atomic.ts";
 
 export const VOLUME_MARKER = ".hoard-volume";
 export const RESERVED_DIR = ".hoard";
@@ -39,12 +40,7 @@ export function readMarker(root: string): VolumeMarker | undefined | "unreadable
 export function writeMarker(root: string, volume: string): VolumeMarker {
   const m: VolumeMarker = { volume, id: randomUUID(), created_at: new Date().toISOString() };
   const p = join(root, VOLUME_MARKER);
-  const tmp = `${p}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(m, null, 2) + "\n");
-  const fd = openSync(tmp, "r");
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, p);
+  writeFileAtomicSync(p, JSON.stringify(m, null, 2) + "\n", { bestEffortDirSync: true });
   return m;
 }
 

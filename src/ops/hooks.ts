@@ -1,12 +1,13 @@
-// Volume hooks: after a finished index run, exec the volume's `[volumes.X.hook]` command (no shell,
-// no secrets in its environment) in its own process group, kill the group on timeout, keep stderr's
-// tail with secret values redacted, record in hook_runs.
+// Volume hooks: after a finished index run, exec the volume's `[volumes.X.hook]` command through the
+// kernel's spawn (no shell, no secrets in its environment, its process group stopped on timeout),
+// keep stderr's tail with secret values redacted, record in hook_runs.
 
-import { spawn } from "node:child_process";
 import type { HookConfig } from "../config/schema.ts";
 import type { ConfigSecrets } from "../config/secrets.ts";
 import { AlreadyFinished } from "../kernel/errors.ts";
-import { beginHookRun, finishHookRun, getHookRun, groupAlive, setHookPid, type HookStatus } from "../kernel/hookruns.ts";
+import { beginHookRun, finishHookRun, getHookRun, setHookPid, type HookStatus } from "../kernel/hookruns.ts";
+import { spawnTool } from "../kernel/spawn.ts";
+import type { SpawnResult } from "../kernel/plugin.ts";
 import { formatDuration } from "../config/duration.ts";
 import type { OpContext } from "./context.ts";
 
@@ -41,104 +42,35 @@ interface Exec {
   note: string | null;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function killGroup(pgid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, sig);
-  } catch {
-    /* already gone */
-  }
+/** The last `max` bytes of text (as UTF-8), or null when there is none. */
+function tail(text: string, max: number): string | null {
+  const all = Buffer.from(text, "utf8");
+  return all.length === 0 ? null : all.subarray(Math.max(0, all.length - max)).toString("utf8");
 }
 
-/** Keeps the last `max` bytes written to it. */
-class Tail {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private max: number) {}
-  push(b: Buffer) {
-    this.chunks.push(b);
-    this.size += b.length;
-    while (this.size - this.chunks[0]!.length >= this.max) this.size -= this.chunks.shift()!.length;
-  }
-  text(): string | null {
-    if (this.size === 0) return null;
-    const all = Buffer.concat(this.chunks);
-    return all.subarray(Math.max(0, all.length - this.max)).toString("utf8");
-  }
-}
-
-/** Run argv without a shell in a new process group; resolves when it ended (never rejects). */
-export function execHook(argv: readonly string[], env: Record<string, string>, timeoutNs: bigint, onPid: (pid: number) => void): Promise<Exec> {
-  return new Promise((resolve) => {
-    const tail = new Tail(STDERR_TAIL_BYTES);
-    let child: ReturnType<typeof spawn>;
+/** Run argv through the kernel's spawn: no shell, its own process group, the group stopped on timeout. Never rejects. */
+export async function execHook(argv: readonly string[], env: Record<string, string>, timeoutNs: bigint, onPid: (pid: number) => void): Promise<Exec> {
+  let pid = 0;
+  const onStart = (p: number) => {
+    pid = p;
     try {
-      child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    } catch (e: any) {
-      resolve({ status: "failed", exit_code: null, signal: null, stderr_tail: null, note: `cannot start ${argv[0]}: ${e?.code ?? e?.message ?? e}` });
-      return;
-    }
-    child.stdout!.on("data", () => {}); // drained; a hook's stdout is not hoard's output
-    child.stderr!.on("data", (b: Buffer) => tail.push(b));
-    let started = false;
-    let done = false;
-    const finish = (x: Exec) => {
-      if (done) return;
-      done = true;
-      resolve(x);
-    };
-    child.on("error", (e: any) => {
-      if (started) return;
-      const msg = String(e?.message ?? e);
-      finish({ status: "failed", exit_code: null, signal: null, stderr_tail: null, note: `cannot start ${argv[0]}: ${e?.code && !msg.includes(e.code) ? `${e.code}: ` : ""}${msg}` });
-    });
-    if (child.pid === undefined) return; // the 'error' event follows
-    started = true;
-    const pid = child.pid;
-    try {
-      onPid(pid);
+      onPid(p);
     } catch {
       /* recording the pid is best effort; the run is recorded at the end */
     }
-    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => child.once("exit", (code, signal) => r({ code, signal })));
-    const closed = new Promise<void>((r) => child.once("close", () => r()));
-
-    (async () => {
-      let timedOut = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timeout = new Promise<"timeout">((r) => {
-        let left = Number(timeoutNs / 1_000_000n);
-        const arm = () => {
-          const step = Math.min(left, MAX_TIMER_MS);
-          left -= step;
-          timer = setTimeout(() => (left > 0 ? arm() : r("timeout")), step);
-        };
-        arm();
-      });
-      const first = await Promise.race([exited, timeout]);
-      clearTimeout(timer);
-      if (first === "timeout") {
-        timedOut = true;
-        killGroup(pid, "SIGTERM");
-        const deadline = Date.now() + KILL_GRACE_MS;
-        while (Date.now() < deadline && groupAlive(pid)) await sleep(25);
-        if (groupAlive(pid)) killGroup(pid, "SIGKILL");
-        for (let i = 0; i < 200 && groupAlive(pid); i++) await sleep(25);
-      }
-      const ex = await exited;
-      // stderr may still be held open by a background grandchild: take what arrived, then let go
-      await Promise.race([closed, sleep(200)]);
-      child.stdout!.destroy();
-      child.stderr!.destroy();
-      const stderr_tail = tail.text();
-      if (timedOut)
-        finish({ status: "timeout", exit_code: ex.code, signal: ex.signal, stderr_tail, note: `timed out after ${formatDuration(timeoutNs)}; process group ${pid} killed` });
-      else if (ex.code === 0) finish({ status: "success", exit_code: 0, signal: null, stderr_tail, note: null });
-      else finish({ status: "failed", exit_code: ex.code, signal: ex.signal, stderr_tail, note: ex.signal ? `killed by ${ex.signal}` : `exited with code ${ex.code}` });
-    })();
-  });
+  };
+  let r: SpawnResult;
+  try {
+    // stdout is thrown away (a hook's output is not hoard's); a grandchild holding stderr open is not waited for
+    r = await spawnTool(argv[0]!, argv.slice(1), { env, inheritEnv: false, discardStdout: true, onStart, timeoutMs: Number(timeoutNs / 1_000_000n), killGraceMs: KILL_GRACE_MS, settleMs: 200 });
+  } catch (e: any) {
+    const msg = String(e?.message ?? e);
+    return { status: "failed", exit_code: null, signal: null, stderr_tail: null, note: `cannot start ${argv[0]}: ${e?.code && !msg.includes(e.code) ? `${e.code}: ` : ""}${msg}` };
+  }
+  const stderr_tail = tail(r.stderr, STDERR_TAIL_BYTES);
+  if (r.timedOut) return { status: "timeout", exit_code: r.code, signal: r.signal, stderr_tail, note: `timed out after ${formatDuration(timeoutNs)}; process group ${pid} killed` };
+  if (r.code === 0) return { status: "success", exit_code: 0, signal: null, stderr_tail, note: null };
+  return { status: "failed", exit_code: r.code, signal: r.signal, stderr_tail, note: r.signal ? `killed by ${r.signal}` : `exited with code ${r.code}` };
 }
 
 export const REDACTED = "<redacted>";

@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import * as v from "valibot";
 import type { DestinationHandler, DestinationType, FileOutcome, HandlerContext, ManifestEntry, Plugin, PluginApi, Progress } from "../../src/kernel/plugin.ts";
 import { writeFileAtomic } from "../../src/kernel/atomic.ts";
+import { catalogRules } from "../../src/kernel/catalogstore.ts";
 import { openRoot, splitRel } from "../../src/kernel/anchored.ts";
 import { spawnTool } from "../../src/kernel/spawn.ts";
 import { blake3Backend, nowNs } from "../../src/kernel/runtime.ts";
@@ -52,6 +53,7 @@ export function fakeApi(): PluginApi {
       blake3Stream: () => blake3Backend().create(),
       nowNs,
       writeFileAtomic,
+      catalogs: catalogRules,
       anchored: { openRoot, splitRel },
       errors: { refused: (c, m, h) => refused(c, m, h), failure: (c, m, h) => failure(c, m, h), config: (c, m, h) => configError(c, m, h) },
     },

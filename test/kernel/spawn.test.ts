@@ -62,3 +62,36 @@ describe("killStrays", () => {
     expect(killStrays()).toBe(0);
   });
 });
+
+describe("hook-style runs", () => {
+  test("timeoutMs stops the whole process group (SIGTERM ignored: SIGKILL after the grace), reports timedOut and the pid", async () => {
+    let pid = 0;
+    let grandchild = 0;
+    const r = await spawnTool("sh", ["-c", "trap '' TERM; sleep 60 & echo $! >&2; while true; do sleep 1; done"], {
+      timeoutMs: 300,
+      killGraceMs: 200,
+      onStart: (p) => (pid = p),
+      onStderrLine: (l) => (grandchild = Number(l)),
+    });
+    expect(pid).toBeGreaterThan(0);
+    expect(r.timedOut).toBe(true);
+    expect(r.signal).toBe("SIGKILL");
+    expect(grandchild).toBeGreaterThan(0);
+    expect(await stopped(grandchild)).toBe(true);
+  });
+
+  test("a command done before its deadline is not timed out; inheritEnv false gives exactly env; discardStdout keeps no stdout", async () => {
+    process.env.HOARD_SPAWN_TEST_INHERITED = "yes";
+    try {
+      const r = await spawnTool("/bin/sh", ["-c", 'echo "[$HOARD_SPAWN_TEST_INHERITED][$ONLY]" >&2; echo out'], { env: { ONLY: "this" }, inheritEnv: false, discardStdout: true, timeoutMs: 60_000 });
+      expect(r.code).toBe(0);
+      expect(r.timedOut).toBeUndefined();
+      expect(r.stderr).toBe("[][this]\n");
+      expect(r.stdout).toBe("");
+      const inherited = await spawnTool("/bin/sh", ["-c", 'echo "[$HOARD_SPAWN_TEST_INHERITED]"']);
+      expect(inherited.stdout).toBe("[yes]\n");
+    } finally {
+      delete process.env.HOARD_SPAWN_TEST_INHERITED;
+    }
+  });
+});

@@ -6,6 +6,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync
 import { join } from "node:path";
 import { pluginUtil } from "../../src/kernel/registry.ts";
 import { tempDir } from "../helpers.ts";
+import { writeFileAtomicSync } from "../../src/kernel/atomic.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -92,4 +93,39 @@ test("anchored handles never follow a symlink; splitRel refuses . and ..", () =>
   }
   expect(anchored.splitRel("a/b/c.txt")).toEqual({ parents: ["a", "b"], name: "c.txt" });
   expect(() => anchored.splitRel("a/../c")).toThrow();
+});
+
+test("writeFileAtomicSync: the same write without a promise; exactMode sets the bits whatever the umask", () => {
+  const d = fresh();
+  const p = join(d, "state.json");
+  writeFileAtomicSync(p, "one", { mode: 0o640, exactMode: true });
+  expect(readFileSync(p, "utf8")).toBe("one");
+  expect(lstatSync(p).mode & 0o777).toBe(0o640);
+  writeFileAtomicSync(p, [new Uint8Array([116]), new Uint8Array([119, 111])]);
+  expect(readFileSync(p, "utf8")).toBe("two");
+  expect(() => writeFileAtomicSync(p, "three", { replace: false })).toThrow();
+  expect(readFileSync(p, "utf8")).toBe("two");
+  expect(readdirSync(d)).toEqual(["state.json"]);
+});
+
+test("catalogs: names checked; read picks the copy whose bytes hash to the name; a stored name is never replaced", async () => {
+  const { catalogs } = pluginUtil;
+  const good = new TextEncoder().encode("catalog bytes");
+  const h = pluginUtil.blake3Stream();
+  h.update(good);
+  const name = `${"1".padStart(20, "0")}-${h.digestHex()}.hcat`;
+  expect(catalogs.isName(name)).toBe(true);
+  expect(catalogs.isName("x.hcat")).toBe(false);
+  expect(() => catalogs.checkName("d", "x.hcat")).toThrow("not a catalog name");
+  const bad = new TextEncoder().encode("damaged");
+  const copies: (Uint8Array | { error: string })[] = [{ error: "unreadable" }, bad, good];
+  const read = (o: { copies: typeof copies }) => catalogs.read({ dest: "d", volume: "v", name, copies: o.copies, read: async (c) => c, hint: "h" });
+  expect(await read({ copies })).toEqual(good);
+  expect(await read({ copies: [bad] })).toEqual(bad);
+  expect(await read({ copies: [] }).catch((e) => e.code)).toBe("catalog_missing");
+  expect(await read({ copies: [{ error: "gone" }] }).catch((e) => e.message)).toContain("gone");
+  const stored = (s: boolean, bytes: Uint8Array) => catalogs.alreadyStored({ dest: "d", name, bytes, stored: s, read: async () => good, hint: "h" });
+  expect(await stored(false, bad)).toBe(false);
+  expect(await stored(true, good)).toBe(true);
+  expect(await stored(true, bad).catch((e) => e.code)).toBe("catalog_name_taken");
 });
