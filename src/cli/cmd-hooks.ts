@@ -6,7 +6,7 @@ import { withApp } from "./app.ts";
 import { command } from "./define.ts";
 import { table, when } from "./output.ts";
 import { usageError } from "../kernel/errors.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../kernel/duration.ts";
 import { hookRunList } from "../ops/hook-list.ts";
 
 const hooksCmd = command({

@@ -2,20 +2,9 @@
 // "expected …, got …" messages, key paths such as destinations.nas.path, every unknown key reported.
 
 import * as v from "valibot";
+import { describe } from "../kernel/secret.ts";
 
-/** What kind of TOML value this is, for "expected …, got …" (no value is ever echoed). */
-export function describe(x: unknown): string {
-  if (x === undefined) return "nothing";
-  if (x === null) return "null";
-  if (typeof x === "string") return "a string";
-  if (typeof x === "number") return Number.isInteger(x) ? "an integer" : "a float";
-  if (typeof x === "bigint") return "an integer";
-  if (typeof x === "boolean") return "a boolean";
-  if (Array.isArray(x)) return "an array";
-  if (x instanceof Date) return "a date-time";
-  if (typeof x === "object") return "a table";
-  return typeof x;
-}
+export { describe };
 
 export function isTable(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x) && !(x instanceof Date);

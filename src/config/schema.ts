@@ -61,7 +61,6 @@ export interface SchemaExtensions {
 
 /** Volume and destination names. */
 export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
-const ENV_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const BUILTIN_ROOT_KEYS = ["node", "db", "plugins", "volumes", "destinations", "nodes"] as const;
 
@@ -103,37 +102,6 @@ const nameKey = (what: "volume" | "destination") =>
     v.regex(NAME_RE, (issue) => `invalid ${what} name ${JSON.stringify(issue.input)}: use 1-64 characters from a-z 0-9 . _ -, starting with a letter or digit`),
   );
 
-/**
- * A secret: a string, or `{ env = "VAR" }` read from process.env at parse time. An unset (or
- * empty) variable is an issue at the key's path; the secret's value never appears in a message.
- */
-export function secret(): v.GenericSchema<string | { env: string }, Secret> {
-  return v.pipe(
-    v.union(
-      [
-        v.string(),
-        v.strictObject({
-          env: v.pipe(v.string(), v.regex(ENV_RE, "must be an environment variable name (letters, digits and _)")),
-        }),
-      ],
-      (issue) => `expected a string or { env = "VAR" }, got ${describe(issue.input)}`,
-    ),
-    v.rawTransform(({ dataset, addIssue, NEVER }) => {
-      const val = dataset.value;
-      if (typeof val === "string") return val;
-      const got = process.env[val.env];
-      if (got === undefined) {
-        addIssue({ message: `environment variable ${val.env} is not set` });
-        return NEVER;
-      }
-      if (got === "") {
-        addIssue({ message: `environment variable ${val.env} is empty` });
-        return NEVER;
-      }
-      return got;
-    }),
-  );
-}
 
 // ---------- the tables ----------
 

@@ -3,7 +3,7 @@
 
 import * as v from "valibot";
 import { isAbsolute, normalize, sep } from "node:path";
-import { parseDuration } from "./duration.ts";
+import { parseDuration } from "../kernel/duration.ts";
 import { describe, isTable, UNKNOWN_KEYS } from "./issues.ts";
 
 /** A TOML table check, so an array or scalar where a table belongs says so plainly. */

@@ -19,11 +19,11 @@ import { configError, failure, HoardError, refused } from "./errors.ts";
 import { spawnTool } from "./spawn.ts";
 import { nowNs } from "./runtime.ts";
 import { hashFile, streamHasher } from "./hash.ts";
-import { parseDuration, formatDuration } from "../config/duration.ts";
+import { parseDuration, formatDuration } from "./duration.ts";
 import { writeFileAtomic } from "./atomic.ts";
 import { catalogRules } from "./catalogstore.ts";
 import { openRoot, splitRel } from "./anchored.ts";
-import { secret } from "../config/schema.ts";
+import { secret } from "./secret.ts";
 
 export interface PluginRecord {
   name: string;

@@ -9,7 +9,7 @@ import { pinned } from "../kernel/dest-identity.ts";
 import { openAlarms } from "../kernel/alarms.ts";
 import { liveFiles } from "../kernel/files.ts";
 import { nowNs } from "../kernel/runtime.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../kernel/duration.ts";
 import type { OpContext } from "./context.ts";
 
 export interface Expiry {

@@ -8,7 +8,7 @@ import { AlreadyFinished } from "../kernel/errors.ts";
 import { beginHookRun, finishHookRun, getHookRun, setHookPid, type HookStatus } from "../kernel/hookruns.ts";
 import { spawnTool } from "../kernel/spawn.ts";
 import type { SpawnResult } from "../kernel/plugin.ts";
-import { formatDuration } from "../config/duration.ts";
+import { formatDuration } from "../kernel/duration.ts";
 import type { OpContext } from "./context.ts";
 
 /** How long a timed-out hook's process group gets between SIGTERM and SIGKILL. */

@@ -8,7 +8,7 @@ import type { ConfirmDepth, ManifestEntry } from "../kernel/plugin.ts";
 import type { Refusal } from "../kernel/gate.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { nowNs } from "../kernel/runtime.ts";
-import { parseDuration } from "../config/duration.ts";
+import { parseDuration } from "../kernel/duration.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { confirmBatch, reachDestinations, type DestinationReport } from "./confirm.ts";
 import { gateFor } from "./gatecheck.ts";
