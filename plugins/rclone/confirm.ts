@@ -11,7 +11,9 @@ import type { ConfirmDepth, FileOutcome, HandlerContext, ManifestEntry } from ".
 import type { Plan } from "./features.ts";
 import { standardPath } from "./names.ts";
 import { unreadable } from "./readable.ts";
-import { compareHashes, downloadAndHash, listHashed, listVolume, prefetchDigests, presence, streamAndHash, streamed, type Listed, type Target } from "./verify.ts";
+import { listHashed, listVolume, streamed, type Listed, type Target } from "./listing.ts";
+import { compareHashes, prefetchDigests, presence } from "./compare.ts";
+import { downloadAndHash, streamAndHash } from "./readback.ts";
 
 /**
  * Objects at least this large are read back by streaming (`rclone cat` into BLAKE3, no disk);

@@ -11,7 +11,8 @@ import { standardLocalPath, standardPath } from "./names.ts";
 import { joinRemote, optionsSchema, type RcloneOptions } from "./options.ts";
 import { push, receiptsFor, startEarly, type Early } from "./push.ts";
 import { Rclone } from "./run.ts";
-import { verifyEntries, type Target } from "./verify.ts";
+import { verifyEntries } from "./verify.ts";
+import type { Target } from "./listing.ts";
 
 /**
  * On a local-path destination, objects this large are read back into BLAKE3 rather than hashed by

@@ -15,7 +15,9 @@ import { CopyLog, type RcloneStats } from "./log.ts";
 import { rcloneCanAddress, standardLocalPath, standardPath } from "./names.ts";
 import { joinRemote } from "./options.ts";
 import { Receipts, scopeOf } from "./receipts.ts";
-import { checkerArgs, filesFromRaw, listVolume, methodFor, onReceipt, prefetchDigests, receiptHolds, verifyEntries, type Listing, type Target } from "./verify.ts";
+import { checkerArgs, filesFromRaw, listVolume, methodFor, type Listing, type Target } from "./listing.ts";
+import { onReceipt, prefetchDigests, receiptHolds } from "./compare.ts";
+import { verifyEntries } from "./verify.ts";
 
 interface CopyResult {
   log: CopyLog;

@@ -14,7 +14,7 @@ import type { HandlerContext, ManifestEntry } from "../../src/kernel/plugin.ts";
 import { parseLogLine } from "./log.ts";
 import { standardPath } from "./names.ts";
 import type { SpawnResult } from "../../src/kernel/plugin.ts";
-import { checkerArgs, filesFromRaw, type Target } from "./verify.ts";
+import { checkerArgs, filesFromRaw, type Target } from "./listing.ts";
 
 /** At most this many objects per cat run (the list goes through stdin)... */
 export const READ_BATCH = 2000;

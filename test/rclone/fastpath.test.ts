@@ -8,7 +8,7 @@ import { appendFileSync, chmodSync, existsSync, readFileSync, rmSync, statSync, 
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { cleanup, entryFor, fakeApi, FAKE_RCLONE, makeCtx, makeVolume, obscure, open, outcomes, overwriteKeepingTimes, REAL_RCLONE, tmp } from "./harness.ts";
-import { listHashed, type Target } from "../../plugins/rclone/verify.ts";
+import { listHashed, type Target } from "../../plugins/rclone/listing.ts";
 import { Rclone } from "../../plugins/rclone/run.ts";
 import { Receipts } from "../../plugins/rclone/receipts.ts";
 import { STREAM_MIN } from "../../plugins/rclone/index.ts";
