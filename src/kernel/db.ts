@@ -25,6 +25,10 @@ export class Db {
   get<T = Row>(sql: string, ...params: SqlValue[]): T | undefined {
     return this.raw.prepare(sql).get(...params) as T | undefined;
   }
+  /** A cursor over the rows (no other use of the same SQL text until it is drained or dropped). */
+  iterate<T = Row>(sql: string, ...params: SqlValue[]): IterableIterator<T> {
+    return this.raw.prepare(sql).iterate(...params) as IterableIterator<T>;
+  }
   run(sql: string, ...params: SqlValue[]): { changes: number; lastInsertRowid: bigint } {
     return this.raw.prepare(sql).run(...params);
   }

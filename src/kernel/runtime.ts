@@ -15,6 +15,8 @@ export interface RawStatement {
   all(...params: SqlValue[]): Record<string, unknown>[];
   get(...params: SqlValue[]): Record<string, unknown> | undefined;
   run(...params: SqlValue[]): { changes: number; lastInsertRowid: bigint };
+  /** Rows one at a time (a cursor: the result is never held whole). */
+  iterate(...params: SqlValue[]): IterableIterator<Record<string, unknown>>;
 }
 export interface RawDatabase {
   exec(sql: string): void;
@@ -37,6 +39,7 @@ function wrapDriver(db: { exec(sql: string): void; prepare(sql: string): any; cl
       return {
         all: (...p) => st.all(...p),
         get: (...p) => st.get(...p) ?? undefined,
+        iterate: (...p) => (typeof st.iterate === "function" ? st.iterate(...p) : st.all(...p)[Symbol.iterator]()),
         run: (...p) => {
           const r = st.run(...p);
           return { changes: Number(r.changes), lastInsertRowid: BigInt(r.lastInsertRowid) };

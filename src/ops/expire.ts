@@ -7,7 +7,7 @@ import { usageError } from "../kernel/errors.ts";
 import { component, componentView, components, logHistory, type ComponentRow } from "../kernel/vector.ts";
 import { pinned } from "../kernel/dest-identity.ts";
 import { openAlarms } from "../kernel/alarms.ts";
-import { liveFiles } from "../kernel/files.ts";
+import { liveOrigins } from "../kernel/aggregates.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { formatDuration } from "../kernel/duration.ts";
 import type { OpContext } from "./context.ts";
@@ -127,7 +127,7 @@ export async function protectionProblems(ctx: OpContext, volumes: string[]): Pro
   for (const volume of volumes) {
     const vol = ctx.config.volumes[volume];
     if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`);
-    const origins = [...new Set(liveFiles(ctx.db, volume).filter((f) => f.status === "present" || f.status === "offloaded").map((f) => f.origin_node))].sort();
+    const origins = liveOrigins(ctx.db, volume);
     for (const d of vol.offload_requires) {
       const pin = pinned(ctx.db, d);
       if (!pin) {

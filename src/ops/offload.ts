@@ -4,6 +4,7 @@
 import { refused, usageError, failure } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { liveFiles, setFileStatus, type LiveFile } from "../kernel/files.ts";
+import { liveUnder, scanLive } from "../kernel/livescan.ts";
 import type { ConfirmDepth, ManifestEntry } from "../kernel/plugin.ts";
 import type { Refusal } from "../kernel/gate.ts";
 import { checkpoint } from "../kernel/crash.ts";
@@ -11,8 +12,8 @@ import { nowNs } from "../kernel/runtime.ts";
 import { parseDuration } from "../kernel/duration.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { confirmBatch, reachDestinations, type DestinationReport } from "./confirm.ts";
-import { gateFor } from "./gatecheck.ts";
-import { exampleSelector, normaliseSelector, resolveSelectors, select } from "./select.ts";
+import { gateBatch } from "./gatecheck.ts";
+import { exampleSelector, normaliseSelector, resolveSelectors, selector } from "./select.ts";
 import { verifiedUnlink } from "./unlink.ts";
 import { slicer, tally } from "./meter.ts";
 
@@ -79,18 +80,19 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
   };
 
   const decideAll = async () => {
-    const present = liveFiles(ctx.db, volume).filter((r) => r.status === "present");
-    const { matched, unmatched } = select(present, selectors);
-    result.unmatched = unmatched;
-    const chosen = cutoff === undefined ? matched : matched.filter((r) => r.mtime_ns <= cutoff!);
-    result.counts.selected = chosen.length;
-    const g = await gateFor(ctx, volume, required);
+    // one cursor over the present rows with their checks at every required destination, in path order
+    const sel = selector(selectors, (s) => liveUnder(ctx.db, volume, ["present"], s));
+    const g = await gateBatch(ctx, volume, required);
     const ok: LiveFile[] = [];
     const groups = new Map<string, OffloadResult["refusals"][number]>();
-    for (const f of chosen) {
-      const refs: Refusal[] = g.decide(f);
+    for (const row of scanLive(ctx.db, volume, ["present"], required)) {
+      const f = row.file;
+      if (!sel.test(f.path) || (cutoff !== undefined && f.mtime_ns > cutoff)) continue;
+      result.counts.selected++;
+      const refs: Refusal[] = g.decideScanned(row);
       if (refs.length === 0) {
         ok.push(f);
+        result.counts.offloadable_bytes += Number(f.size);
         continue;
       }
       result.counts.refused++;
@@ -102,9 +104,9 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
         if (grp.examples.length < 5) grp.examples.push(f.path);
       }
     }
+    result.unmatched = sel.unmatched();
     result.refusals = [...groups.values()];
     result.counts.offloadable = ok.length;
-    result.counts.offloadable_bytes = ok.reduce((n, f) => n + Number(f.size), 0);
     return ok;
   };
 

@@ -85,30 +85,42 @@ export function matches(selector: string, path: string): boolean {
   return selector === "." || path === selector || path.startsWith(selector + "/");
 }
 
-/** Apply selectors; returns the matching items and the selectors that matched nothing. */
-export function select<T extends { path: string }>(items: readonly T[], selectors: readonly string[]): { matched: T[]; unmatched: string[] } {
+/**
+ * A streaming form of select: `hasLiteral(s)` says whether some item lies at or below the glob-looking
+ * selector s taken literally (then it stays literal). test() one path at a time; unmatched() at the end.
+ */
+export function selector(selectors: readonly string[], hasLiteral: (s: string) => boolean): { test(path: string): boolean; unmatched(): string[] } {
   const norm = selectors.map(normaliseSelector);
   // a glob matches a path or any directory above it; a selector naming a path literally stays literal
   const test = new Map<string, (p: string) => boolean>();
   for (const s of norm) {
     if (test.has(s)) continue;
-    if (!isGlob(s) || items.some((it) => matches(s, it.path))) test.set(s, (p) => matches(s, p));
+    if (!isGlob(s) || hasLiteral(s)) test.set(s, (p) => matches(s, p));
     else {
       const m = picomatch(s, { dot: true });
       test.set(s, (p) => m(p) || ancestors(p).some((a) => m(a)));
     }
   }
   const hit = new Set<string>();
-  const matched = items.filter((it) => {
-    let any = false;
-    for (const s of norm)
-      if (test.get(s)!(it.path)) {
-        hit.add(s);
-        any = true;
-      }
-    return any;
-  });
-  return { matched, unmatched: norm.filter((s) => !hit.has(s)) };
+  return {
+    test(path) {
+      let any = false;
+      for (const s of norm)
+        if (test.get(s)!(path)) {
+          hit.add(s);
+          any = true;
+        }
+      return any;
+    },
+    unmatched: () => norm.filter((s) => !hit.has(s)),
+  };
+}
+
+/** Apply selectors; returns the matching items and the selectors that matched nothing. */
+export function select<T extends { path: string }>(items: readonly T[], selectors: readonly string[]): { matched: T[]; unmatched: string[] } {
+  const sel = selector(selectors, (s) => items.some((it) => matches(s, it.path)));
+  const matched = items.filter((it) => sel.test(it.path));
+  return { matched, unmatched: sel.unmatched() };
 }
 
 /** "a/b/c.txt" → ["a", "a/b"]. */
