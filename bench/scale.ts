@@ -77,6 +77,7 @@ function runSize(n: number): Row[] {
     return m;
   };
   h(["volume", "add", "v", vol]);
+  startup = Math.min(...[0, 1, 2].map(() => measure([...HOARD, "--version"]).s));
   // peers first (page cache warm for everyone after the generation)
   log("find -printf");
   const find = measure(["find", vol, "-printf", "%p %s %T@\n"]);
@@ -113,10 +114,10 @@ const verdict = (r: Row, n: number): string => {
   const t = r.target;
   if (r.step === "DB bytes per file") return r.s <= t.value ? "PASS" : "FAIL";
   if (t.kind === "max_ratio") return r.s / t.peer! <= t.value ? "PASS" : "FAIL";
-  const scale = 1_000_000 / n; // time targets hold at 1M files: project smaller runs linearly
   if (t.kind === "min_rate") return n / r.s >= t.value ? "PASS" : "FAIL";
-  const tag = n < 1_000_000 ? " (projected to 1M)" : "";
-  return (r.s * scale <= t.value ? "PASS" : "FAIL") + tag;
+  // time targets hold at 1M files: a smaller run's time beyond start-up is projected linearly
+  const projected = n < 1_000_000 ? startup + Math.max(0, r.s - startup) * (1_000_000 / n) : r.s;
+  return (projected <= t.value ? "PASS" : "FAIL") + (n < 1_000_000 ? ` (${projected.toFixed(2)}s projected to 1M)` : "");
 };
 const targetText = (r: Row): string => {
   const t = r.target;
@@ -128,17 +129,19 @@ const targetText = (r: Row): string => {
 };
 
 const results = new Map<number, Row[]>();
+/** The binary's own start-up time (best of 3), left out when a smaller run's time is projected to 1M. */
+let startup = 0;
 const out: string[] = [`hoard: ${HOARD.join(" ")}`];
 for (const n of SIZES) {
   const rows = runSize(n);
   results.set(n, rows);
   out.push(`\n${n} files of 48 bytes in ${DIRS} directories (fs destination)`);
-  out.push(`${"step".padEnd(40)} ${"time".padStart(9)} ${"peak RSS".padStart(10)}  ${"target".padEnd(28)} verdict`);
+  out.push(`(start-up of the binary: ${startup.toFixed(2)}s)`);
+  out.push(`${"step".padEnd(40)} ${"time".padStart(9)}  ${"target".padEnd(28)} ${"verdict".padEnd(36)} ${"peak RSS".padStart(9)} (≤ 500 MB)`);
   for (const r of rows) {
     const time = r.step === "DB bytes per file" ? `${r.s.toFixed(0)} B` : `${r.s.toFixed(2)}s`;
-    const rss = r.rss === null ? "-" : `${(r.rss / MB).toFixed(0)} MB`;
-    out.push(`${r.step.padEnd(40)} ${time.padStart(9)} ${rss.padStart(10)}  ${targetText(r).padEnd(28)} ${verdict(r, n)}${r.note ? `  (${r.note})` : ""}`);
-    if (r.rss !== null && !r.step.includes("(peer)")) out.push(`${"".padEnd(40)} ${"".padStart(9)} ${"".padStart(10)}  ${"peak RSS ≤ 500 MB".padEnd(28)} ${r.rss <= 500 * MB ? "PASS" : "FAIL"}${n < 1_000_000 ? " (at this size)" : ""}`);
+    const rss = r.rss === null ? "" : `${`${(r.rss / MB).toFixed(0)} MB`.padStart(9)} ${r.step.includes("(peer)") ? "" : r.rss <= 500 * MB ? "PASS" : "FAIL"}`;
+    out.push(`${r.step.padEnd(40)} ${time.padStart(9)}  ${targetText(r).padEnd(28)} ${verdict(r, n).padEnd(36)} ${rss}${r.note ? `  (${r.note})` : ""}`);
   }
 }
 if (SIZES.length >= 2) {
