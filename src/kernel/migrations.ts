@@ -1,6 +1,8 @@
 // The numbered schema migrations. Each entry is applied once, in one transaction, and recorded
 // in schema_version; never edit a released entry, append a new one.
 
+import { AGGREGATES_MIGRATION } from "./migration-aggregates.ts";
+
 export const MIGRATIONS: readonly string[] = [
   /* 1: foundation */ `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
@@ -209,125 +211,5 @@ CREATE TRIGGER alarms_ack_kept BEFORE UPDATE OF acked_run, acked_at, acked_by, a
         object_classes counts live files per destination and per the gate-relevant fields of their
         latest object check (epoch, verdict, method, content-check run, whether it has a check time).
         A NULL method is stored as '' and a NULL checked_run as -1 (the gate treats them alike).
-        Two indexes: the oldest content check at a destination, and failed checks (status --check). */ `
-CREATE TABLE file_classes (
-  volume TEXT NOT NULL,
-  status TEXT NOT NULL,
-  origin_node TEXT NOT NULL,
-  origin_run INTEGER NOT NULL,
-  status_changed_run INTEGER NOT NULL,
-  files INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
-  PRIMARY KEY (volume, status, origin_node, origin_run, status_changed_run)
-) STRICT, WITHOUT ROWID;
-CREATE TABLE object_classes (
-  destination TEXT NOT NULL,
-  volume TEXT NOT NULL,
-  status TEXT NOT NULL,
-  origin_node TEXT NOT NULL,
-  origin_run INTEGER NOT NULL,
-  status_changed_run INTEGER NOT NULL,
-  epoch INTEGER NOT NULL,
-  ok INTEGER NOT NULL,
-  method TEXT NOT NULL,
-  checked_run INTEGER NOT NULL,
-  timed INTEGER NOT NULL,
-  files INTEGER NOT NULL,
-  bytes INTEGER NOT NULL,
-  PRIMARY KEY (destination, volume, status, origin_node, origin_run, status_changed_run, epoch, ok, method, checked_run, timed)
-) STRICT, WITHOUT ROWID;
-CREATE INDEX dest_objects_checked ON dest_objects(destination, volume, epoch, checked_at) WHERE checked_at IS NOT NULL;
-CREATE INDEX dest_objects_failed ON dest_objects(destination, volume, epoch) WHERE ok = 0;
-
-INSERT INTO file_classes SELECT f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, count(*), coalesce(sum(f.size), 0)
-  FROM files f JOIN content c ON c.id = f.content_id GROUP BY 1, 2, 3, 4, 5;
-INSERT INTO object_classes SELECT o.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''),
-    coalesce(o.checked_run, -1), o.checked_at IS NOT NULL, count(*), coalesce(sum(f.size), 0)
-  FROM files f JOIN content c ON c.id = f.content_id JOIN dest_objects o ON o.volume = f.volume AND o.path = f.path AND o.content_id = f.content_id
-  WHERE f.status <> 'superseded' AND o.destination IN (SELECT name FROM destinations) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
-
-CREATE TRIGGER files_classes_i AFTER INSERT ON files BEGIN
-  INSERT INTO file_classes SELECT NEW.volume, NEW.status, c.origin_node, c.origin_run, NEW.status_changed_run, 1, NEW.size FROM content c WHERE c.id = NEW.content_id
-    ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-  INSERT INTO object_classes SELECT o.destination, NEW.volume, NEW.status, c.origin_node, c.origin_run, NEW.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''),
-      coalesce(o.checked_run, -1), o.checked_at IS NOT NULL, 1, NEW.size
-    FROM dest_objects o JOIN content c ON c.id = NEW.content_id
-    WHERE NEW.status <> 'superseded' AND o.destination IN (SELECT name FROM destinations) AND o.volume = NEW.volume AND o.path = NEW.path AND o.content_id = NEW.content_id
-    ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER files_classes_d AFTER DELETE ON files BEGIN
-  UPDATE file_classes SET files = files - 1, bytes = bytes - OLD.size
-    WHERE (volume, status, origin_node, origin_run, status_changed_run) = (SELECT OLD.volume, OLD.status, c.origin_node, c.origin_run, OLD.status_changed_run FROM content c WHERE c.id = OLD.content_id);
-  UPDATE object_classes SET files = files - 1, bytes = bytes - OLD.size
-    WHERE OLD.status <> 'superseded' AND (destination, volume, status, origin_node, origin_run, status_changed_run, epoch, ok, method, checked_run, timed) IN (
-      SELECT o.destination, OLD.volume, OLD.status, c.origin_node, c.origin_run, OLD.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''), coalesce(o.checked_run, -1), o.checked_at IS NOT NULL
-      FROM dest_objects o JOIN content c ON c.id = OLD.content_id
-      WHERE o.destination IN (SELECT name FROM destinations) AND o.volume = OLD.volume AND o.path = OLD.path AND o.content_id = OLD.content_id);
-  DELETE FROM file_classes WHERE volume = OLD.volume AND files = 0;
-  DELETE FROM object_classes WHERE destination IN (SELECT name FROM destinations) AND volume = OLD.volume AND files = 0;
-END;
-CREATE TRIGGER files_classes_u AFTER UPDATE OF volume, path, content_id, status, size, status_changed_run ON files
-  WHEN OLD.volume IS NOT NEW.volume OR OLD.path IS NOT NEW.path OR OLD.content_id IS NOT NEW.content_id OR OLD.status IS NOT NEW.status
-    OR OLD.size IS NOT NEW.size OR OLD.status_changed_run IS NOT NEW.status_changed_run BEGIN
-  UPDATE file_classes SET files = files - 1, bytes = bytes - OLD.size
-    WHERE (volume, status, origin_node, origin_run, status_changed_run) = (SELECT OLD.volume, OLD.status, c.origin_node, c.origin_run, OLD.status_changed_run FROM content c WHERE c.id = OLD.content_id);
-  UPDATE object_classes SET files = files - 1, bytes = bytes - OLD.size
-    WHERE OLD.status <> 'superseded' AND (destination, volume, status, origin_node, origin_run, status_changed_run, epoch, ok, method, checked_run, timed) IN (
-      SELECT o.destination, OLD.volume, OLD.status, c.origin_node, c.origin_run, OLD.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''), coalesce(o.checked_run, -1), o.checked_at IS NOT NULL
-      FROM dest_objects o JOIN content c ON c.id = OLD.content_id
-      WHERE o.destination IN (SELECT name FROM destinations) AND o.volume = OLD.volume AND o.path = OLD.path AND o.content_id = OLD.content_id);
-  DELETE FROM file_classes WHERE volume = OLD.volume AND files = 0;
-  DELETE FROM object_classes WHERE destination IN (SELECT name FROM destinations) AND volume = OLD.volume AND files = 0;
-  INSERT INTO file_classes SELECT NEW.volume, NEW.status, c.origin_node, c.origin_run, NEW.status_changed_run, 1, NEW.size FROM content c WHERE c.id = NEW.content_id
-    ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-  INSERT INTO object_classes SELECT o.destination, NEW.volume, NEW.status, c.origin_node, c.origin_run, NEW.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''),
-      coalesce(o.checked_run, -1), o.checked_at IS NOT NULL, 1, NEW.size
-    FROM dest_objects o JOIN content c ON c.id = NEW.content_id
-    WHERE NEW.status <> 'superseded' AND o.destination IN (SELECT name FROM destinations) AND o.volume = NEW.volume AND o.path = NEW.path AND o.content_id = NEW.content_id
-    ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER dest_objects_classes_i AFTER INSERT ON dest_objects BEGIN
-  INSERT INTO object_classes SELECT NEW.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, NEW.epoch, NEW.ok, coalesce(NEW.method, ''),
-      coalesce(NEW.checked_run, -1), NEW.checked_at IS NOT NULL, 1, f.size
-    FROM files f JOIN content c ON c.id = f.content_id
-    WHERE NEW.destination IN (SELECT name FROM destinations) AND f.volume = NEW.volume AND f.path = NEW.path AND f.status <> 'superseded' AND f.content_id = NEW.content_id
-    ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER dest_objects_classes_d AFTER DELETE ON dest_objects BEGIN
-  UPDATE object_classes SET files = files - 1, bytes = bytes - (SELECT f.size FROM files f WHERE f.volume = OLD.volume AND f.path = OLD.path AND f.status <> 'superseded' AND f.content_id = OLD.content_id)
-    WHERE (destination, volume, status, origin_node, origin_run, status_changed_run, epoch, ok, method, checked_run, timed) IN (
-      SELECT OLD.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, OLD.epoch, OLD.ok, coalesce(OLD.method, ''), coalesce(OLD.checked_run, -1), OLD.checked_at IS NOT NULL
-      FROM files f JOIN content c ON c.id = f.content_id
-      WHERE OLD.destination IN (SELECT name FROM destinations) AND f.volume = OLD.volume AND f.path = OLD.path AND f.status <> 'superseded' AND f.content_id = OLD.content_id);
-  DELETE FROM object_classes WHERE destination = OLD.destination AND volume = OLD.volume AND files = 0;
-END;
-CREATE TRIGGER dest_objects_classes_u AFTER UPDATE OF destination, volume, path, content_id, epoch, ok, method, checked_run, checked_at ON dest_objects
-  WHEN OLD.destination IS NOT NEW.destination OR OLD.volume IS NOT NEW.volume OR OLD.path IS NOT NEW.path OR OLD.content_id IS NOT NEW.content_id OR OLD.epoch IS NOT NEW.epoch
-    OR OLD.ok IS NOT NEW.ok OR OLD.method IS NOT NEW.method OR OLD.checked_run IS NOT NEW.checked_run OR (OLD.checked_at IS NULL) <> (NEW.checked_at IS NULL) BEGIN
-  UPDATE object_classes SET files = files - 1, bytes = bytes - (SELECT f.size FROM files f WHERE f.volume = OLD.volume AND f.path = OLD.path AND f.status <> 'superseded' AND f.content_id = OLD.content_id)
-    WHERE (destination, volume, status, origin_node, origin_run, status_changed_run, epoch, ok, method, checked_run, timed) IN (
-      SELECT OLD.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, OLD.epoch, OLD.ok, coalesce(OLD.method, ''), coalesce(OLD.checked_run, -1), OLD.checked_at IS NOT NULL
-      FROM files f JOIN content c ON c.id = f.content_id
-      WHERE OLD.destination IN (SELECT name FROM destinations) AND f.volume = OLD.volume AND f.path = OLD.path AND f.status <> 'superseded' AND f.content_id = OLD.content_id);
-  DELETE FROM object_classes WHERE destination = OLD.destination AND volume = OLD.volume AND files = 0;
-  INSERT INTO object_classes SELECT NEW.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, NEW.epoch, NEW.ok, coalesce(NEW.method, ''),
-      coalesce(NEW.checked_run, -1), NEW.checked_at IS NOT NULL, 1, f.size
-    FROM files f JOIN content c ON c.id = f.content_id
-    WHERE NEW.destination IN (SELECT name FROM destinations) AND f.volume = NEW.volume AND f.path = NEW.path AND f.status <> 'superseded' AND f.content_id = NEW.content_id
-    ON CONFLICT DO UPDATE SET files = files + 1, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER destinations_classes_i AFTER INSERT ON destinations BEGIN
-  INSERT INTO object_classes SELECT o.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''),
-      coalesce(o.checked_run, -1), o.checked_at IS NOT NULL, count(*), coalesce(sum(f.size), 0)
-    FROM dest_objects o JOIN files f ON f.volume = o.volume AND f.path = o.path AND f.content_id = o.content_id JOIN content c ON c.id = f.content_id
-    WHERE o.destination = NEW.name AND f.status <> 'superseded' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-    ON CONFLICT DO UPDATE SET files = files + excluded.files, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER destinations_classes_d AFTER DELETE ON destinations BEGIN
-  DELETE FROM object_classes WHERE destination = OLD.name;
-END;
-CREATE TRIGGER destinations_classes_u AFTER UPDATE OF name ON destinations WHEN OLD.name IS NOT NEW.name BEGIN
-  UPDATE object_classes SET destination = NEW.name WHERE destination = OLD.name;
-END;
-`,
+        Two indexes: the oldest content check at a destination, and failed checks (status --check). */ AGGREGATES_MIGRATION,
 ];
