@@ -2,6 +2,8 @@
 // destination's tool, capabilities and identity, with the next step for each).
 
 import { appCommand, command, readCommand } from "./define.ts";
+import { withApp } from "./app.ts";
+import { HoardError } from "../kernel/errors.ts";
 import { bytes, table } from "./output.ts";
 import { checkDb, SCHEMA_VERSION } from "../kernel/db.ts";
 import { backupDb } from "../ops/backup.ts";
@@ -20,12 +22,21 @@ const dbCmd = command({
         return { data: { file: r.file, bytes: r.bytes }, human: `wrote ${r.file} (${bytes(r.bytes)}); keep it on another disk`, status: "success" };
       },
     }),
-    check: appCommand({
+    check: command({
       name: "check",
       description: "run SQLite integrity_check and foreign_key_check",
-      run(app) {
-        const problems = checkDb(app.ctx.db);
-        return { data: { db: app.dbPath, ok: problems.length === 0, problems, schema_version: SCHEMA_VERSION }, human: problems.length ? problems.join("\n") : `${app.dbPath}: ok (schema ${SCHEMA_VERSION})`, status: problems.length ? "failed" : "success" };
+      async run(args) {
+        try {
+          return await withApp(args, async (app) => {
+            const problems = checkDb(app.ctx.db);
+            return { data: { db: app.dbPath, ok: problems.length === 0, problems, schema_version: SCHEMA_VERSION }, human: problems.length ? problems.join("\n") : `${app.dbPath}: ok (schema ${SCHEMA_VERSION})`, status: problems.length ? "failed" : "success" };
+          });
+        } catch (e) {
+          // too damaged to open (e.g. a page of its schema overwritten): that is the finding, not an internal error
+          const msg = String((e as Error)?.message ?? e);
+          if (e instanceof HoardError || !/malformed|corrupt|not a database/i.test(msg)) throw e;
+          return { data: { ok: false, problems: [`cannot open the database: ${msg}`], schema_version: SCHEMA_VERSION }, human: `cannot open the database: ${msg}`, status: "failed" };
+        }
       },
     }),
   },

@@ -11,7 +11,7 @@ CREATE TABLE file_classes (
   files INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
   PRIMARY KEY (volume, status, origin_node, origin_run, status_changed_run)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE TABLE object_classes (
   destination TEXT NOT NULL,
   volume TEXT NOT NULL,
@@ -27,7 +27,7 @@ CREATE TABLE object_classes (
   files INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
   PRIMARY KEY (destination, volume, status, origin_node, origin_run, status_changed_run, epoch, ok, method, checked_run, timed)
-) STRICT, WITHOUT ROWID;
+) STRICT;
 CREATE INDEX dest_objects_checked ON dest_objects(destination, volume, epoch, checked_at) WHERE checked_at IS NOT NULL;
 CREATE INDEX dest_objects_failed ON dest_objects(destination, volume, epoch) WHERE ok = 0;
 
