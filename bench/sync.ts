@@ -4,9 +4,11 @@
 // Usage: bun bench/sync.ts            (bun run bench:sync)
 // Cases: (1) first push of BENCH_LARGE_MB (2048) MiB in 8 large files: hoard ≤ 1.25× rclone copy;
 //        (2) no-change re-push of BENCH_SMALL_FILES (100000) files of 4 KiB: hoard ≤ 1.5× rclone copy.
+//        (3) first push of BENCH_SMALL_FILES files of 4 KiB to an fs destination (every file fsynced
+//        before it is claimed) against `rclone copy` of the same tree to a new local path: ≤ 1.5×.
 //        Also the catalog cost in case (2): the catalog a run writes at the destination (100k rows),
 //        as a share of a no-change run that re-verifies, written (catalog removed first) vs skipped.
-// Env: BENCH_DIR (parent of the temp tree), BENCH_REPEAT (2: best of N for the timed steps),
+// Env: BENCH_CASES (which cases, e.g. "3" or "1,2"; all by default), BENCH_DIR (parent of the temp tree), BENCH_REPEAT (2: best of N for the timed steps),
 //      HOARD_BIN (time a compiled binary instead of `bun src/cli/main.ts`). Also prints the fs
 //      (directory) destination for information.
 
@@ -20,6 +22,7 @@ const envInt = (k: string, d: number) => (process.env[k] ? Number(process.env[k]
 const LARGE_MB = envInt("BENCH_LARGE_MB", 2048);
 const SMALL = envInt("BENCH_SMALL_FILES", 100_000);
 const REPEAT = Math.max(1, envInt("BENCH_REPEAT", 2));
+const CASES = new Set((process.env.BENCH_CASES || "1,2,3").split(",").map((c) => c.trim()));
 const REPO = resolve(import.meta.dir, "..");
 const HOARD = process.env.HOARD_BIN ? [process.env.HOARD_BIN] : [process.execPath, join(REPO, "src/cli/main.ts")];
 const log = (...a: unknown[]) => console.error("[bench]", ...a);
@@ -114,7 +117,7 @@ const report = (label: string, hoard: number, peer: number, target: number) => {
 };
 
 // (1) first push of large files
-{
+if (CASES.has("1")) {
   const vol = join(root, "large");
   log(`generating ${LARGE_MB} MiB of large files`);
   makeLarge(vol);
@@ -145,7 +148,7 @@ const report = (label: string, hoard: number, peer: number, target: number) => {
 }
 
 // (2) no-change re-push of many small files
-{
+if (CASES.has("2")) {
   const vol = join(root, "small");
   log(`generating ${SMALL} small files`);
   makeSmall(vol);
@@ -175,6 +178,37 @@ const report = (label: string, hoard: number, peer: number, target: number) => {
   const fsTime = best(() => hf("sync", "v"));
   rows.push(`    (info) no-change re-push to an fs destination: ${fsTime.toFixed(2)}s (${(fsTime / peer).toFixed(2)}× rclone copy)`);
   catalogCost("fs", hf, join(fsDst, "v", ".hoard", "catalogs"), fsTime);
+}
+
+// (3) first push of many small files to an fs destination
+if (CASES.has("3")) {
+  const vol = join(root, "small3");
+  log(`generating ${SMALL} small files`);
+  makeSmall(vol);
+  // one world indexed once, its destination initialised (not timed); each repetition starts from copies of both
+  const dst = join(root, "fs-first");
+  hoardWorld("fsfirst", vol, `type = "fs"\npath = ${JSON.stringify(dst)}`);
+  const world = join(root, "hoard-fsfirst");
+  spawnSync("cp", ["-a", world, `${world}.snap`]);
+  spawnSync("cp", ["-a", dst, `${dst}.snap`]);
+  // alternated, so a loaded machine weighs on both alike; dirty pages are written back before each
+  let peer = Infinity;
+  let hoard = Infinity;
+  for (let i = 0; i < REPEAT; i++) {
+    const rc = join(root, "rc-small3");
+    rmSync(rc, { recursive: true, force: true });
+    spawnSync("sync");
+    peer = Math.min(peer, run(["rclone", "copy", vol, rc, "--exclude", "/.hoard-volume"]));
+    rmSync(rc, { recursive: true, force: true });
+    for (const d of [world, dst]) {
+      rmSync(d, { recursive: true, force: true });
+      spawnSync("cp", ["-a", `${d}.snap`, d]);
+    }
+    spawnSync("sync");
+    hoard = Math.min(hoard, run([...HOARD, "--config", join(world, "config.toml"), "--db", join(world, "hoard.db"), "sync", "v"]));
+  }
+  report(`(3) first push to fs, ${SMALL} files of 4 KiB`, hoard, peer, 1.5);
+  rmSync(vol, { recursive: true, force: true });
 }
 
 console.log(rows.join("\n"));

@@ -2,7 +2,7 @@
 // buffer, and an entry's failure (EntryError) with the way a manifest path maps to directory components.
 
 import { constants, fsync } from "node:fs";
-import type { PluginApi } from "hoard/plugin";
+import type { FileOutcome, PluginApi } from "hoard/plugin";
 import { AnchorError, splitRel } from "../../src/kernel/anchored.ts";
 
 export const DEST_MARKER = ".hoard-destination";
@@ -63,4 +63,9 @@ export function refusal(e: unknown, at: string): EntryError {
 export interface FsDest {
   api: PluginApi;
   name: string;
+}
+
+/** The outcome of an entry that failed with `err` (an EntryError says why in the user's words). */
+export function failedOutcome(path: string, err: unknown): FileOutcome {
+  return err instanceof EntryError ? { path, ok: false, reason: err.message, ...(err.missing ? { missing: true } : {}) } : { path, ok: false, reason: errText(err) };
 }

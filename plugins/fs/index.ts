@@ -1,19 +1,15 @@
-// Built-in destination `fs`: a plain directory, the embedded default that needs no external tool.
-// Every read, stat, create and rename on either side goes through directory handles opened without following
-// symlinks (src/kernel/anchored.ts): the source from the volume root, the destination from its root. A push
-// copies the checked source handle into a temp file, checks the temp's BLAKE3 against the index, fsyncs it
-// and only then renames it into place (with the source's modification time); a replaced object is kept under
-// .hoard/history (never overwritten). Receipts (local state) only spare re-reading unchanged objects and are reported as such.
+// Built-in destination `fs`, a plain directory (the default that needs no external tool): its handler, from identity to fetch.
+// Every access goes through anchored directory handles (src/kernel/anchored.ts); a push is in push.ts; receipts only spare re-reads.
 
 import type { DestinationHandler, FileOutcome, HandlerContext, ManifestEntry, OpenContext, Plugin, PluginApi } from "hoard/plugin";
 import { closeSync, constants, existsSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { AnchorError, openRoot, type Dir } from "../../src/kernel/anchored.ts";
-import { loadReceipts, saveReceipts, type Receipts } from "./receipts.ts";
+import { loadReceipts, saveReceipts } from "./receipts.ts";
 import { fsCatalogs } from "./catalogs.ts";
-import { buffer, CHUNK, EntryError, errText, place, RD, refusal, yieldTurn, YIELD_EVERY, type FsDest } from "./common.ts";
+import { buffer, CHUNK, EntryError, errText, failedOutcome, place, RD, refusal, yieldTurn, YIELD_EVERY, type FsDest } from "./common.ts";
 import { Tree } from "./tree.ts";
 import { checkOne, differs, readObject, statObject } from "./objects.ts";
-import { transfer } from "./transfer.ts";
+import { pushBatches, type PushProbe } from "./push.ts";
 import { initMarker, readMarker } from "./marker.ts";
 
 export { DEST_MARKER, TEMP_PREFIX } from "./common.ts";
@@ -22,10 +18,8 @@ interface FsOptions {
   path: string;
 }
 
-/** Files copied (and fsynced) at once: concurrent fsyncs share the file system's journal commits. */
-const PUSH_CONCURRENCY = 8;
-
-export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "name" | "stateDir">): DestinationHandler {
+/** The handler of one fs destination; `probe` observes the order of a push's durability steps (the tests). */
+export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "name" | "stateDir">, probe?: PushProbe): DestinationHandler {
   const root = o.path;
   const name = octx.name;
   const { failure } = api.util.errors;
@@ -45,45 +39,24 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
   const destTree = (sweep: boolean) => new Tree(openDest(), sweep);
   const marker = { root, name, openDest, failure };
 
-  /**
-   * Run fn over every entry (until aborted) with the receipts loaded, saving them whatever
-   * happens; up to `concurrency` entries at once (each touches only its own paths). Outcomes come
-   * back in manifest order; an entry not reached before an abort has none.
-   */
-  async function eachEntry(phase: string, manifest: ManifestEntry[], ctx: HandlerContext, dst: Tree, fn: (e: ManifestEntry, receipts: Receipts) => Promise<FileOutcome>, concurrency = 1): Promise<FileOutcome[]> {
+  /** Check every entry in place (until aborted) with the receipts loaded, saving them whatever happens; an entry not reached has no outcome. */
+  async function verifyAll(manifest: ManifestEntry[], ctx: HandlerContext): Promise<FileOutcome[]> {
+    const dst = destTree(false);
     const receipts = loadReceipts(octx.stateDir, ctx.volume, ctx.receiptScope);
-    const slots: (FileOutcome | undefined)[] = new Array(manifest.length);
-    let next = 0;
-    let done = 0;
-    const worker = async () => {
-      while (next < manifest.length && !ctx.signal.aborted) {
-        const i = next++;
-        const e = manifest[i]!;
-        try {
-          slots[i] = await fn(e, receipts);
-        } catch (err: any) {
-          if (ctx.signal.aborted && err?.name === "AbortError") break; // not reached: no outcome
-          slots[i] = err instanceof EntryError ? { path: e.path, ok: false, reason: err.message, ...(err.missing ? { missing: true } : {}) } : { path: e.path, ok: false, reason: errText(err) };
-        }
-        ctx.progress({ phase, done: ++done, total: manifest.length, current: e.path });
-      }
-    };
     const out: FileOutcome[] = [];
     try {
-      await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, manifest.length)) }, worker));
-    } finally {
-      // make the renames durable: one fsync per touched directory; a failure un-verifies its files
-      await dst.close();
-      for (const o of slots) {
-        if (!o) continue;
-        const why = o.ok ? dst.unsynced.get(o.path) : undefined;
-        if (why) {
-          receipts.delete(o.path);
-          receipts.dirty = true;
+      for (const e of manifest) {
+        if (ctx.signal.aborted) break;
+        try {
+          out.push(await checkOne(d, dst, e, ctx, receipts, false));
+        } catch (err: any) {
+          if (ctx.signal.aborted && err?.name === "AbortError") break; // not reached: no outcome
+          out.push(failedOutcome(e.path, err));
         }
-        out.push(why ? { path: o.path, ok: false, reason: why } : o);
+        ctx.progress({ phase: "verify", done: out.length, total: manifest.length, current: e.path });
       }
-      if (dst.leftoversRemoved) ctx.log.info(`${name}: removed ${dst.leftoversRemoved} temp files left by an interrupted push`);
+    } finally {
+      await dst.close();
       saveReceipts(octx.stateDir, ctx.volume, receipts);
     }
     return out;
@@ -110,29 +83,20 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
         await dst.close();
         throw e;
       }
+      const receipts = loadReceipts(octx.stateDir, ctx.volume, ctx.receiptScope);
+      const out: FileOutcome[] = [];
       try {
-        return await eachEntry(
-          "push",
-          manifest,
-          ctx,
-          dst,
-          async (e, receipts) => {
-            try {
-              return await checkOne(d, dst, e, ctx, receipts, true);
-            } catch (err) {
-              if (e.status === "offloaded" || !(err instanceof EntryError)) throw err;
-              return transfer(d, src, dst, e, ctx, receipts);
-            }
-          },
-          PUSH_CONCURRENCY,
-        );
+        for await (const batch of pushBatches(d, manifest, ctx, src, dst, receipts, probe)) out.push(...batch);
       } finally {
         await src.close();
+        await dst.close();
+        if (dst.leftoversRemoved) ctx.log.info(`${name}: removed ${dst.leftoversRemoved} temp files left by an interrupted push`);
+        saveReceipts(octx.stateDir, ctx.volume, receipts);
       }
+      return out;
     },
     async verify(manifest, ctx) {
-      const dst = destTree(false);
-      return eachEntry("verify", manifest, ctx, dst, (e, receipts) => checkOne(d, dst, e, ctx, receipts, false));
+      return verifyAll(manifest, ctx);
     },
     async confirm(entries, ctx, depth) {
       // live: every answer comes from the destination now (no receipts)

@@ -1,22 +1,36 @@
-// The write side of the fs destination: copy a checked local file into a temp beside its target, check the
-// temp's BLAKE3 against the index, fsync it, keep whatever held the name under .hoard/history, rename.
+// The write side of the fs destination: copy a checked local file into a temp beside its target and check the
+// temp's BLAKE3 against the index (stage); once it is durable, keep whatever held the name under .hoard/history and rename it (place).
 
 import type { FileOutcome, HandlerContext, ManifestEntry } from "hoard/plugin";
 import { closeSync, constants, copyFileSync, fstatSync, futimesSync, readSync, writeSync, type BigIntStats } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { AnchorError, type Dir } from "../../src/kernel/anchored.ts";
-import { buffer, CHUNK, EntryError, errText, fsyncAsync, HISTORY, NO_HARD_LINKS, nsToSeconds, place, RD, refusal, TEMP_PREFIX, type FsDest } from "./common.ts";
+import { buffer, CHUNK, EntryError, errText, HISTORY, NO_HARD_LINKS, nsToSeconds, place, RD, refusal, TEMP_PREFIX, type FsDest } from "./common.ts";
 import { hashFd } from "./objects.ts";
 import type { Receipts } from "./receipts.ts";
 import type { Tree } from "./tree.ts";
 
+/** A checked copy of one entry in a temp file beside its target: not yet durable, not yet placed. */
+export interface Staged {
+  e: ManifestEntry;
+  /** The target's directory (held: released by placeStaged or discard) and name in it. */
+  parents: string[];
+  dir: Dir;
+  base: string;
+  tmp: string;
+  /** The temp's descriptor, open until it is placed or discarded (its fsync, or the syncfs of its file system). */
+  fd: number;
+  /** The temp after its times were set: what it holds once placed. */
+  st: BigIntStats;
+}
+
 /**
- * Copy the local file of `e` to the destination: the source is opened O_NOFOLLOW through handles from the
- * volume root and must be the indexed regular file (size, mtime); its bytes go into a new temp file created
- * through the destination directory's handle, whose BLAKE3 (read back) must be the index's; then fsync,
- * keep whatever held the name under .hoard/history, and rename the temp into place.
+ * Copy the local file of `e` into a new temp beside its target: the source is opened O_NOFOLLOW through
+ * handles from the volume root and must be the indexed regular file (size); its bytes go into a temp created
+ * through the destination directory's handle, whose BLAKE3 (read back) must be the index's, and which takes
+ * the source's times. Nothing is durable yet: the caller makes a batch of temps durable, then places them.
  */
-export async function transfer(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry, ctx: HandlerContext, receipts: Receipts): Promise<FileOutcome> {
+export async function stage(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry, ctx: HandlerContext): Promise<Staged> {
   const { parents: sp, name: base } = place(e.path);
   // 1. the source, through its handle
   let sfd: number;
@@ -35,7 +49,8 @@ export async function transfer(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry
   const { parents } = place(e.path, ctx.volume);
   let dir: Dir | undefined;
   let tmp = "";
-  let placed = false;
+  let tfd = -1;
+  let staged = false;
   try {
     const sst = fstatSync(sfd, { bigint: true });
     if (!sst.isFile()) throw new EntryError("copy refused: the local file is not a regular file anymore; index again");
@@ -49,7 +64,6 @@ export async function transfer(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry
       throw refusal(err, d.name);
     }
     tmp = `${TEMP_PREFIX}${randomUUID()}`;
-    let tfd: number;
     if (e.size > CHUNK) {
       // in the kernel (copy_file_range): from the checked handle itself (/proc/self/fd/N reopens that very
       // file, wherever it is now) into a new file (O_EXCL: never through a link) of the anchored directory
@@ -57,48 +71,73 @@ export async function transfer(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry
       tfd = dir.openFile(tmp, constants.O_RDWR);
     } else {
       tfd = dir.openFile(tmp, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, Number(sst.mode & 0o777n));
-      try {
-        const buf = buffer();
-        const n = readSync(sfd, buf, 0, CHUNK, 0);
-        for (let off = 0; off < n; ) off += writeSync(tfd, buf, off, n - off);
-      } catch (err) {
-        closeSync(tfd);
-        throw err;
-      }
+      const buf = buffer();
+      const n = readSync(sfd, buf, 0, CHUNK, 0);
+      for (let off = 0; off < n; ) off += writeSync(tfd, buf, off, n - off);
     }
-    let tst: BigIntStats;
-    try {
-      closeSync(sfd);
-      sfd = -1;
-      // 3. the temp's bytes are checked before they go anywhere
-      const h = await hashFd(d, tfd, ctx.signal);
-      if (h.digest !== e.blake3 || h.changed) throw new EntryError(`copy refused: the copied bytes differ from the index (BLAKE3 ${h.digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…); the local file probably changed since it was indexed (index again)`);
-      // the object keeps the source's times (as cp -p does), set on the checked temp before it is placed
-      futimesSync(tfd, nsToSeconds(sst.atimeNs), nsToSeconds(sst.mtimeNs));
-      await fsyncAsync(tfd);
-      tst = fstatSync(tfd, { bigint: true });
-    } finally {
-      closeSync(tfd);
+    closeSync(sfd);
+    sfd = -1;
+    // 3. the temp's bytes are checked before they go anywhere
+    const h = await hashFd(d, tfd, ctx.signal);
+    if (h.digest !== e.blake3 || h.changed) throw new EntryError(`copy refused: the copied bytes differ from the index (BLAKE3 ${h.digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…); the local file probably changed since it was indexed (index again)`);
+    // the object keeps the source's times (as cp -p does), set on the checked temp before it is placed
+    futimesSync(tfd, nsToSeconds(sst.atimeNs), nsToSeconds(sst.mtimeNs));
+    const st = fstatSync(tfd, { bigint: true });
+    staged = true;
+    return { e, parents, dir, base, tmp, fd: tfd, st };
+  } catch (err) {
+    if (err instanceof EntryError) throw err;
+    throw new EntryError(`copy failed: ${errText(err)}`);
+  } finally {
+    if (sfd >= 0) closeSync(sfd);
+    if (!staged) {
+      if (tfd >= 0) closeSync(tfd);
+      if (tmp && dir)
+        try {
+          dir.unlink(tmp); // our own unchecked temp (a link of that name is removed, not followed)
+        } catch {}
+      if (dir) dst.release(parents);
     }
-    // 4. whatever holds the name is kept under .hoard/history; then the checked temp takes the name
+  }
+}
+
+/** Drop a staged copy that will not be placed: its temp is removed (a link of that name too, never followed). */
+export function discard(dst: Tree, s: Staged): void {
+  try {
+    closeSync(s.fd);
+  } catch {}
+  try {
+    s.dir.unlink(s.tmp);
+  } catch {}
+  dst.release(s.parents);
+}
+
+/**
+ * Place a staged copy whose bytes are durable: whatever holds the name is kept under .hoard/history, then the
+ * checked temp takes the name. Its directory is marked changed (fsynced before any outcome is returned).
+ */
+export function placeStaged(d: FsDest, dst: Tree, s: Staged, ctx: HandlerContext, receipts: Receipts): FileOutcome {
+  const { e, dir, base, parents } = s;
+  let placed = false;
+  try {
+    closeSync(s.fd);
     keepOld(d, dst, dir, base, ctx, e.path);
-    dir.rename(tmp, dir, base);
+    dir.rename(s.tmp, dir, base);
     placed = true;
-    dst.dirty(parents, e.path); // made durable once per directory, before outcomes are returned
+    dst.dirty(parents, e.path);
     const now = d.api.util.nowNs();
-    receipts.set(e.path, { blake3: e.blake3, size: Number(tst.size), mtime_ns: String(tst.mtimeNs), checked_at: String(now) });
+    receipts.set(e.path, { blake3: e.blake3, size: Number(s.st.size), mtime_ns: String(s.st.mtimeNs), checked_at: String(now) });
     receipts.dirty = true;
     return { path: e.path, ok: true, method: "blake3", verifiedAt: now, transferred: true };
   } catch (err) {
     if (err instanceof EntryError) throw err;
     throw new EntryError(`copy failed: ${errText(err)}`);
   } finally {
-    if (sfd >= 0) closeSync(sfd);
-    if (tmp && !placed && dir)
+    if (!placed)
       try {
-        dir.unlink(tmp); // our own unchecked or unplaced temp (a link of that name is removed, not followed)
+        dir.unlink(s.tmp);
       } catch {}
-    if (dir) dst.release(parents);
+    dst.release(parents);
   }
 }
 

@@ -131,13 +131,23 @@ export class Tree {
     }
   }
 
+  /** fsync every directory changed since the last call (concurrently); a failure goes to `unsynced`. */
+  async syncChanged(): Promise<void> {
+    const jobs: Promise<void>[] = [];
+    for (const d of this.dirs.values())
+      if (d.paths) {
+        jobs.push(this.flush(d.dir, d.paths, false));
+        d.paths = undefined;
+      }
+    if (this.rootPaths) jobs.push(this.flush(this.root, this.rootPaths, false));
+    this.rootPaths = undefined;
+    await Promise.all(jobs);
+  }
+
   /** fsync every changed directory (concurrently), then close every handle and the anchor. */
   async close(): Promise<void> {
     try {
-      const jobs: Promise<void>[] = [];
-      for (const d of this.dirs.values()) if (d.paths) jobs.push(this.flush(d.dir, d.paths, false));
-      if (this.rootPaths) jobs.push(this.flush(this.root, this.rootPaths, false));
-      await Promise.all(jobs);
+      await this.syncChanged();
     } finally {
       for (const d of this.dirs.values()) d.dir.close();
       this.dirs.clear();

@@ -2,7 +2,7 @@
 // hashing backend, process facts) sits here, so the rest of hoard uses web and node: APIs only.
 
 import { readFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { constants, hostname, release } from "node:os";
 import { createRequire } from "node:module";
 
 export const runtimeName: "bun" | "deno" | "node" =
@@ -163,3 +163,46 @@ export function nowNs(): bigint {
   return anchorNs + (process.hrtime.bigint() - anchorHr);
 }
 export const nsToIso = (ns: bigint): string => new Date(Number(ns / 1_000_000n)).toISOString();
+
+// ---------- syncfs ----------
+
+/**
+ * syncfs(2) through the runtime's FFI (bun:ffi, Deno.dlopen): make every dirty page and inode of the file
+ * system holding `fd` durable, in one call; it throws with the errno when the call fails. Undefined where it
+ * cannot be called, and before Linux 5.8, whose syncfs did not report write-back errors (callers then fsync
+ * each file). HOARD_TEST_FS_SYNC=fsync turns it off (the tests of that path).
+ */
+export function syncfsCall(): ((fd: number) => void) | undefined {
+  if (syncfsBound === undefined) syncfsBound = bindSyncfs() ?? null;
+  return syncfsBound ?? undefined;
+}
+let syncfsBound: ((fd: number) => void) | null | undefined;
+
+function bindSyncfs(): ((fd: number) => void) | undefined {
+  if (process.platform !== "linux" || process.env.HOARD_TEST_FS_SYNC === "fsync") return undefined;
+  const [major = 0, minor = 0] = (/^(\d+)\.(\d+)/.exec(release()) ?? []).slice(1).map(Number);
+  if (major < 5 || (major === 5 && minor < 8)) return undefined;
+  const fail = (errno: number) => {
+    const code = Object.entries(constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+    return Object.assign(new Error(`syncfs failed: ${code}`), { code });
+  };
+  try {
+    if (runtimeName === "bun") {
+      const { dlopen, FFIType, read } = cjs("bun:ffi");
+      const lib = dlopen("libc.so.6", { syncfs: { args: [FFIType.i32], returns: FFIType.i32 }, __errno_location: { args: [], returns: FFIType.ptr } });
+      return (fd) => {
+        if (lib.symbols.syncfs(fd) !== 0) throw fail(read.i32(lib.symbols.__errno_location(), 0));
+      };
+    }
+    if (runtimeName === "deno") {
+      const D = (globalThis as any).Deno;
+      const lib = D.dlopen("libc.so.6", { syncfs: { parameters: ["i32"], result: "i32" }, __errno_location: { parameters: [], result: "pointer" } });
+      return (fd) => {
+        if (lib.symbols.syncfs(fd) !== 0) throw fail(new D.UnsafePointerView(lib.symbols.__errno_location()).getInt32());
+      };
+    }
+  } catch {
+    // no libc.so.6 (musl), no FFI permission: the callers fsync each file
+  }
+  return undefined;
+}
