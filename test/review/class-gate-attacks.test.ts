@@ -2,7 +2,7 @@
 // files of one class that differ only in their object checks, shared content, several required destinations.
 
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { code, read, row, cleanupWorlds, syncedWorld, liveStatus } from "../e2e/lib.ts";
 import { openDb } from "../../src/kernel/db.ts";
 import type { World } from "../helpers.ts";
@@ -91,7 +91,6 @@ describe("between the decision and the unlink", () => {
     const w = await syncedWorld({ files: FILES });
     const dry = code(await w.hoardAsync("offload", "photos", ".", "--dry-run", "--json"), 0);
     expect(dry.json.would_offload.length).toBe(5);
-    const { rmSync } = await import("node:fs");
     rmSync(w.path("nas/photos/c.txt"));
     const off = await w.hoardAsync("offload", "photos", ".", "--json");
     expect(off.code).toBe(4);
@@ -103,6 +102,5 @@ describe("between the decision and the unlink", () => {
 
 /** The world's config with other required destinations (nas and usb both fs). */
 function require_(w: World, req: string[]): string {
-  const { readFileSync } = require("node:fs") as typeof import("node:fs");
   return readFileSync(w.config, "utf8").replace(/offload_requires = \[[^\]]*\]/, `offload_requires = ${JSON.stringify(req)}`);
 }
