@@ -4,7 +4,7 @@
 import type { FileOutcome, HandlerContext, ManifestEntry } from "hoard/plugin";
 import { closeSync, fstatSync, readSync, type BigIntStats } from "node:fs";
 import type { Dir } from "../../src/kernel/anchored.ts";
-import { buffer, CHUNK, EntryError, place, RD, refusal, yieldTurn, YIELD_EVERY, type FsDest } from "./common.ts";
+import { buffer, CHUNK, EntryError, errText, fsyncAsync, place, RD, refusal, yieldTurn, YIELD_EVERY, type FsDest } from "./common.ts";
 import type { Receipts } from "./receipts.ts";
 import type { Tree } from "./tree.ts";
 
@@ -34,8 +34,12 @@ export async function hashFd(d: FsDest, fd: number, signal?: AbortSignal): Promi
 
 export const differs = (d: FsDest, digest: string, e: ManifestEntry) => `content at ${d.name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)`;
 
-/** Open the object of `e` at the destination (never through a link) and hash it; the caller compares. */
-export async function readObject(d: FsDest, dst: Tree, e: ManifestEntry, volume: string, signal?: AbortSignal): Promise<{ digest: string; st: BigIntStats; changed: boolean }> {
+/**
+ * Open the object of `e` at the destination (never through a link) and hash it; the caller compares. With
+ * `durable`, the object is fsynced and its directory marked changed (fsynced before any claim): what was
+ * read may sit only in the page cache (a copy made by another tool, or a push killed before its fsyncs).
+ */
+export async function readObject(d: FsDest, dst: Tree, e: ManifestEntry, volume: string, signal?: AbortSignal, durable = false): Promise<{ digest: string; st: BigIntStats; changed: boolean }> {
   const { parents, name: base } = place(e.path, volume);
   let dir: Dir;
   try {
@@ -53,6 +57,12 @@ export async function readObject(d: FsDest, dst: Tree, e: ManifestEntry, volume:
     try {
       const h = await hashFd(d, fd, signal);
       if (Number(h.before.size) !== e.size) throw new EntryError(`size at ${d.name} is ${h.before.size}, expected ${e.size}`);
+      if (durable) {
+        await fsyncAsync(fd).catch((err) => {
+          throw new EntryError(`could not make the object durable at ${d.name}: ${errText(err)}`);
+        });
+        dst.dirty(parents, e.path);
+      }
       return { digest: h.digest, st: h.before, changed: h.changed };
     } finally {
       closeSync(fd);
@@ -95,7 +105,7 @@ export async function checkOne(d: FsDest, dst: Tree, e: ManifestEntry, ctx: Hand
       return { path: e.path, ok: true, unchanged: true, method: "blake3", verifiedAt: at < now ? at : now };
     }
   }
-  const { digest, st, changed } = await readObject(d, dst, e, ctx.volume, ctx.signal);
+  const { digest, st, changed } = await readObject(d, dst, e, ctx.volume, ctx.signal, true);
   const now = d.api.util.nowNs();
   if (digest === e.blake3 && !changed) receipts.set(e.path, { blake3: digest, size: Number(st.size), mtime_ns: String(st.mtimeNs), checked_at: String(now) });
   else receipts.delete(e.path);
