@@ -131,11 +131,13 @@ export function abortActiveRuns(signal: string): RunSummary[] {
 /**
  * Begin a run (or record a refusal), execute body, and finish it exactly once. A refusal thrown
  * before begin (identity checks) is recorded as a refused run row; errors inside mark it failed.
+ * What the checks return (e.g. the volume root they verified) is handed to the body.
  */
-export async function withRun<T>(ctx: OpContext, o: Omit<BeginOptions, "node" | "argv">, checks: () => Promise<void> | void, body: (run: Run) => Promise<RunOutcome<T>>): Promise<{ run: Run } & RunOutcome<T>> {
+export async function withRun<T, C = void>(ctx: OpContext, o: Omit<BeginOptions, "node" | "argv">, checks: () => Promise<C> | C, body: (run: Run, checked: C) => Promise<RunOutcome<T>>): Promise<{ run: Run } & RunOutcome<T>> {
   const begin: BeginOptions = { ...o, node: ctx.node, argv: ctx.argv };
+  let checked: C;
   try {
-    await checks();
+    checked = await checks();
   } catch (e) {
     if (e instanceof HoardError && e.kind === "refused") recordRefusal(ctx.db, begin, e.message);
     // e.g. an unreachable destination: a failed row, so `status --check` sees the last sync failed
@@ -160,7 +162,7 @@ export async function withRun<T>(ctx: OpContext, o: Omit<BeginOptions, "node" | 
   try {
     ctx.progress({ phase: run.kind, done: 0 }); // the line names the run even when its phases report nothing
     await ctx.registry.emit("run:begin", { run: runInfo(run) });
-    const out = await body(run);
+    const out = await body(run, checked);
     finishRun(ctx.db, run.id, out.status, { counts: out.counts, error: out.error });
     done(out.status, out.counts);
     await ctx.registry.emit("run:finish", { run: runInfo(run), status: out.status, counts: out.counts });

@@ -148,12 +148,11 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     return result;
   }
 
-  let root = "";
   const out = await withRun(
     ctx,
     { kind: "offload", volume, touches: required },
-    () => void (root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume)),
-    async (run) => {
+    () => checkVolumeIdentity(ctx.db, ctx.config.volumes, volume),
+    async (run, root) => {
       result.run_id = run.id;
       const ok = await decideAll();
       // a refusal because a destination's last check of the file failed is a standing problem there

@@ -121,14 +121,12 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     for (const p of await plan()) result.restored.push({ path: p.f.path, from: p.sources[0]!, size: Number(p.f.size) });
     return result;
   }
-  let root = "";
-  let target = "";
   const out = await withRun(
     ctx,
     { kind: "restore", volume, touches: candidates },
     () => {
-      root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-      target = opts.to ?? root;
+      const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
+      const target = opts.to ?? root;
       mkdirSync(target, { recursive: true });
       // the restore history lives in <target>/.hoard: a symlink there is refused, never followed
       const top = openRoot(target);
@@ -139,8 +137,9 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       } finally {
         top.close();
       }
+      return { root, target };
     },
-    async (run) => {
+    async (run, { root, target }) => {
       result.run_id = run.id;
       const items = await plan();
       const fetches = tally(ctx.progress, "restore", items.map((i) => i.f));

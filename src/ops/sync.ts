@@ -58,13 +58,14 @@ export function volumesFor(ctx: OpContext, destination: string): string[] {
 }
 
 export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volume: string, destination: string, opts: { dryRun?: boolean; signal?: AbortSignal; bwlimit?: string } = {}): Promise<CheckResult> {
-  let root = "";
   const dest = openDestination(ctx, destination);
   // a push follows unless a check refuses: the handler may start read-only work now
   if (kind === "sync" && !opts.dryRun) dest.handler.warm?.(volume);
-  const checks = async () => {
-    root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
+  // the volume's verified root, for the body
+  const checks = async (): Promise<string> => {
+    const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
     await checkDestinationIdentity(ctx.db, destination, dest.handler);
+    return root;
   };
   const result: CheckResult = {
     run_id: null,
@@ -95,7 +96,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     result.would_send = { files: send.length, bytes: send.reduce((s, e) => s + e.size, 0), paths: send.map((e) => e.path) };
     return result;
   }
-  const out = await withRun(ctx, { kind, volume, destination }, checks, async (run) => {
+  const out = await withRun(ctx, { kind, volume, destination }, checks, async (run, root) => {
     result.run_id = run.id;
     const epoch = pinned(ctx.db, destination)!.epoch;
     const caps = await dest.handler.capabilities();
