@@ -135,11 +135,22 @@ export function computeAdvances(manifest: readonly ManifestEntry[], outcomes: Ou
   return out;
 }
 
-/** What one computed advance does to the current component (pure; applied by vector.writeAdvance). */
+/**
+ * What one computed advance does to the current component (pure; applied by vector.writeAdvance,
+ * touchComponent and refreshVerifiedAt): raise it (advance), verify the whole current prefix again
+ * (reverify), only move updated_at and perhaps verified_at (touch), or nothing (no component yet).
+ */
 export type ComponentWrite =
-  | { kind: "write"; advance: Advance; confirmedRun: bigint | null }
-  | { kind: "touch" }
+  | { kind: "advance" | "reverify"; advance: Advance; confirmedRun: bigint | null }
+  | { kind: "touch"; refreshTo: bigint | null }
   | { kind: "none" };
+
+/** The current-epoch component an advance meets. */
+export interface LiveComponent {
+  originRun: bigint;
+  confirmedRun: bigint | null;
+  verifiedAt: bigint | null;
+}
 
 /**
  * Decide the write for advance `a` in run `run`, given the current-epoch component (if any):
@@ -148,14 +159,21 @@ export type ComponentWrite =
  *   accepted on receipts keep the earlier confirmed_run);
  * - an equal value, or a lower one with nothing blocked up to the current value (the manifest no
  *   longer holds the newest content), re-verifies the whole current prefix only when every entry
- *   was content-checked in this run; otherwise only updated_at moves (touch).
+ *   was content-checked in this run;
+ * - otherwise only updated_at moves (touch). `checkedBehind(upTo)` is the oldest content check
+ *   behind the prefix up to `upTo` (oldestCheckBehind; asked only for a touch): when it is newer
+ *   than the component's verified_at (rolling re-verification moved it), the touch refreshes it.
  */
-export function decideComponentWrite(a: Advance, live: { originRun: bigint; confirmedRun: bigint | null } | undefined, run: bigint): ComponentWrite {
-  if (a.originRun === null || a.originRun <= 0n) return live ? { kind: "touch" } : { kind: "none" };
-  if (!live || a.originRun > live.originRun) return { kind: "write", advance: a, confirmedRun: a.allChecked ? run : (live?.confirmedRun ?? null) };
+export function decideComponentWrite(a: Advance, live: LiveComponent | undefined, run: bigint, checkedBehind: (upTo: bigint) => bigint | null = () => null): ComponentWrite {
+  const touch = (cur: LiveComponent): ComponentWrite => {
+    const at = checkedBehind(cur.originRun);
+    return { kind: "touch", refreshTo: at && (cur.verifiedAt === null || at > cur.verifiedAt) ? at : null };
+  };
+  if (a.originRun === null || a.originRun <= 0n) return live ? touch(live) : { kind: "none" };
+  if (!live || a.originRun > live.originRun) return { kind: "advance", advance: a, confirmedRun: a.allChecked ? run : (live?.confirmedRun ?? null) };
   const wholePrefix = a.originRun === live.originRun || !a.blockedAt || a.blockedAt.originRun > live.originRun;
-  if (wholePrefix && a.allChecked) return { kind: "write", advance: { ...a, originRun: live.originRun }, confirmedRun: run };
-  return { kind: "touch" };
+  if (wholePrefix && a.allChecked) return { kind: "reverify", advance: { ...a, originRun: live.originRun }, confirmedRun: run };
+  return touch(live);
 }
 
 /**

@@ -163,17 +163,16 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
       for (const a of advances) {
         const cur = component(ctx.db, volume, destination, a.originNode);
         const live = cur && cur.epoch === epoch ? cur : undefined;
-        const w = decideComponentWrite(a, live && { originRun: live.origin_run, confirmedRun: live.confirmed_run }, run.id);
+        const w = decideComponentWrite(a, live && { originRun: live.origin_run, confirmedRun: live.confirmed_run, verifiedAt: live.verified_at }, run.id, (upTo) => oldestCheckBehind(manifest, a.originNode, upTo, checkedAt));
         let res = "unchanged";
-        if (w.kind === "write") res = writeAdvance(ctx.db, volume, destination, epoch, run.id, w.advance, w.confirmedRun);
+        if (w.kind === "advance" || w.kind === "reverify") res = writeAdvance(ctx.db, volume, destination, epoch, run.id, w.advance, w.confirmedRun);
         else if (w.kind === "touch") {
           touchComponent(ctx.db, volume, destination, a.originNode);
           // objects accepted on receipts: the prefix holds, and the oldest content check behind it
           // (this run's checks, the others' records) may have moved forward by rolling re-verification
-          const at = live && oldestCheckBehind(manifest, a.originNode, live.origin_run, checkedAt);
-          if (at && refreshVerifiedAt(ctx.db, volume, destination, a.originNode, epoch, at, run.id)) res = "refreshed";
+          if (w.refreshTo !== null && refreshVerifiedAt(ctx.db, volume, destination, a.originNode, epoch, w.refreshTo, run.id)) res = "refreshed";
         }
-        result.evidence.push({ origin_node: a.originNode, origin_run: w.kind === "write" ? w.advance.originRun : a.originRun, method: a.method, result: res, verified_at: w.kind === "write" ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
+        result.evidence.push({ origin_node: a.originNode, origin_run: "advance" in w ? w.advance.originRun : a.originRun, method: a.method, result: res, verified_at: "advance" in w ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
       for (let i = 0; i < manifest.length; i++) {
         const e = manifest[i]!;
