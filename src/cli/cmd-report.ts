@@ -6,7 +6,8 @@ import { appCommand, command, parseId, readCommand, restWords } from "./define.t
 import { age, bytes, table, when } from "./output.ts";
 import { refused, usageError } from "../kernel/errors.ts";
 import { abortRun } from "../kernel/runs.ts";
-import { evidenceReport, evidenceRewind } from "../ops/status.ts";
+import { evidenceReport } from "../ops/status.ts";
+import { evidenceRewind } from "../ops/rewind.ts";
 import { statusOverview } from "../ops/overview.ts";
 import { orphanProblem } from "../ops/setup.ts";
 import { runDetail, runList } from "../ops/runs.ts";

@@ -122,6 +122,14 @@ export function listRuns(db: Db, f: { volume?: string; kind?: string; limit?: nu
   return db.all<RunRow>(sql, ...params, f.limit ?? 20);
 }
 
+/** The newest finished run of `kind` for (volume, destination), if any. */
+export function lastFinishedRun(db: Db, volume: string, destination: string, kind: string): { id: bigint; status: string; error: string | null } | undefined {
+  return db.get<{ id: bigint; status: string; error: string | null }>(
+    "SELECT id, status, error FROM runs WHERE volume = ? AND destination = ? AND kind = ? AND status <> 'running' ORDER BY id DESC LIMIT 1",
+    volume, destination, kind,
+  );
+}
+
 export interface AbortOptions {
   note: string;
   /** This node's name: only its own processes can be seen. */

@@ -52,6 +52,14 @@ export function logHistory(db: Db, h: { volume: string; destination: string; ori
 
 export type WriteResult = "advanced" | "reverified" | "unchanged";
 
+/** The newest `expire` event in a component's history (what it recorded: the epoch and verified_at it judged). */
+export function lastExpire(db: Db, volume: string, destination: string, originNode: string): { epoch: bigint; verified_at: bigint | null; at: bigint } | undefined {
+  return db.get<{ epoch: bigint; verified_at: bigint | null; at: bigint }>(
+    "SELECT epoch, verified_at, at FROM evidence_history WHERE volume = ? AND destination = ? AND origin_node = ? AND kind = 'expire' ORDER BY id DESC LIMIT 1",
+    volume, destination, originNode,
+  );
+}
+
 /**
  * Apply one computed advance from run `run` in destination epoch `epoch`. Raising the value is an
  * advance; an equal value means the whole prefix was verified again in this run (reverify); a

@@ -4,7 +4,8 @@
 import type { ComponentView } from "../kernel/plugin.ts";
 import { failedObjects } from "../kernel/objects.ts";
 import { usageError } from "../kernel/errors.ts";
-import { component, componentView, components, logHistory, type ComponentRow } from "../kernel/vector.ts";
+import { component, componentView, components, lastExpire, logHistory, type ComponentRow } from "../kernel/vector.ts";
+import { lastFinishedRun } from "../kernel/runs.ts";
 import { pinned } from "../kernel/dest-identity.ts";
 import { openAlarms } from "../kernel/alarms.ts";
 import { liveOrigins } from "../kernel/aggregates.ts";
@@ -47,11 +48,6 @@ export async function expiryOf(ctx: OpContext, c: ComponentRow, now: bigint): Pr
   return componentExpiry(ctx, componentView(c), now);
 }
 
-const lastExpire = (ctx: OpContext, c: ComponentRow) =>
-  ctx.db.get<{ epoch: bigint; verified_at: bigint | null; at: bigint }>(
-    "SELECT epoch, verified_at, at FROM evidence_history WHERE volume = ? AND destination = ? AND origin_node = ? AND kind = 'expire' ORDER BY id DESC LIMIT 1",
-    c.volume, c.destination, c.origin_node,
-  );
 /** One crossing = one (epoch, verified_at) of a component: recorded once, again only after a refresh. */
 const sameCrossing = (h: { epoch: bigint; verified_at: bigint | null } | undefined, c: ComponentRow) => !!h && h.epoch === c.epoch && h.verified_at === c.verified_at;
 
@@ -94,7 +90,7 @@ export async function expireEvidence(ctx: OpContext, o: { volume?: string; dryRu
       const c = component(ctx.db, seen.volume, seen.destination, seen.origin_node);
       // refreshed (or reset) since it was judged: not this crossing any more
       if (!c || c.epoch !== seen.epoch || c.verified_at !== seen.verified_at) continue;
-      const h = lastExpire(ctx, c);
+      const h = lastExpire(ctx.db, c.volume, c.destination, c.origin_node);
       if (sameCrossing(h, c)) out.push(row(c, e, "already-recorded", h!.at));
       else if (o.dryRun) out.push(row(c, e, "would-record", null));
       else {
@@ -147,8 +143,7 @@ export async function protectionProblems(ctx: OpContext, volumes: string[]): Pro
       const failed = failedObjects(ctx.db, volume, d, pin.epoch);
       if (failed.length)
         out.push({ volume, destination: d, code: "object_check_failed", message: `the latest check of ${failed.length} file${failed.length === 1 ? "" : "s"} at ${d} failed (e.g. ${failed.slice(0, 3).map((f) => `${f.path}: ${f.reason ?? "?"}`).join("; ")})`, hint: `run \`hoard sync ${volume} --to ${d}\` to push them again (or restore offloaded ones from another destination)` });
-      const last = ctx.db.get<{ id: bigint; status: string; error: string | null }>(
-        "SELECT id, status, error FROM runs WHERE volume = ? AND destination = ? AND kind = 'sync' AND status <> 'running' ORDER BY id DESC LIMIT 1", volume, d);
+      const last = lastFinishedRun(ctx.db, volume, d, "sync");
       if (last && (last.status === "failed" || last.status === "partial" || last.status === "refused"))
         out.push({ volume, destination: d, code: `last_sync_${last.status}` as Problem["code"], message: `the last sync of ${volume} to ${d} (run ${last.id}) ${last.status === "partial" ? "was partial" : last.status}${last.error ? `: ${last.error}` : ""}`, hint: `see \`hoard runs show ${last.id}\`, fix the cause, then \`hoard sync ${volume} --to ${d}\`` });
     }

@@ -1,15 +1,15 @@
 // Status and evidence reports: files and bytes by status, per-destination coverage, evidence age,
-// alarms and offloadable bytes; the evidence table; and the guarded evidence rewind.
+// alarms and offloadable bytes; and the evidence table.
 
-import { refused, usageError } from "../kernel/errors.ts";
+import { usageError } from "../kernel/errors.ts";
 import { fileClasses, lastSyncRun, objectClasses, oldestCheckedAt, statusTotals, type FileClass, type ObjectClass } from "../kernel/aggregates.ts";
 import { scanLive } from "../kernel/livescan.ts";
 import type { GateDestination, Refusal } from "../kernel/gate.ts";
-import { components, rewindComponent } from "../kernel/vector.ts";
+import { components } from "../kernel/vector.ts";
 import { openAlarms } from "../kernel/alarms.ts";
 import { pinned } from "../kernel/dest-identity.ts";
 import { nowNs } from "../kernel/runtime.ts";
-import { withRun, type OpContext } from "./context.ts";
+import type { OpContext } from "./context.ts";
 import { gateBatch, type GateClass } from "./gatecheck.ts";
 import { expiryOf } from "./expire.ts";
 import { keptAside } from "./kept.ts";
@@ -120,17 +120,4 @@ export async function evidenceReport(ctx: OpContext, volume?: string) {
     });
   }
   return out;
-}
-
-export async function evidenceRewind(ctx: OpContext, volume: string, destination: string, origin: string, to: bigint, yes: boolean) {
-  if (!ctx.config.volumes[volume]) throw usageError("unknown_volume", `unknown volume ${volume}`);
-  const comp = components(ctx.db, { volume, destination }).find((c) => c.origin_node === origin);
-  if (!comp) throw refused("no_component", `no evidence for volume ${volume} at ${destination} from origin ${origin}`, `see \`hoard evidence ${volume}\``);
-  if (!yes)
-    return { applied: false, volume, destination, origin_node: origin, from: comp.origin_run, to, message: `would lower ${volume}/${destination}/${origin} from run ${comp.origin_run} to ${to}; run again with --yes` };
-  const out = await withRun(ctx, { kind: "evidence-rewind", volume: null, destination }, () => {}, async (run) => {
-    const r = ctx.db.tx(() => rewindComponent(ctx.db, volume, destination, origin, to, run.id));
-    return { status: "success", counts: {}, result: r };
-  });
-  return { applied: true, run_id: out.run.id, volume, destination, origin_node: origin, from: out.result.from, to: out.result.to };
 }
