@@ -13,10 +13,15 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const SOURCE = join(ROOT, "src/kernel/plugin.ts");
 export const TARGET = join(ROOT, "types/hoard-plugin.d.ts");
 
-/** The declaration text of plugin.ts, wrapped as module "hoard/plugin", types only. */
-export function generate(): string {
-  let out = "";
-  const program = ts.createProgram([SOURCE], {
+/**
+ * The declaration text of plugin.ts and of the parts it re-exports (`export type * from "./…"`),
+ * as one module: the parts first, in the order re-exported, their imports of each other dropped
+ * and their package imports merged.
+ */
+function declarations(): string {
+  const parts = [...readFileSync(SOURCE, "utf8").matchAll(/^export type \* from "\.\/([^"]+)";$/gm)].map((m) => join(dirname(SOURCE), m[1]!));
+  const files = [...parts, SOURCE];
+  const program = ts.createProgram(files, {
     declaration: true,
     emitDeclarationOnly: true,
     target: ts.ScriptTarget.ES2022,
@@ -27,12 +32,48 @@ export function generate(): string {
     skipLibCheck: true,
     types: [],
   });
-  const res = program.emit(program.getSourceFile(SOURCE), (name, text) => {
-    if (name.endsWith(".d.ts")) out = text;
-  });
-  const diags = ts.getPreEmitDiagnostics(program).concat(res.diagnostics).filter((d) => d.category === ts.DiagnosticCategory.Error);
-  if (diags.length) throw new Error(ts.formatDiagnostics(diags, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" }));
-  if (!out) throw new Error(`no declarations emitted for ${SOURCE}`);
+  const texts: string[] = [];
+  const diags = [...ts.getPreEmitDiagnostics(program)];
+  for (const f of files) {
+    let text = "";
+    const res = program.emit(program.getSourceFile(f), (name, t) => {
+      if (name.endsWith(".d.ts")) text = t;
+    });
+    diags.push(...res.diagnostics);
+    if (!text) throw new Error(`no declarations emitted for ${f}`);
+    texts.push(text);
+  }
+  const errors = diags.filter((d) => d.category === ts.DiagnosticCategory.Error);
+  if (errors.length) throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => ROOT, getNewLine: () => "\n" }));
+  // package imports, merged: named ones per package, namespace ones as they are
+  const named = new Map<string, Set<string>>();
+  const namespaces = new Set<string>();
+  const bodies = texts.map((t) =>
+    t
+      .split("\n")
+      .filter((l) => {
+        if (/^(import|export) type .* from "\.\/[^"]+";$/.test(l)) return false; // the parts, bundled here
+        const n = /^import type \{ (.*) \} from "([^"]+)";$/.exec(l);
+        if (n) {
+          const set = named.get(n[2]!) ?? new Set<string>();
+          for (const x of n[1]!.split(",")) set.add(x.trim());
+          named.set(n[2]!, set);
+          return false;
+        }
+        if (!/^import type \* as \w+ from "[^"]+";$/.test(l)) return true;
+        namespaces.add(l);
+        return false;
+      })
+      .join("\n")
+      .trim(),
+  );
+  const imports = [...[...named].map(([from, xs]) => `import type { ${[...xs].join(", ")} } from "${from}";`), ...namespaces];
+  return [imports.join("\n"), ...bodies].join("\n\n") + "\n";
+}
+
+/** The declaration text of plugin.ts (with its parts), wrapped as module "hoard/plugin", types only. */
+export function generate(): string {
+  const out = declarations();
   // A plugin loaded from disk cannot import hoard's runtime values (the module does not exist at
   // run time): keep the types only, so `import type { … } from "hoard/plugin"` is all an author can write.
   const body = out

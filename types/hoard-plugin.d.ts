@@ -6,8 +6,7 @@
 declare module "hoard/plugin" {
     import type { GenericSchema, InferOutput } from "valibot";
     import type * as v from "valibot";
-    /** The plugin API version this hoard provides: a plugin declares `apiVersion: 1`. */
-    export type ApiVersion = 1;
+
     /** How a destination proved a file: a content hash compared end to end, or something weaker. */
     export type Method = string;
     /** One live file row of a volume, captured before any transfer. */
@@ -78,49 +77,6 @@ declare module "hoard/plugin" {
         info(msg: string): void;
         warn(msg: string): void;
         debug(msg: string): void;
-    }
-    export interface SpawnResult {
-        code: number | null;
-        signal: string | null;
-        stdout: string;
-        stderr: string;
-        /** Stopped by `timeoutMs` (its process group terminated, then killed). */
-        timedOut?: boolean;
-    }
-    /** How api.util.spawn runs a command (always without a shell, in a process group of its own). */
-    export interface SpawnOptions {
-        /** Overlaid on hoard's own environment (undefined removes a variable); with `inheritEnv: false`, the whole environment. */
-        env?: Record<string, string | undefined>;
-        /** false: the child sees only `env`. Default true. */
-        inheritEnv?: boolean;
-        cwd?: string;
-        /** Abort kills the child's whole process group. */
-        signal?: AbortSignal;
-        stdin?: string;
-        onStderrLine?(line: string): void;
-        onStdoutLine?(line: string): void;
-        /** Keep at most this many characters of stdout (default unlimited). */
-        maxStdout?: number;
-        /**
-         * Send stdout to a private, already unlinked temporary file and read it once the command has
-         * exited, instead of through a pipe: for large outputs (a listing of 100,000 objects) far cheaper.
-         * onStdoutLine is then called for every line after the command exits.
-         */
-        stdoutToFile?: boolean;
-        /** Every chunk of stdout as raw bytes, as it arrives (e.g. a file streamed back to be hashed); stdout is then not kept. */
-        onStdoutData?(chunk: Uint8Array): void;
-        /** Throw stdout away (a hook's output is not hoard's). */
-        discardStdout?: boolean;
-        /** Called with the child's pid (also its process group id) once it has started. */
-        onStart?(pid: number): void;
-        /** After this long, SIGTERM to the child's process group, `killGraceMs` (default 2000) for it to go, then SIGKILL. */
-        timeoutMs?: number;
-        killGraceMs?: number;
-        /**
-         * Once the child has exited, wait at most this long for its output streams to end (a background
-         * grandchild may hold them open). Default: until they end. Output through files never waits.
-         */
-        settleMs?: number;
     }
     /** Everything a handler may use during a run. */
     export interface HandlerContext {
@@ -218,6 +174,7 @@ declare module "hoard/plugin" {
         schema: S;
         open: (options: InferOutput<S>, ctx: OpenContext) => DestinationHandler;
     }
+
     export interface RunInfo {
         id: bigint;
         kind: string;
@@ -336,32 +293,49 @@ declare module "hoard/plugin" {
     export type HookDecision<K extends HookName> = HookMap[K]["decision"];
     /** A listener: reads the payload, returns its decision (or nothing), possibly asynchronously. */
     export type Listener<K extends HookName> = (payload: Readonly<HookPayload<K>>) => HookDecision<K> | void | Promise<HookDecision<K> | void>;
-    export interface PolicyInfo {
-        name: string;
-        description: string;
+
+    export interface SpawnResult {
+        code: number | null;
+        signal: string | null;
+        stdout: string;
+        stderr: string;
+        /** Stopped by `timeoutMs` (its process group terminated, then killed). */
+        timedOut?: boolean;
     }
-    export interface PluginApi {
-        readonly apiVersion: number;
-        /** Register a destination type (`type = "NAME"` in config); `open`'s options are inferred from `schema`. */
-        destination<S extends GenericSchema>(type: DestinationType<S>): void;
-        /** Register a policy (for listing); its behaviour comes from its hook listeners. */
-        policy(info: PolicyInfo): void;
-        /** Listen to a hook. Listeners run in plugin order. */
-        on<K extends HookName>(hook: K, listener: Listener<K>): void;
+    /** How api.util.spawn runs a command (always without a shell, in a process group of its own). */
+    export interface SpawnOptions {
+        /** Overlaid on hoard's own environment (undefined removes a variable); with `inheritEnv: false`, the whole environment. */
+        env?: Record<string, string | undefined>;
+        /** false: the child sees only `env`. Default true. */
+        inheritEnv?: boolean;
+        cwd?: string;
+        /** Abort kills the child's whole process group. */
+        signal?: AbortSignal;
+        stdin?: string;
+        onStderrLine?(line: string): void;
+        onStdoutLine?(line: string): void;
+        /** Keep at most this many characters of stdout (default unlimited). */
+        maxStdout?: number;
         /**
-         * Allow an extra key on every [destinations.X] table, or at the top level of the config, validated
-         * by `schema`. Returns a typed accessor for the validated value in a listener's `table` / `config`.
+         * Send stdout to a private, already unlinked temporary file and read it once the command has
+         * exited, instead of through a pipe: for large outputs (a listing of 100,000 objects) far cheaper.
+         * onStdoutLine is then called for every line after the command exits.
          */
-        configKey<S extends GenericSchema>(scope: "destination" | "root", key: string, schema: S): ConfigKey<InferOutput<S>>;
-        /** valibot, so plugins loaded from disk need no bundled packages of their own. */
-        readonly v: typeof v;
-        /** Helpers plugins commonly need. */
-        readonly util: PluginUtil;
-    }
-    /** A registered config key: reads its validated value (undefined when the table does not set it). */
-    export interface ConfigKey<T> {
-        readonly key: string;
-        get(table: Readonly<Record<string, unknown>>): T | undefined;
+        stdoutToFile?: boolean;
+        /** Every chunk of stdout as raw bytes, as it arrives (e.g. a file streamed back to be hashed); stdout is then not kept. */
+        onStdoutData?(chunk: Uint8Array): void;
+        /** Throw stdout away (a hook's output is not hoard's). */
+        discardStdout?: boolean;
+        /** Called with the child's pid (also its process group id) once it has started. */
+        onStart?(pid: number): void;
+        /** After this long, SIGTERM to the child's process group, `killGraceMs` (default 2000) for it to go, then SIGKILL. */
+        timeoutMs?: number;
+        killGraceMs?: number;
+        /**
+         * Once the child has exited, wait at most this long for its output streams to end (a background
+         * grandchild may hold them open). Default: until they end. Output through files never waits.
+         */
+        settleMs?: number;
     }
     /** What an anchored operation could not get past: a symlink (never followed), a non-directory, a missing entry. */
     export type AnchorKind = "symlink" | "not_dir" | "missing" | "io";
@@ -483,6 +457,36 @@ declare module "hoard/plugin" {
             failure(code: string, msg: string, hint?: string): Error;
             config(code: string, msg: string, hint?: string): Error;
         };
+    }
+
+    /** The plugin API version this hoard provides: a plugin declares `apiVersion: 1`. */
+    export type ApiVersion = 1;
+    export interface PolicyInfo {
+        name: string;
+        description: string;
+    }
+    export interface PluginApi {
+        readonly apiVersion: number;
+        /** Register a destination type (`type = "NAME"` in config); `open`'s options are inferred from `schema`. */
+        destination<S extends GenericSchema>(type: DestinationType<S>): void;
+        /** Register a policy (for listing); its behaviour comes from its hook listeners. */
+        policy(info: PolicyInfo): void;
+        /** Listen to a hook. Listeners run in plugin order. */
+        on<K extends HookName>(hook: K, listener: Listener<K>): void;
+        /**
+         * Allow an extra key on every [destinations.X] table, or at the top level of the config, validated
+         * by `schema`. Returns a typed accessor for the validated value in a listener's `table` / `config`.
+         */
+        configKey<S extends GenericSchema>(scope: "destination" | "root", key: string, schema: S): ConfigKey<InferOutput<S>>;
+        /** valibot, so plugins loaded from disk need no bundled packages of their own. */
+        readonly v: typeof v;
+        /** Helpers plugins commonly need. */
+        readonly util: PluginUtil;
+    }
+    /** A registered config key: reads its validated value (undefined when the table does not set it). */
+    export interface ConfigKey<T> {
+        readonly key: string;
+        get(table: Readonly<Record<string, unknown>>): T | undefined;
     }
     /**
      * A plugin: a plain object, the default export of its file. `setup` only registers (destination
