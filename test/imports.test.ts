@@ -1,57 +1,53 @@
-// The import graph of src/ and plugins/ has no cycle: every module can be loaded on its own, and no
-// module needs another that needs it back (type-only imports are erased and do not count).
+// The import graph of src/ and plugins/ (scripts/imports.ts): no cycle, so every module can be loaded
+// on its own (type-only imports are erased and do not count); no import from src/kernel into
+// src/config, src/ops or src/cli (type imports count); no file over 300 lines but the listed ones.
 
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { backArrows, cycles, importGraph, importsOf, MAX_LINES, oversized, sourceFiles } from "../scripts/imports.ts";
 
-const ROOT = resolve(import.meta.dir, "..");
+/**
+ * Kernel → config edges still there: parseDuration and secret move into the kernel (issue 16,
+ * "one platform layer"); remove them from here as they go. Nothing may be added.
+ */
+const BACK_ARROWS_LEFT = new Set(["src/kernel/registry.ts -> src/config/duration.ts", "src/kernel/registry.ts -> src/config/schema.ts"]);
 
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? tsFiles(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
-}
-
-/** Relative modules a file loads at run time: static imports and re-exports (not `import type`), and dynamic import(). */
-function runtimeImports(file: string, text: string): string[] {
-  const out: string[] = [];
-  for (const m of text.matchAll(/^\s*(?:import|export)\s+(type\s+)?(?:[^;]*?\s+from\s+)?"(\.{1,2}\/[^"]+)"/gm)) if (!m[1]) out.push(resolve(dirname(file), m[2]!));
-  for (const m of text.matchAll(/\bimport\(\s*"(\.{1,2}\/[^"]+)"\s*\)/g)) out.push(resolve(dirname(file), m[1]!));
-  return out;
-}
-
-/** Every cycle found by a depth-first walk, as the list of files from the module revisited back to it. */
-function cycles(graph: Map<string, string[]>): string[][] {
-  const state = new Map<string, "open" | "done">();
-  const stack: string[] = [];
-  const found: string[][] = [];
-  const visit = (f: string) => {
-    state.set(f, "open");
-    stack.push(f);
-    for (const d of graph.get(f) ?? []) {
-      if (!graph.has(d)) continue;
-      if (state.get(d) === "open") found.push(stack.slice(stack.indexOf(d)));
-      else if (!state.has(d)) visit(d);
-    }
-    stack.pop();
-    state.set(f, "done");
-  };
-  for (const f of [...graph.keys()].sort()) if (!state.has(f)) visit(f);
-  return found;
-}
+/** Files still over the limit, being split (issue 16); shrink this list as they land, never grow it. */
+const OVERSIZED_LEFT = new Set(["plugins/kopia/handler.ts", "plugins/rclone/verify.ts", "plugins/restic/handler.ts", "src/kernel/spawn.ts", "src/ops/recover.ts", "src/ops/restore.ts", "src/ops/sync.ts"]);
 
 describe("import graph", () => {
   test("the cycle finder sees a cycle, including one through a dynamic import", () => {
     const g = new Map<string, string[]>();
-    g.set("/a.ts", runtimeImports("/a.ts", 'import { b } from "./b.ts";\nimport type { C } from "./c.ts";'));
-    g.set("/b.ts", runtimeImports("/b.ts", 'export async function b() { return import("./a.ts"); }'));
-    g.set("/c.ts", runtimeImports("/c.ts", 'import { a } from "./a.ts";'));
+    g.set("/a.ts", importsOf("/a.ts", 'import { b } from "./b.ts";\nimport type { C } from "./c.ts";'));
+    g.set("/b.ts", importsOf("/b.ts", 'export async function b() { return import("./a.ts"); }'));
+    g.set("/c.ts", importsOf("/c.ts", 'import { a } from "./a.ts";'));
     expect(cycles(g)).toEqual([["/a.ts", "/b.ts"]]);
   });
 
   test("src/ and plugins/ have no import cycle", () => {
-    const graph = new Map<string, string[]>();
-    for (const f of [...tsFiles(join(ROOT, "src")), ...tsFiles(join(ROOT, "plugins"))]) graph.set(f, runtimeImports(f, readFileSync(f, "utf8")));
+    const graph = importGraph();
     expect(graph.size).toBeGreaterThan(50);
-    expect(cycles(graph).map((c) => c.map((f) => relative(ROOT, f)).join(" → "))).toEqual([]);
+    expect(cycles(graph).map((c) => c.join(" → "))).toEqual([]);
+  });
+
+  test("the back-arrow finder sees a kernel import of config, ops or cli, type-only ones too", () => {
+    const g = new Map([
+      ["src/kernel/a.ts", ["src/config/x.ts", "src/kernel/b.ts"]],
+      ["src/kernel/b.ts", ["src/ops/y.ts", "src/cli/z.ts"]],
+      ["src/ops/c.ts", ["src/kernel/a.ts", "src/config/x.ts"]],
+    ]);
+    expect(backArrows(g)).toEqual(["src/kernel/a.ts -> src/config/x.ts", "src/kernel/b.ts -> src/cli/z.ts", "src/kernel/b.ts -> src/ops/y.ts"]);
+    expect(importsOf("/k/a.ts", 'import type { T } from "../config/t.ts";', { types: true })).toEqual(["/config/t.ts"]);
+  });
+
+  test("src/kernel imports nothing from src/config, src/ops or src/cli (but the edges still being moved)", () => {
+    const arrows = backArrows(importGraph(sourceFiles(), { types: true }));
+    expect(arrows.filter((a) => !BACK_ARROWS_LEFT.has(a))).toEqual([]);
+  });
+
+  test(`no file in src/ and plugins/ is over ${MAX_LINES} lines (but the ones still being split)`, () => {
+    const big = oversized();
+    expect(big.filter((b) => !OVERSIZED_LEFT.has(b.file))).toEqual([]);
+    // reporting: what is left to split
+    if (big.length) console.log(`over ${MAX_LINES} lines, still to split: ${big.map((b) => `${b.file} (${b.lines})`).join(", ")}`);
   });
 });
