@@ -9,7 +9,7 @@ import { offload, offloadSelectors } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";
 import { recover } from "../ops/recover.ts";
 import { resolveSelectors } from "../ops/select.ts";
-import { checkBwlimit } from "../ops/sync.ts";
+import { checkBwlimit } from "../ops/sync-all.ts";
 
 const offloadCmd = appCommand({
   name: "offload",

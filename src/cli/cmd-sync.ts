@@ -6,7 +6,8 @@ import { appCommand, command } from "./define.ts";
 import { bytes, fileList } from "./output.ts";
 import { usageError } from "../kernel/errors.ts";
 import { indexVolume } from "../ops/indexing.ts";
-import { checkBwlimit, syncAll, syncTargets, type checkEach } from "../ops/sync.ts";
+import { checkBwlimit, syncAll, syncTargets } from "../ops/sync-all.ts";
+import type { checkEach } from "../ops/sync.ts";
 import { verifyDestination } from "../ops/verify.ts";
 
 const indexCmd = appCommand({
