@@ -12,7 +12,7 @@ import { backArrows, cycles, importGraph, importsOf, MAX_LINES, oversized, sourc
 const BACK_ARROWS_LEFT = new Set(["src/kernel/registry.ts -> src/config/duration.ts", "src/kernel/registry.ts -> src/config/schema.ts"]);
 
 /** Files still over the limit, being split (issue 16); shrink this list as they land, never grow it. */
-const OVERSIZED_LEFT = new Set(["plugins/kopia/handler.ts", "plugins/rclone/verify.ts", "plugins/restic/handler.ts", "src/kernel/spawn.ts", "src/ops/recover.ts", "src/ops/restore.ts", "src/ops/sync.ts"]);
+const OVERSIZED_LEFT = new Set(["plugins/kopia/handler.ts", "plugins/rclone/verify.ts", "plugins/restic/handler.ts", "src/kernel/spawn.ts", "src/ops/recover.ts", "src/ops/restore.ts", ]);
 
 describe("import graph", () => {
   test("the cycle finder sees a cycle, including one through a dynamic import", () => {
