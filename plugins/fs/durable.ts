@@ -9,6 +9,9 @@ import { fsyncAsync } from "./common.ts";
 export interface Pending {
   fd: number;
   st: { dev: bigint };
+  /** Its bytes were written before `fd` was opened (a kernel copy): syncfs through a descriptor opened
+   * later may not report their write-back errors, so it is fsynced itself as well. */
+  writtenBeforeOpen?: boolean;
 }
 
 /**
@@ -35,7 +38,7 @@ function canSyncfs(p: Pending): boolean {
  * Make the bytes (and inodes) of `batch` durable. Per file system, syncfs through the descriptor staged
  * first there: it was opened before any byte of the batch on that file system was written, so every
  * write-back error since (recorded per file system) is reported by that call, and fails every copy of
- * that file system. Without syncfs, each copy is fsynced (concurrently). Returns why each copy is not
+ * that file system; a copy written before its own descriptor was opened is fsynced as well. Without syncfs, each copy is fsynced (concurrently). Returns why each copy is not
  * durable (undefined: it is).
  */
 export async function makeDurable(batch: Pending[]): Promise<(string | undefined)[]> {
@@ -59,6 +62,7 @@ export async function makeDurable(batch: Pending[]): Promise<(string | undefined
     } catch (e: any) {
       for (const i of idx) out[i] = `syncfs failed: ${e?.code ?? e?.message}`;
     }
+    for (const i of idx) if (batch[i]!.writtenBeforeOpen && out[i] === undefined) each.push(i);
   }
   await Promise.all(
     each.map(async (i) => {

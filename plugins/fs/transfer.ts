@@ -22,6 +22,8 @@ export interface Staged {
   fd: number;
   /** The temp after its times were set: what it holds once placed. */
   st: BigIntStats;
+  /** Copied in the kernel before `fd` was opened (see makeDurable). */
+  writtenBeforeOpen: boolean;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function stage(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry, c
     futimesSync(tfd, nsToSeconds(sst.atimeNs), nsToSeconds(sst.mtimeNs));
     const st = fstatSync(tfd, { bigint: true });
     staged = true;
-    return { e, parents, dir, base, tmp, fd: tfd, st };
+    return { e, parents, dir, base, tmp, fd: tfd, st, writtenBeforeOpen: e.size > CHUNK };
   } catch (err) {
     if (err instanceof EntryError) throw err;
     throw new EntryError(`copy failed: ${errText(err)}`);
