@@ -4,7 +4,7 @@
 
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { hoardCommand, ROOT, world, type World } from "../helpers.ts";
 import { cleanupWorlds, rcloneWorld, row, rows } from "../rclone-e2e/lib.ts";
@@ -242,12 +242,16 @@ test.concurrent("SIGINT ignored from the start (a background job): a SIGINT chan
   const vol = w.path("vol");
   mkdirSync(vol, { recursive: true });
   w.write("vol/a.txt", "alpha\n");
-  w.setConfig(`node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(vol)}\n\n[volumes.photos.hook]\ncommand = ${JSON.stringify(["/bin/sh", "-c", "sleep 2; true", w.dir])}\n`);
+  // the hook runs until the test lets it finish (a fixed sleep could end before a loaded machine sees it running)
+  const go = w.path("go");
+  w.setConfig(`node = "testnode"\n\n[volumes.photos]\npath = ${JSON.stringify(vol)}\n\n[volumes.photos.hook]\ncommand = ${JSON.stringify(["/bin/sh", "-c", `while [ ! -e ${JSON.stringify(go)} ]; do sleep 0.05; done; true`, w.dir])}\n`);
   try {
     expect(w.hoard("volume", "add", "photos", vol).code).toBe(0);
     const h = startIgnoring(w, {}, ["INT"], "index", "photos");
     await waitFor("the hook to start", () => existsSync(w.db) && rows<{ pid: bigint | null }>(w, "SELECT pid FROM hook_runs WHERE status = 'running' AND pid IS NOT NULL").length > 0);
     h.child.kill("SIGINT");
+    await Bun.sleep(300); // the signal has arrived while the hook runs
+    writeFileSync(go, "");
     const end = await h.ended;
     expect({ code: end.code, signal: end.signal }).toEqual({ code: 0, signal: null });
     expect(end.stderr).not.toContain("interrupted");
