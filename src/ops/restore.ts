@@ -7,25 +7,23 @@
 // parent handle: one rename when both are on the same file system, else a copy into a file created O_EXCL
 // through the handle. BLAKE3 is then read back from the temp file's own handle, so what is checked is what lands.
 
-import { closeSync, constants, fstatSync, fsyncSync, futimesSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync, type BigIntStats } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, mkdtempSync, rmSync, type BigIntStats } from "node:fs";
 import { join, resolve } from "node:path";
 import { randomUUID } from "node:crypto";
 import { refused, usageError, HoardError } from "../kernel/errors.ts";
 import { checkVolumeIdentity, RESERVED_DIR } from "../kernel/volumes.ts";
-import { checkDestinationIdentity } from "../kernel/dest-identity.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { pinned } from "../kernel/dest-identity.ts";
 import { liveFiles, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
 import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
 import { withRun, type OpContext } from "./context.ts";
-import { handlerContext, openDestination } from "./dest-open.ts";
 import { gateFor } from "./gatecheck.ts";
 import { normaliseSelector, select } from "./select.ts";
 import { unlinkChecked } from "./unlink.ts";
-import type { ManifestEntry } from "../kernel/plugin.ts";
 import { RESTORE_HISTORY } from "./kept.ts";
 import { tally } from "./meter.ts";
+import { fetcher, removeDeadFetchDirs, rmTemp } from "./restore-fetch.ts";
 
 export interface RestoreResult {
   run_id: bigint | null;
@@ -45,26 +43,8 @@ export interface RestoreResult {
 /** An entry moved into the restore history: its directory handle, name there, and path relative to the target. */
 type Kept = { dir: Dir; name: string; rel: string };
 
-/** Prefix of the temp file a restore writes beside its target. */
-export const RESTORE_TEMP_PREFIX = ".hoard-restore-";
 const errText = (e: any) => (e instanceof Error ? e.message : String(e));
 const NO_HARD_LINKS = new Set(["EPERM", "EOPNOTSUPP", "ENOTSUP", "ENOSYS", "EMLINK"]);
-
-/** Copy a private file into a new file `name` of `dir` (created O_EXCL through the handle). */
-function copyInto(src: string, dir: Dir, name: string): void {
-  const from = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const to = dir.openFile(name, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o666);
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (let n; (n = readSync(from, buf, 0, buf.length, null)) > 0; ) for (let off = 0; off < n; ) off += writeSync(to, buf, off, n - off);
-    } finally {
-      closeSync(to);
-    }
-  } finally {
-    closeSync(from);
-  }
-}
 
 export async function restore(ctx: OpContext, volume: string, selectors: string[], opts: { from?: string; to?: string; dryRun?: boolean; missing?: boolean; bwlimit?: string } = {}): Promise<RestoreResult> {
   for (const sel of selectors) normaliseSelector(sel);
@@ -148,55 +128,9 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       mkdirSync(fetchDir, { recursive: true, mode: 0o700 });
       removeDeadFetchDirs(ctx, fetchDir);
       const priv = mkdtempSync(join(fetchDir, `run-${run.id}-`));
-      const epochs = new Map<string, bigint | Error>(); // destination -> epoch once its identity was checked, or why not
-      const warnings: string[] = [];
+      const fetchInto = fetcher(ctx, { runId: run.id, volume, root, priv, bwlimit: opts.bwlimit });
       let history: Dir | undefined; // this run's own directory under .hoard/restore-history, made on first use
       const historyName = `run-${run.id}-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}-${randomUUID().slice(0, 8)}`;
-
-      /** Fetch `f` from `from` and land it as a checked temp file in `dir`; returns the temp name. */
-      const fetchInto = async (f: LiveFile, from: string, dir: Dir): Promise<string> => {
-        const dest = openDestination(ctx, from);
-        if (!epochs.has(from))
-          try {
-            epochs.set(from, (await checkDestinationIdentity(ctx.db, from, dest.handler)).epoch);
-          } catch (e) {
-            epochs.set(from, e instanceof Error ? e : new Error(String(e)));
-          }
-        const epoch = epochs.get(from)!;
-        if (epoch instanceof Error) throw epoch;
-        const entry: ManifestEntry = { path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "offloaded" };
-        const fetched = join(priv, randomUUID());
-        const tmp = `${RESTORE_TEMP_PREFIX}${randomUUID()}`;
-        let landed = false;
-        try {
-          await dest.handler.fetch(entry, fetched, { ...handlerContext(ctx, { runId: run.id, volume, volumeRoot: root, epoch, signal: new AbortController().signal, warnings }), bwlimit: opts.bwlimit });
-          if (!lstatSync(fetched).isFile()) throw new Error(`${from} did not fetch a regular file`);
-          try {
-            renameSync(fetched, dir.at(tmp));
-            landed = true;
-          } catch (e: any) {
-            if (e?.code !== "EXDEV") throw e;
-            landed = true; // copyInto creates it: remove it on any failure
-            copyInto(fetched, dir, tmp);
-          }
-          const fd = dir.openFile(tmp, constants.O_RDWR | (constants.O_NONBLOCK ?? 0));
-          try {
-            const h = await hashFileFromHandle(fd);
-            if (h.changed || h.blake3 !== f.blake3) throw new Error(`bytes from ${from} do not match the index (BLAKE3 ${h.blake3.slice(0, 16)}…, expected ${f.blake3.slice(0, 16)}…)`);
-            const sec = Number(f.mtime_ns / 1000n) / 1e6;
-            futimesSync(fd, sec, sec);
-            fsyncSync(fd);
-          } finally {
-            closeSync(fd);
-          }
-          return tmp;
-        } catch (e) {
-          if (landed) rmTemp(dir, tmp);
-          throw e;
-        } finally {
-          rmSync(fetched, { force: true, recursive: true });
-        }
-      };
 
       /** Move the entry `name` of `dir` into this run's restore history (never onto an earlier kept file). */
       const keepAside = (f: LiveFile, dir: Dir, name: string): Kept => {
@@ -337,27 +271,4 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     },
   );
   return out.result;
-}
-
-/**
- * Remove the private fetch directories of restores that are no longer running (killed ones leave theirs):
- * hoard's own directory (0700, under its data dir), named run-<id>-…; a live run's is left alone.
- */
-function removeDeadFetchDirs(ctx: OpContext, fetchDir: string): void {
-  for (const name of readdirSync(fetchDir)) {
-    const m = /^run-(\d+)-/.exec(name);
-    if (!m) continue;
-    const r = ctx.db.get<{ status: string }>("SELECT status FROM runs WHERE id = ?", BigInt(m[1]!));
-    if (r?.status === "running") continue;
-    rmSync(join(fetchDir, name), { recursive: true, force: true });
-  }
-}
-
-/** Remove a restore temp through its directory handle (it is ours; a symlink is removed, not followed). */
-function rmTemp(dir: Dir, tmp: string): void {
-  try {
-    dir.unlink(tmp);
-  } catch {
-    /* already gone, or not removable: the next index removes leftovers */
-  }
 }
