@@ -34,19 +34,23 @@ export async function hashFd(d: FsDest, fd: number, signal?: AbortSignal): Promi
 
 export const differs = (d: FsDest, digest: string, e: ManifestEntry) => `content at ${d.name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)`;
 
+/** Acquire the directory of `e`'s object (the caller releases `parents`); an unusable directory is a refusal. */
+function objectDir(d: FsDest, dst: Tree, e: ManifestEntry, volume: string): { parents: string[]; base: string; dir: Dir } {
+  const { parents, name: base } = place(e.path, volume);
+  try {
+    return { parents, base, dir: dst.acquire(parents) };
+  } catch (err) {
+    throw refusal(err, d.name);
+  }
+}
+
 /**
  * Open the object of `e` at the destination (never through a link) and hash it; the caller compares. With
  * `durable`, the object is fsynced and its directory marked changed (fsynced before any claim): what was
  * read may sit only in the page cache (a copy made by another tool, or a push killed before its fsyncs).
  */
 export async function readObject(d: FsDest, dst: Tree, e: ManifestEntry, volume: string, signal?: AbortSignal, durable = false): Promise<{ digest: string; st: BigIntStats; changed: boolean }> {
-  const { parents, name: base } = place(e.path, volume);
-  let dir: Dir;
-  try {
-    dir = dst.acquire(parents);
-  } catch (err) {
-    throw refusal(err, d.name);
-  }
+  const { parents, base, dir } = objectDir(d, dst, e, volume); // released below
   try {
     let fd: number;
     try {
@@ -74,13 +78,7 @@ export async function readObject(d: FsDest, dst: Tree, e: ManifestEntry, volume:
 
 /** lstat of the object of `e` (a symlink is refused, never followed); its size must be the entry's. */
 export function statObject(d: FsDest, dst: Tree, e: ManifestEntry, volume: string): BigIntStats {
-  const { parents, name: base } = place(e.path, volume);
-  let dir: Dir;
-  try {
-    dir = dst.acquire(parents);
-  } catch (err) {
-    throw refusal(err, d.name);
-  }
+  const { parents, base, dir } = objectDir(d, dst, e, volume); // released below
   try {
     const st = dir.stat(base);
     if (!st) throw new EntryError(`missing at ${d.name}`, true);
