@@ -11,7 +11,8 @@ import type { Receipts } from "./receipts.ts";
 import type { Tree } from "./tree.ts";
 
 /** Copies staged per batch (each holds a descriptor and its directory's handle until it is placed). */
-const BATCH_FILES = Number(process.env.HOARD_FS_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_FS_BATCH)) : 256;
+/** Files per batch: 256, or HOARD_FS_BATCH (tests), read at each push so a test process can set it. */
+const batchFiles = (): number => (Number(process.env.HOARD_FS_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_FS_BATCH)) : 256);
 /** Bytes staged per batch, at most (a single larger file makes a batch of its own). */
 const BATCH_BYTES = 256 << 20;
 /** Give the event loop a turn (signals, progress) after this many entries. */
@@ -30,6 +31,7 @@ const isStaged = (x: FileOutcome | Staged): x is Staged => "tmp" in x;
  * abort has none; copies already staged when it comes are still made durable and placed.
  */
 export async function* pushBatches(d: FsDest, manifest: ManifestEntry[], ctx: HandlerContext, src: Tree, dst: Tree, receipts: Receipts, probe?: PushProbe): AsyncGenerator<FileOutcome[]> {
+  const BATCH_FILES = batchFiles();
   let i = 0;
   while (i < manifest.length && !ctx.signal.aborted) {
     const slots: (FileOutcome | Staged)[] = [];

@@ -32,7 +32,7 @@ function recorder(at: (p: string) => string, onStep?: (kind: Kind, paths: string
 const temps = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String).filter((n) => n.split("/").pop()!.startsWith(".hoard-tmp-")) : []);
 
 async function scenario() {
-  // small batches (read when the module loads; HOARD_TEST_FS_SYNC=fsync in the environment runs the fsync-each path)
+  // small batches (read at each push; HOARD_TEST_FS_SYNC=fsync in the environment runs the fsync-each path)
   process.env.HOARD_FS_BATCH = "7";
   const { openFs } = await import("../../plugins/fs/index.ts");
   const root = tmp();
@@ -51,7 +51,12 @@ async function scenario() {
   });
   const h = openFs(fakeApi(), { path: root }, { name: "nas", stateDir: tmp() }, r.probe);
   await h.init();
-  const out = (await h.push(vol.manifest, ctx)) as FileOutcome[];
+  let out: FileOutcome[];
+  try {
+    out = (await h.push(vol.manifest, ctx)) as FileOutcome[];
+  } finally {
+    delete process.env.HOARD_FS_BATCH; // the test files after this one in the process push in full batches
+  }
   return { out, r, root, content, changed, at, vol };
 }
 
