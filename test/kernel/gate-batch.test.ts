@@ -13,6 +13,7 @@ import { openApp, type App } from "../../src/cli/app.ts";
 import { fileClasses, objectClasses, recountFileClasses, recountObjectClasses } from "../../src/kernel/aggregates.ts";
 import { liveFiles, setFileStatus, touchFile } from "../../src/kernel/files.ts";
 import { scanLive } from "../../src/kernel/livescan.ts";
+import { nowNs } from "../../src/kernel/runtime.ts";
 import { oldestContentCheck } from "../../src/kernel/objects.ts";
 import { gateBatch, gateFor } from "../../src/ops/gatecheck.ts";
 import { volumeStatus } from "../../src/ops/status.ts";
@@ -56,7 +57,9 @@ async function makeWorld(sh: Shape): Promise<App> {
 function fill(app: App, sh: Shape) {
   const db = app.ctx.db;
   const r = rng(sh.seed);
-  const now = BigInt(Date.now()) * 1_000_000n;
+  // the gates' own clock: an age of exactly max_evidence_age is then stale for every gate created after this
+  // (Date.now() drops the sub-millisecond part and can sit on either side of the gates' clock)
+  const now = nowNs();
   db.tx(() => {
     for (let i = 1; i <= 8; i++) db.run("INSERT INTO runs(id, kind, node, pid, started_at) VALUES (?, 'index', 'n1', 1, ?)", i, now);
     for (const v of VOLUMES) db.run("INSERT INTO volumes(name, path, created_at, updated_at) VALUES (?, ?, 0, 0)", v, `/${v}`);
