@@ -70,6 +70,23 @@ export interface IndexRow {
 export function indexRows(db: Db, volume: string): IndexRow[] {
   return db.all<IndexRow>("SELECT id, path, status, size, mtime_ns, ino, content_id FROM files WHERE volume = ? AND status <> 'superseded'", volume);
 }
+/** The next `limit` live rows after path `after` in path order (the index walk merges with these, a page at a time). */
+export function indexRowsAfter(db: Db, volume: string, after: string, limit: number): IndexRow[] {
+  return db.all<IndexRow>("SELECT id, path, status, size, mtime_ns, ino, content_id FROM files WHERE volume = ? AND status <> 'superseded' AND path > ? ORDER BY path LIMIT ?", volume, after, limit);
+}
+export function countPresent(db: Db, volume: string): number {
+  return Number(db.get<{ n: bigint }>("SELECT count(*) AS n FROM files WHERE volume = ? AND status = 'present'", volume)!.n);
+}
+/** The digests of the live rows directly in directory `dirRel` ("" for the volume's top). */
+export function liveDigestsIn(db: Db, volume: string, dirRel: string): Set<string> {
+  const rows = dirRel
+    ? db.all<{ blake3: string }>(
+        "SELECT DISTINCT c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = ? AND f.status <> 'superseded' AND f.path > ? AND f.path < ? AND instr(substr(f.path, ?), '/') = 0",
+        volume, `${dirRel}/`, `${dirRel}0`, dirRel.length + 2,
+      )
+    : db.all<{ blake3: string }>("SELECT DISTINCT c.blake3 FROM files f JOIN content c ON c.id = f.content_id WHERE f.volume = ? AND f.status <> 'superseded' AND instr(f.path, '/') = 0", volume);
+  return new Set(rows.map((r) => r.blake3));
+}
 export function contentDigest(db: Db, contentId: bigint): string {
   return db.get<{ blake3: string }>("SELECT blake3 FROM content WHERE id = ?", contentId)!.blake3;
 }

@@ -117,9 +117,11 @@ function result(digest: string, size: number, before: Before, after: BigIntStats
 /**
  * Hash an open descriptor from offset 0 (positioned reads, so the descriptor's own offset is
  * irrelevant). Reads until a short read at or past the size fstat reported (EOF at that moment)
- * or a zero-byte read; growth after that is caught by the second fstat.
+ * or a zero-byte read; growth after that is caught by the second fstat. A generator: it yields
+ * after every YIELD_EVERY bytes, so the async form gives the event loop a turn and the sync form
+ * (small files hashed inside the index walk) runs straight through.
  */
-async function hashFd(fd: number, what: string, signal: AbortSignal | undefined, expect?: HashOptions["expect"], extra: Hash[] = []): Promise<FileHash> {
+function* hashFdSteps(fd: number, what: string, signal: AbortSignal | undefined, expect?: HashOptions["expect"], extra: Hash[] = []): Generator<void, FileHash> {
   signal?.throwIfAborted();
   let before: Before;
   if (expect) before = { size: BigInt(expect.size), mtimeNs: expect.mtimeNs, ino: expect.ino, dev: undefined };
@@ -157,11 +159,35 @@ async function hashFd(fd: number, what: string, signal: AbortSignal | undefined,
     sinceYield += n;
     if (sinceYield >= YIELD_EVERY) {
       sinceYield = 0;
-      await yieldTurn();
+      yield;
       signal?.throwIfAborted();
     }
   }
   return result(h.digestHex(), pos, before, statFd(fd), what);
+}
+
+async function hashFd(fd: number, what: string, signal: AbortSignal | undefined, expect?: HashOptions["expect"], extra: Hash[] = []): Promise<FileHash> {
+  const steps = hashFdSteps(fd, what, signal, expect, extra);
+  for (let s = steps.next(); ; s = steps.next()) {
+    if (s.done) return s.value;
+    await yieldTurn();
+  }
+}
+
+/**
+ * hashFile without a turn for the event loop: for files small enough that one synchronous call
+ * is cheaper than a promise (the index hashes small files inside its walk).
+ */
+export function hashFileSync(path: string, opts: Pick<HashOptions, "expect"> = {}): FileHash {
+  const fd = openSync(path, OPEN_FLAGS);
+  try {
+    const steps = hashFdSteps(fd, path, undefined, opts.expect);
+    let s = steps.next();
+    while (!s.done) s = steps.next();
+    return s.value;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**

@@ -3,11 +3,12 @@
 
 import { lstatSync } from "node:fs";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
-import { hashFile } from "../kernel/hash.ts";
+import { hashFileSync, type FileHash } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
 import { checkpoint } from "../kernel/crash.ts";
-import { contentDigest, ensureContent, indexRows, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
-import { walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
+import { contentDigest, countPresent, ensureContent, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
+import { comparePaths, walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
+import { IdList, RowMerge } from "./index-merge.ts";
 import { DirCache, openRoot, type Dir } from "../kernel/anchored.ts";
 import { removeLeftovers } from "./leftovers.ts";
 import { sameMtime } from "./treechanges.ts";
@@ -51,15 +52,16 @@ export interface IndexResult {
   hook?: HookOutcome | null;
 }
 
-type Hashed = { f: WalkFile; blake3: string; size: number; mtimeNs: bigint; ino: bigint };
+/** A file to record: hashed (blake3), or (no blake3) a shallow index's unchanged file with its exact facts. */
+type Hashed = { f: WalkFile; row: IndexRow | undefined; blake3: string | undefined; size: number; mtimeNs: bigint; ino: bigint };
 
 /** Rows recorded per transaction (HOARD_INDEX_BATCH overrides, for the crash tests). */
 const BATCH = Number(process.env.HOARD_INDEX_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_INDEX_BATCH)) : 4000;
 
-/** The exact (bigint) lstat facts of a walked file, through its anchored directory, or undefined if it vanished. */
-function exactStat(tree: DirCache, f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
+/** The exact (bigint) lstat facts of a walked file, through its directory's handle, or undefined if it is gone. */
+function exactStat(dir: Dir, name: string, f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
   try {
-    const s = tree.useSync(f.rel, (dir, name) => lstatSync(dir.at(name), { bigint: true }));
+    const s = lstatSync(dir.at(name), { bigint: true });
     return s.isFile() && s.ino === f.ino ? { size: Number(s.size), mtimeNs: s.mtimeNs, ino: s.ino } : undefined;
   } catch {
     return undefined;
@@ -90,56 +92,24 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
 
   const exclude = excludeMatcher(ctx.config.volumes[volume]?.exclude);
   const workIn = async (top: Dir, tree: DirCache, runId: bigint | null) => {
-    const live = new Map<string, IndexRow>();
-    for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
-    const seen = new Set<string>();
-    const toHash: WalkFile[] = [];
-    const unchangedShallow: { row: IndexRow; f: WalkFile }[] = [];
+    const record = runId !== null && !opts.dryRun;
+    const rows = new RowMerge(ctx.db, volume);
+    /** Present rows the walk did not find: `missing` after a clean walk. */
+    const unseen = new IdList();
+    /** Rows a shallow index found unchanged with the inode they had (their last_seen_run moves on at the end). */
+    const sameShallow = new IdList();
+    const large: { f: WalkFile; row: IndexRow | undefined }[] = [];
     const leftovers: { rel: string; kind: LeftoverKind }[] = [];
+    let lastRel: string | undefined;
 
     // the walk's total is a guess: the files the last index found here (none on a first index)
-    let expect = 0;
-    for (const r of live.values()) if (r.status === "present") expect++;
+    const expect = countPresent(ctx.db, volume);
     const walked = (current?: string) => ctx.progress({ phase: "walk", done: counts.files, ...(expect ? { total: Math.max(expect, counts.files) } : {}), bytes: counts.bytes, current });
     walked();
-    walk(
-      top,
-      (f) => {
-        // the walk is synchronous: the progress line redraws from here (rate-limited by the printer)
-        counts.bytes += f.size;
-        if (++counts.files % 32 === 0) walked(f.rel);
-        seen.add(f.rel);
-        const row = live.get(f.rel);
-        // an offloaded path with a file: hashed, then either the recorded bytes came back (a restore
-        // killed before its row flip, a copy put back by hand: the row is present again) or it is
-        // another file, which is reported and never recorded over the offloaded row
-        if (row?.status === "offloaded") {
-          toHash.push(f);
-          return;
-        }
-        if (opts.shallow && row && row.status === "present" && Number(row.size) === f.size && sameMtime(row.mtime_ns, f)) unchangedShallow.push({ row, f });
-        else toHash.push(f);
-      },
-      (p: WalkProblem) => problem({ path: p.rel, kind: p.kind, message: p.message }, p.error),
-      !opts.shallow, // shallow: the cheaper float lstat decides "unchanged"; hashed files get exact stats
-      (rel, kind) => leftovers.push({ rel, kind }),
-      // excluded paths are never recorded; a present row of one goes `missing` below, like a deleted file
-      exclude && ((rel, isDir) => (exclude(rel, isDir) ? (counts.excluded++, true) : false)),
-    );
-    walked();
-    if (runId !== null && !opts.dryRun) checkpoint("index.walk"); // walked, nothing recorded yet
-    if (runId !== null && !opts.dryRun && leftovers.length) {
-      const l = await removeLeftovers(ctx.db, top, leftovers, live);
-      counts.leftovers_removed += l.removed;
-      for (const k of l.kept) problem({ path: k.path, kind: "leftover_kept", message: k.message }, false);
-    }
 
-    // hash with a few reads in flight; apply in batches
-    const totalBytes = toHash.reduce((s, f) => s + f.size, 0);
     let pending: Hashed[] = [];
-    let done = 0;
     const apply = (batch: Hashed[]) => {
-      if (opts.dryRun || runId === null) {
+      if (!record) {
         for (const h of batch) classify(h, null);
         return;
       }
@@ -148,8 +118,21 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       });
       checkpoint("index.record"); // one batch recorded, the rest not
     };
+    const add = (h: Hashed) => {
+      pending.push(h);
+      if (pending.length >= BATCH) {
+        const b = pending;
+        pending = [];
+        apply(b);
+      }
+    };
     const classify = (h: Hashed, run: bigint | null) => {
-      const row = live.get(h.f.rel);
+      const row = h.row;
+      if (h.blake3 === undefined) {
+        // a shallow index's unchanged file whose inode changed (same size and mtime): its exact facts
+        if (run !== null && row) touchFile(ctx.db, row.id, { size: h.size, mtimeNs: h.mtimeNs, ino: h.ino, run });
+        return;
+      }
       if (row && contentDigest(ctx.db, row.content_id) === h.blake3) {
         if (row.status === "missing" || row.status === "offloaded") {
           counts.reappeared++;
@@ -177,63 +160,109 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
       } else counts.new++;
       insertFile(ctx.db, { volume, path: h.f.rel, contentId: content.id, size: h.size, mtimeNs: h.mtimeNs, ino: h.ino, run });
     };
+    /** A hash result: recorded in the next batch, or reported when the file changed under the read. */
+    const hashed = (f: WalkFile, row: IndexRow | undefined, h: FileHash) => {
+      if (h.changed || h.ino !== f.ino || h.dev !== f.dev) {
+        problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
+        return;
+      }
+      counts.hashed_bytes += h.size;
+      add({ f, row, blake3: h.blake3, size: h.size, mtimeNs: h.mtimeNs, ino: h.ino });
+    };
+    const unreadable = (f: WalkFile, e: any) => problem({ path: f.rel, kind: "unreadable", message: `cannot read: ${e.code ?? e.message}` }, true);
 
+    // one pass: the walk comes in path order, merged with the live rows read a page at a time in the same
+    // order; small files are hashed in the walk (through the directory's handle), large ones after it
+    walk(
+      top,
+      (f, dir, name) => {
+        // the walk is synchronous: the progress line redraws from here (rate-limited by the printer)
+        counts.bytes += f.size;
+        if (++counts.files % 32 === 0) walked(f.rel);
+        if (lastRel !== undefined && comparePaths(lastRel, f.rel) >= 0) {
+          // never expected (the walk sorts as SQLite does); without order the merge cannot tell new from known
+          problem({ path: f.rel, kind: "unreadable", message: "walked out of path order; not recorded (index again)" }, true);
+          return;
+        }
+        lastRel = f.rel;
+        const row = rows.take(f.rel, (r) => r.status === "present" && unseen.push(r.id));
+        // an offloaded path with a file: hashed, then either the recorded bytes came back (a restore
+        // killed before its row flip, a copy put back by hand: the row is present again) or it is
+        // another file, which is reported and never recorded over the offloaded row
+        if (opts.shallow && row && row.status === "present" && Number(row.size) === f.size && sameMtime(row.mtime_ns, f)) {
+          counts.unchanged++;
+          if (row.ino === f.ino) sameShallow.push(row.id);
+          else {
+            // the float lstat decided "unchanged"; what is recorded comes from an exact one
+            const exact = exactStat(dir, name, f);
+            if (exact) add({ f, row, blake3: undefined, ...exact });
+          }
+          return;
+        }
+        if (f.size >= POOL_MIN_SIZE) {
+          large.push({ f, row });
+          return;
+        }
+        try {
+          hashed(f, row, hashFileSync(dir.at(name), f.exact ? { expect: f } : {}));
+        } catch (e: any) {
+          unreadable(f, e);
+        }
+      },
+      (p: WalkProblem) => problem({ path: p.rel, kind: p.kind, message: p.message }, p.error),
+      !opts.shallow, // shallow: the cheaper float lstat decides "unchanged"; hashed files get exact stats
+      (rel, kind) => leftovers.push({ rel, kind }),
+      // excluded paths are never recorded; a present row of one goes `missing` below, like a deleted file
+      exclude && ((rel, isDir) => (exclude(rel, isDir) ? (counts.excluded++, true) : false)),
+    );
+    rows.rest((r) => r.status === "present" && unseen.push(r.id));
+    walked();
+    if (record) checkpoint("index.walk"); // walked; the batches filled so far are recorded
+    if (record && leftovers.length) {
+      const l = await removeLeftovers(ctx.db, top, leftovers, volume);
+      counts.leftovers_removed += l.removed;
+      for (const k of l.kept) problem({ path: k.path, kind: "leftover_kept", message: k.message }, false);
+    }
+
+    // large files: on the worker pool (BLAKE3 on two cores), a few in flight
+    const totalBytes = large.reduce((s, x) => s + x.f.size, 0);
     let next = 0;
+    let done = 0;
+    let bytes = 0;
     const worker = async () => {
-      while (next < toHash.length) {
-        const f = toHash[next++]!;
+      while (next < large.length) {
+        const { f, row } = large[next++]!;
         try {
           // opened through the directory's anchored handle: the inode the walk found, or a report
-          const h = await tree.use(f.rel, (dir, name) => (pool && f.size >= POOL_MIN_SIZE ? pool.hashFile(dir.at(name), { size: f.size }) : hashFile(dir.at(name), f.exact ? { expect: f } : {})));
-          if (h.changed || h.ino !== f.ino || h.dev !== f.dev) {
-            problem({ path: f.rel, kind: "changed_while_hashing", message: "the file changed while it was being hashed; not recorded (index again when it is quiet)" }, true);
-            seen.delete(f.rel);
-            continue;
-          }
-          counts.hashed_bytes += h.size;
-          pending.push({ f, blake3: h.blake3, size: h.size, mtimeNs: h.mtimeNs, ino: h.ino });
+          hashed(f, row, await tree.use(f.rel, (dir, name) => pool!.hashFile(dir.at(name), { size: f.size })));
         } catch (e: any) {
-          problem({ path: f.rel, kind: "unreadable", message: `cannot read: ${e.code ?? e.message}` }, true);
+          unreadable(f, e);
         }
-        done++;
-        if (pending.length >= BATCH) {
-          const b = pending;
-          pending = [];
-          apply(b);
-        }
-        ctx.progress({ phase: "hash", done, total: toHash.length, bytes: counts.hashed_bytes, totalBytes, current: f.rel });
+        bytes += f.size;
+        ctx.progress({ phase: "hash", done: ++done, total: large.length, bytes, totalBytes, current: f.rel });
       }
     };
-    // large files go to a small worker pool (BLAKE3 on two cores); small ones are hashed inline
-    const pool: HashPool | undefined = toHash.some((f) => f.size >= POOL_MIN_SIZE) ? createHashPool() : undefined;
+    const pool: HashPool | undefined = large.length ? createHashPool() : undefined;
     try {
-      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, Math.max(1, toHash.length)) }, worker));
+      await Promise.all(Array.from({ length: Math.min(CONCURRENCY, large.length) }, worker));
     } finally {
       await pool?.close();
     }
     apply(pending);
-    counts.unchanged += unchangedShallow.length;
 
-    if (runId !== null && !opts.dryRun) {
+    const clean = counts.errors === 0;
+    if (record && sameShallow.length)
       ctx.db.tx(() => {
         // after a clean walk every present row was seen (or is about to go missing): one bulk update
-        const bulk = counts.errors === 0;
-        for (const { row, f } of unchangedShallow)
-          if (!bulk || row.ino !== f.ino) {
-            const exact = f.exact ? f : exactStat(tree, f);
-            if (exact) touchFile(ctx.db, row.id, { size: exact.size, mtimeNs: exact.mtimeNs, ino: exact.ino, run: runId });
-          }
-        if (bulk && unchangedShallow.length) ctx.db.run("UPDATE files SET last_seen_run = ? WHERE volume = ? AND status = 'present' AND last_seen_run < ?", runId, volume, runId);
+        if (clean) ctx.db.run("UPDATE files SET last_seen_run = ? WHERE volume = ? AND status = 'present' AND last_seen_run < ?", runId, volume, runId);
+        else sameShallow.forEach((id) => ctx.db.run("UPDATE files SET last_seen_run = ? WHERE id = ?", runId, id));
       });
-    }
     // missing: only after a complete walk with no errors; offloaded rows are never touched
-    const clean = counts.errors === 0;
     if (clean) {
-      const gone = [...live.values()].filter((r) => r.status === "present" && !seen.has(r.path));
-      counts.missing = gone.length;
-      if (runId !== null && !opts.dryRun && gone.length)
+      counts.missing = unseen.length;
+      if (record && unseen.length)
         ctx.db.tx(() => {
-          for (const r of gone) setFileStatus(ctx.db, r.id, "present", "missing", runId);
+          unseen.forEach((id) => setFileStatus(ctx.db, id, "present", "missing", runId));
         });
     }
     return clean ? "success" : "partial";

@@ -3,7 +3,7 @@
 
 import { closeSync, constants, fstatSync } from "node:fs";
 import type { Db } from "../kernel/db.ts";
-import { contentDigest, type IndexRow } from "../kernel/files.ts";
+import { liveDigestsIn } from "../kernel/files.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
 import { AnchorError, splitRel, type Dir } from "../kernel/anchored.ts";
 import { unlinkChecked } from "./unlink.ts";
@@ -21,7 +21,7 @@ export interface LeftoverOutcome {
  * leftover is the file that was being offloaded: it is removed only when its BLAKE3 (read from its own
  * handle) is the content of an indexed file in the same directory; anything else is reported and kept.
  */
-export async function removeLeftovers(db: Db, top: Dir, leftovers: { rel: string; kind: LeftoverKind }[], live: Map<string, IndexRow>): Promise<LeftoverOutcome> {
+export async function removeLeftovers(db: Db, top: Dir, leftovers: { rel: string; kind: LeftoverKind }[], volume: string): Promise<LeftoverOutcome> {
   const out: LeftoverOutcome = { removed: 0, kept: [] };
   for (const { rel, kind } of leftovers) {
     const keep = (why: string) => void out.kept.push({ path: rel, message: `hoard's ${kind} temp file was not removed: ${why}` });
@@ -48,9 +48,7 @@ export async function removeLeftovers(db: Db, top: Dir, leftovers: { rel: string
       }
       let checked = st;
       if (kind === "offload") {
-        const dirRel = parents.join("/");
-        const digests = new Set<string>();
-        for (const r of live.values()) if (r.path.slice(0, Math.max(0, r.path.lastIndexOf("/"))) === dirRel) digests.add(contentDigest(db, r.content_id));
+        const digests = liveDigestsIn(db, volume, parents.join("/"));
         const fd = dir.openFile(name, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
         try {
           checked = fstatSync(fd, { bigint: true });

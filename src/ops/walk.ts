@@ -52,14 +52,39 @@ function badNames(dir: string): Set<string> {
 const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
 
 /**
- * Walk the tree below the handle `top`, through anchored handles only. With `exact` false the per-file
+ * SQLite's order of paths (BINARY: the UTF-8 bytes, that is code points). JavaScript compares UTF-16
+ * units, which agrees except where a surrogate (a code point past U+FFFF) meets U+E000..U+FFFF.
+ */
+export function comparePaths(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x <= 0xdfff ? x + 0x2000 : x - 0x800; // surrogates above U+E000..U+FFFF
+      y = y <= 0xdfff ? y + 0x2000 : y - 0x800;
+    }
+    return x < y ? -1 : 1;
+  }
+  return a.length - b.length;
+}
+const HIGH = /[\ud800-\uffff]/;
+
+type Entry = { name: string; isDir: boolean; isFile: boolean; isLink: boolean; key: string };
+
+/**
+ * Walk the tree below the handle `top`, through anchored handles only, yielding files in the order
+ * of their relative paths as SQLite orders them (comparePaths: a directory's entries sort as "name/"),
+ * so a caller can merge the walk with rows read in path order. `onFile` gets the file's directory
+ * handle, open for the length of the call. With `exact` false the per-file
  * lstat is the cheaper float one (mtime to the microsecond): enough to decide "unchanged" in a shallow
  * index, never recorded as is. hoard's own temp files are never yielded: exact temp names go to
  * `onLeftover` (for removal), other names with a temp prefix are reported as reserved.
  */
 export function walk(
   top: Dir,
-  onFile: (f: WalkFile) => void,
+  onFile: (f: WalkFile, dir: Dir, name: string) => void,
   onProblem: (p: WalkProblem) => void,
   exact = true,
   onLeftover?: (rel: string, kind: LeftoverKind) => void,
@@ -69,86 +94,93 @@ export function walk(
   const root = top.path;
   // depth-first, one open handle per level: each directory is opened from its parent's handle
   // (never by path, never through a symlink), so a parent swapped for a link mid-walk cannot lead outside
-  const frames: { dir: Dir; rel: string; subdirs: string[] }[] = [];
-  const visit = (dir: Dir, relDir: string) => frames.push({ dir, rel: relDir, subdirs: listDir(dir, relDir) });
-  const listDir = (dir: Dir, relDir: string): string[] => {
-    const subdirs: string[] = [];
+  const frames: { dir: Dir; rel: string; entries: Entry[]; next: number; bad?: Set<string> }[] = [];
+  const visit = (dir: Dir, relDir: string) => {
     const here = `/proc/self/fd/${dir.fd}`;
-    let names: { name: string; isDir: boolean; isFile: boolean; isLink: boolean }[];
+    let entries: Entry[];
     try {
-      names = readdirSync(here, { withFileTypes: true }).map((d) => ({ name: d.name, isDir: d.isDirectory(), isFile: d.isFile(), isLink: d.isSymbolicLink() }));
+      entries = readdirSync(here, { withFileTypes: true }).map((d) => {
+        let isDir = d.isDirectory();
+        // a file system without entry types: the type decides the order ("name/"), so it is looked up now
+        if (!isDir && !d.isFile() && !d.isSymbolicLink() && !d.isFIFO() && !d.isSocket() && !d.isCharacterDevice() && !d.isBlockDevice()) isDir = dir.stat(d.name)?.isDirectory() ?? false;
+        return { name: d.name, isDir, isFile: d.isFile(), isLink: d.isSymbolicLink(), key: isDir ? `${d.name}/` : d.name };
+      });
     } catch (e: any) {
       onProblem({ rel: relDir || ".", kind: "unreadable", message: `cannot read directory: ${e.code ?? e.message}`, error: true });
-      return subdirs;
+      entries = [];
     }
-    const bad = names.some((n) => n.name.includes("\uFFFD")) ? badNames(here) : undefined;
-    names.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const n of names) {
-      const rel = relDir ? `${relDir}/${n.name}` : n.name;
-      if (!relDir && (n.name === VOLUME_MARKER || n.name === RESERVED_DIR)) continue;
-      // excluded: skipped silently (hoard's own temp leftovers are still found and removed)
-      if (exclude && !TEMP_PREFIX.test(n.name) && exclude(rel, n.isDir)) continue;
-      if (bad?.has(n.name)) {
-        onProblem({ rel, kind: "bad_name", message: `name is not valid UTF-8 (${escapeName(rel)}); rename it to index it`, error: true });
-        continue;
-      }
-      if (n.name.includes("\n") || n.name.includes("\r")) {
-        onProblem({ rel, kind: "bad_name", message: `name contains a line break (${escapeName(rel)}); rename it to index it`, error: true });
-        continue;
-      }
-      if (TEMP_PREFIX.test(n.name)) {
-        const kind = leftoverKind(n.name);
-        if (kind) onLeftover?.(rel, kind);
-        else onProblem({ rel, kind: "reserved_name", message: `the name prefix ${n.name.slice(0, n.name.indexOf("-", 7) + 1)} is reserved for hoard's temp files: not indexed (rename it to index it)`, error: false });
-        continue;
-      }
-      if (n.isLink) {
-        onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
-        continue;
-      }
-      if (n.isDir) {
-        subdirs.push(n.name);
-        continue;
-      }
-      let st: Stats | BigIntStats;
-      try {
-        st = exact ? lstatSync(dir.at(n.name), { bigint: true }) : lstatSync(dir.at(n.name));
-      } catch (e: any) {
-        onProblem({ rel, kind: "unreadable", message: `cannot stat: ${e.code ?? e.message}`, error: true });
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
-        continue;
-      }
-      if (!n.isFile && !st.isFile()) {
-        if (st.isDirectory()) {
-          if (!exclude?.(rel, true)) subdirs.push(n.name); // a file system without entry types: excluded only now
-        }
-        else onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
-        continue;
-      }
-      const abs = join(root, rel);
-      if (exact) {
-        const big = st as BigIntStats;
-        onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact });
-      } else {
-        const f = st as Stats;
-        onFile({ rel, abs, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact });
-      }
+    const bad = entries.some((n) => n.name.includes("\uFFFD")) ? badNames(here) : undefined;
+    if (entries.some((n) => HIGH.test(n.name))) entries.sort((a, b) => comparePaths(a.key, b.key));
+    else entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    frames.push({ dir, rel: relDir, entries, next: 0, bad });
+  };
+  /** One entry of a listed directory: a file is yielded (or reported), a directory returned to be entered. */
+  const entry = (dir: Dir, relDir: string, n: Entry, bad: Set<string> | undefined): boolean => {
+    const rel = relDir ? `${relDir}/${n.name}` : n.name;
+    if (!relDir && (n.name === VOLUME_MARKER || n.name === RESERVED_DIR)) return false;
+    // excluded: skipped silently (hoard's own temp leftovers are still found and removed)
+    if (exclude && !TEMP_PREFIX.test(n.name) && exclude(rel, n.isDir)) return false;
+    if (bad?.has(n.name)) {
+      onProblem({ rel, kind: "bad_name", message: `name is not valid UTF-8 (${escapeName(rel)}); rename it to index it`, error: true });
+      return false;
     }
-    return subdirs.reverse(); // popped from the end: visited in name order
+    if (n.name.includes("\n") || n.name.includes("\r")) {
+      onProblem({ rel, kind: "bad_name", message: `name contains a line break (${escapeName(rel)}); rename it to index it`, error: true });
+      return false;
+    }
+    if (TEMP_PREFIX.test(n.name)) {
+      const kind = leftoverKind(n.name);
+      if (kind) onLeftover?.(rel, kind);
+      else onProblem({ rel, kind: "reserved_name", message: `the name prefix ${n.name.slice(0, n.name.indexOf("-", 7) + 1)} is reserved for hoard's temp files: not indexed (rename it to index it)`, error: false });
+      return false;
+    }
+    if (n.isLink) {
+      onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
+      return false;
+    }
+    if (n.isDir) return true;
+    let st: Stats | BigIntStats;
+    try {
+      st = exact ? lstatSync(dir.at(n.name), { bigint: true }) : lstatSync(dir.at(n.name));
+    } catch (e: any) {
+      onProblem({ rel, kind: "unreadable", message: `cannot stat: ${e.code ?? e.message}`, error: true });
+      return false;
+    }
+    if (st.isSymbolicLink()) {
+      onProblem({ rel, kind: "symlink", message: "symbolic link: not followed, not indexed", error: false });
+      return false;
+    }
+    if (!n.isFile && !st.isFile()) {
+      // a directory here was a file when listed: swapped since, out of path order now; not entered
+      if (st.isDirectory()) {
+        onProblem({ rel, kind: "unreadable", message: "a file became a directory during the walk", error: true });
+        return false;
+      }
+      onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
+      return false;
+    }
+    const abs = join(root, rel);
+    if (exact) {
+      const big = st as BigIntStats;
+      onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact }, dir, n.name);
+    } else {
+      const f = st as Stats;
+      onFile({ rel, abs, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact }, dir, n.name);
+    }
+    return false;
   };
   visit(top, "");
   try {
     while (frames.length) {
       const f = frames[frames.length - 1]!;
-      const name = f.subdirs.pop();
-      if (name === undefined) {
+      const n = f.entries[f.next++];
+      if (n === undefined) {
         if (f.dir !== top) f.dir.close();
         frames.pop();
         continue;
       }
+      if (!entry(f.dir, f.rel, n, f.bad)) continue;
+      const name = n.name;
       const rel = f.rel ? `${f.rel}/${name}` : name;
       let sub: Dir;
       try {

@@ -306,7 +306,7 @@ describe("every long phase on a terminal (a virtual clock: HOARD_TEST_PROGRESS_S
   // the line's clock moves 100 ms at each reading, so each event is drawn and a rate shows from the
   // phase's third one, whatever the machine's speed
   const STEP = { HOARD_TEST_PROGRESS_STEP_MS: "100", HOARD_OFFLOAD_BATCH: "20" };
-  test("walk, hash, push, verify, confirm, offload and restore show done/total, bytes, rate, ETA and the destination; each summary starts its own line", async () => {
+  test("walk, push, verify, confirm, offload and restore show done/total, bytes, rate, ETA and the destination; each summary starts its own line", async () => {
     const w = await asyncFsWorld({ files: MANY });
     const summary = (out: string) => screen(out).find((l) => l.includes("(run "));
 
@@ -315,7 +315,8 @@ describe("every long phase on a terminal (a virtual clock: HOARD_TEST_PROGRESS_S
     // a first walk has no total to show (nothing was indexed before): the count, bytes and their rate
     const first = new RegExp(`^walk photos  \\d+  ${N}  ${N}/s  \\d+:\\d\\d`);
     expect(frameOf(ix.out, "walk", first)).toMatch(first);
-    expect(frameOf(ix.out, "hash", full("hash", "photos"))).toMatch(full("hash", "photos"));
+    // small files are hashed in the walk (its frames count their bytes); only files of 1 MiB or more have a hash phase
+    expect(frames(ix.out).filter((f) => f.startsWith("hash "))).toEqual([]);
     expect(summary(ix.out)).toMatch(/^index photos \(run \d+\): success$/);
     // a walk again: the last index's count is its total, and the files/s rate gives an ETA
     const again = await onTtyWith(w, STEP, "index", "photos");
