@@ -42,6 +42,11 @@ export function clearAlarm(db: Db, volume: string, destination: string, path: st
   db.run("UPDATE alarms SET cleared_run = ?, cleared_at = ? WHERE volume = ? AND destination = ? AND path = ? AND cleared_at IS NULL", run, nowNs(), volume, destination, path);
 }
 
+/** The paths with an alarm not cleared at one destination (acknowledged ones too: a verification clears them). */
+export function openAlarmPaths(db: Db, volume: string, destination: string): Set<string> {
+  return new Set(db.all<{ path: string }>("SELECT path FROM alarms WHERE volume = ? AND destination = ? AND cleared_at IS NULL", volume, destination).map((r) => r.path));
+}
+
 /** Alarms that count (status, `status --check`): neither cleared nor acknowledged. */
 export function openAlarms(db: Db, volume?: string): AlarmRow[] {
   return volume

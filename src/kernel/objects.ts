@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { Db } from "./db.ts";
 import type { ConfirmDepth, FileOutcome, ManifestEntry } from "./plugin.ts";
 import { nowNs } from "./runtime.ts";
+import type { CheckView } from "./manifest-checks.ts";
 
 export interface ObjectCheck {
   content_id: bigint;
@@ -48,15 +49,15 @@ function upsert(db: Db, destination: string, volume: string, e: ManifestEntry, r
  * Record a push's or verify's outcomes (aligned with the manifest). A content check (ok, not
  * `unchanged`) sets the verdict and the content-check time; a failure sets the verdict and keeps
  * when the content last matched; an outcome accepted on a receipt changes nothing (a receipt is
- * not a check). Unchanged records are not rewritten.
+ * not a check). Unchanged records are not rewritten. `current(i)` is entry i's record as read before.
  */
-export function recordObjectOutcomes(db: Db, destination: string, volume: string, epoch: bigint, run: bigint, manifest: readonly ManifestEntry[], outcomes: readonly (FileOutcome | undefined)[], current: Map<string, ObjectCheck>): void {
+export function recordObjectOutcomes(db: Db, destination: string, volume: string, epoch: bigint, run: bigint, manifest: readonly ManifestEntry[], outcomes: readonly (FileOutcome | undefined)[], current: (i: number) => CheckView | undefined): void {
   const now = nowNs();
   for (let i = 0; i < manifest.length; i++) {
     const o = outcomes[i];
     if (!o) continue;
     const e = manifest[i]!;
-    const cur = current.get(objectKey(e.path, e.contentId));
+    const cur = current(i);
     const same = cur && cur.epoch === epoch;
     if (o.ok) {
       if (o.unchanged) continue;

@@ -2,7 +2,7 @@
 // whose row changed status since, and the rolling re-verification of the oldest checks, by budget.
 
 import type { FileOutcome, ManifestEntry } from "./plugin.ts";
-import type { ObjectCheck } from "./objects.ts";
+import type { CheckView } from "./manifest-checks.ts";
 
 export interface RecheckPlan {
   /** Entries due because their last check is missing, failed, of another epoch or older than their row. */
@@ -18,9 +18,11 @@ export interface RecheckPlan {
  * the remaining entries by oldest content check while the bytes taken are under `budget` (so one
  * object larger than the budget is still re-read in its turn).
  */
-export function planRechecks(manifest: ManifestEntry[], changedRun: readonly bigint[], check: (i: number) => ObjectCheck | undefined, epoch: bigint, budget: number): RecheckPlan {
+export function planRechecks(manifest: ManifestEntry[], changedRun: readonly bigint[], check: (i: number) => CheckView | undefined, epoch: bigint, budget: number): RecheckPlan {
   const plan: RecheckPlan = { due: 0, rolling: 0, rollingBytes: 0 };
+  // the others, with their content-check times, for rolling re-verification (oldest first)
   const rest: number[] = [];
+  const restAt: bigint[] = [];
   for (let i = 0; i < manifest.length; i++) {
     const c = check(i);
     const e = manifest[i]!;
@@ -29,17 +31,19 @@ export function planRechecks(manifest: ManifestEntry[], changedRun: readonly big
       plan.due++;
     } else {
       e.recheck = false;
-      if (budget > 0) rest.push(i);
+      if (budget > 0) (rest.push(i), restAt.push(c.checked_at));
     }
   }
   if (budget > 0 && rest.length) {
-    rest.sort((a, b) => {
-      const x = check(a)!.checked_at!;
-      const y = check(b)!.checked_at!;
+    const order = rest.map((_, k) => k);
+    order.sort((a, b) => {
+      const x = restAt[a]!;
+      const y = restAt[b]!;
       return x < y ? -1 : x > y ? 1 : a - b;
     });
-    for (const i of rest) {
+    for (const k of order) {
       if (plan.rollingBytes >= budget) break;
+      const i = rest[k]!;
       manifest[i]!.recheck = true;
       plan.rolling++;
       plan.rollingBytes += manifest[i]!.size;

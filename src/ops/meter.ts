@@ -34,19 +34,33 @@ const sizeOf = (xs: readonly Sized[]) => xs.reduce((n, x) => n + Number(x.size),
  * Any other event (a handler's own listing, its own byte counts) passes with the destination added.
  */
 export function meter(sink: ProgressSink, entries: readonly Sized[], destination: string, slice?: Slice): ProgressSink {
-  const sizes = new Map<string, number>();
-  for (const e of entries) sizes.set(e.path, Number(e.size));
   const totalBytes = sizeOf(entries);
+  // the entry an event names: the built-in handlers name entry `done` (about to be handled) or
+  // `done - 1` (just handled), so no map of every path is built unless a handler names others
+  let byPath: Map<string, number> | undefined;
+  const indexOf = (p: ProgressEvent): number | undefined => {
+    const path = p.current!;
+    if (entries[p.done]?.path === path) return p.done;
+    if (entries[p.done - 1]?.path === path) return p.done - 1;
+    if (!byPath) {
+      byPath = new Map();
+      for (let i = entries.length - 1; i >= 0; i--) byPath.set(entries[i]!.path, i);
+    }
+    return byPath.get(path);
+  };
   let phase = "";
-  let seen = new Set<string>();
+  let seen = new Uint8Array(0);
   let bytes = 0;
   return (p) => {
-    if (p.phase !== phase) (phase = p.phase), (seen = new Set()), (bytes = 0);
+    if (p.phase !== phase) (phase = p.phase), (seen = new Uint8Array(0)), (bytes = 0);
     const ours = p.total === entries.length;
     const out: ProgressEvent = { ...p, destination };
     if (ours && p.bytes === undefined) {
-      const n = p.current === undefined || seen.has(p.current) ? undefined : sizes.get(p.current);
-      if (n !== undefined) seen.add(p.current!), (bytes += n);
+      const i = p.current === undefined ? undefined : indexOf(p);
+      if (i !== undefined) {
+        if (seen.length === 0) seen = new Uint8Array(entries.length);
+        if (!seen[i]) (seen[i] = 1), (bytes += Number(entries[i]!.size));
+      }
       out.bytes = p.done >= entries.length ? totalBytes : bytes;
       out.totalBytes = totalBytes;
     }

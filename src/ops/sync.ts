@@ -5,17 +5,17 @@ import type { FileOutcome, ManifestEntry, Method } from "../kernel/plugin.ts";
 import { HoardError, refused } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { checkDestinationIdentity, pinned } from "../kernel/dest-identity.ts";
-import { manifestRows } from "../kernel/files.ts";
+import { manifestWithChecks } from "../kernel/manifest-checks.ts";
 import { alignOutcomes, computeAdvances, decideComponentWrite, oldestCheckBehind } from "../kernel/evidence.ts";
 import { component, refreshVerifiedAt, touchComponent, writeAdvance } from "../kernel/vector.ts";
-import { objectChecks, objectKey, receiptScope, recordObjectOutcomes } from "../kernel/objects.ts";
+import { receiptScope, recordObjectOutcomes } from "../kernel/objects.ts";
 import { planRechecks, sanitizeOutcomes } from "../kernel/reverify.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { acceptedMethods } from "./policy.ts";
 import { assertNotTheVolume } from "./confirm.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
-import { clearAlarm, raiseAlarm } from "../kernel/alarms.ts";
+import { clearAlarm, openAlarmPaths, raiseAlarm } from "../kernel/alarms.ts";
 import { runInfo, withRun, type OpContext } from "./context.ts";
 import { backupReminder } from "./backup.ts";
 import { handlerContext, openDestination } from "./dest-open.ts";
@@ -80,15 +80,14 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
   };
   if (opts.dryRun) {
     await checks();
-    const manifest = manifestRows(ctx.db, volume);
+    const { manifest, checks: records } = manifestWithChecks(ctx.db, destination, volume);
     result.status = "dry-run";
     result.counts.manifest = manifest.length;
     result.counts.bytes = manifest.reduce((s, e) => s + e.size, 0);
     const epoch = pinned(ctx.db, destination)!.epoch;
-    const records = objectChecks(ctx.db, destination, volume);
-    const send = manifest.filter((e) => {
+    const send = manifest.filter((e, i) => {
       if (e.status !== "present") return false;
-      const r = records.get(objectKey(e.path, e.contentId));
+      const r = records.get(i);
       return !(r && r.epoch === epoch && r.ok === 1n);
     });
     result.would_send = { files: send.length, bytes: send.reduce((s, e) => s + e.size, 0), paths: send.map((e) => e.path) };
@@ -109,13 +108,12 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     });
     if (preflightRefusal) throw refused("preflight_refused", `refused: ${kind} of ${volume} to ${destination}: ${preflightRefusal.decision.refuse}`, preflightRefusal.decision.hint);
 
-    const changedRuns: bigint[] = [];
-    const manifest = manifestRows(ctx.db, volume, changedRuns); // captured once, before any transfer
+    // the manifest, captured once before any transfer, with each entry's object record here
+    const { manifest, changedRuns, checks: records } = manifestWithChecks(ctx.db, destination, volume);
     result.counts.manifest = manifest.length;
     result.counts.bytes = manifest.reduce((n, e) => n + e.size, 0);
     // which objects must have their content compared now (a receipt may settle only the others)
-    const records = objectChecks(ctx.db, destination, volume);
-    const recordAt = (i: number) => records.get(objectKey(manifest[i]!.path, manifest[i]!.contentId));
+    const recordAt = (i: number) => records.get(i);
     const proof = proofOf(ctx.config.destinations[destination]?.table);
     const plan = planRechecks(manifest, changedRuns, recordAt, epoch, kind === "verify" ? 0 : proof.reverifyBudget);
     result.counts.rechecked = plan.rolling;
@@ -152,12 +150,10 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
     const checkedAt = (i: number): bigint | null => {
       const o = outcomes[i];
       if (!o || !o.ok || !accepted(manifest[i]!.originNode, o.method)) return null;
-      if (!o.unchanged) return o.verifiedAt;
-      const r = recordAt(i);
-      return r && r.epoch === epoch && r.ok === 1n ? r.checked_at : null;
+      return o.unchanged ? records.goodCheckAt(i, epoch) : o.verifiedAt;
     };
     ctx.db.tx(() => {
-      recordObjectOutcomes(ctx.db, destination, volume, epoch, run.id, manifest, outcomes, records);
+      recordObjectOutcomes(ctx.db, destination, volume, epoch, run.id, manifest, outcomes, recordAt);
       for (const a of advances) {
         const cur = component(ctx.db, volume, destination, a.originNode);
         const live = cur && cur.epoch === epoch ? cur : undefined;
@@ -172,6 +168,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
         }
         result.evidence.push({ origin_node: a.originNode, origin_run: "advance" in w ? w.advance.originRun : a.originRun, method: a.method, result: res, verified_at: "advance" in w ? w.advance.verifiedAt : (live?.verified_at ?? null), blocked: a.blockedAt && { origin_run: a.blockedAt.originRun, path: a.blockedAt.path, reason: a.blockedAt.reason } });
       }
+      const alarmed = openAlarmPaths(ctx.db, volume, destination); // the paths a verified entry may clear
       for (let i = 0; i < manifest.length; i++) {
         const e = manifest[i]!;
         const o = outcomes[i];
@@ -181,7 +178,7 @@ export async function checkVolume(ctx: OpContext, kind: "sync" | "verify", volum
           else if (o.method === "size") result.counts.size_only++;
           else result.counts.checked++;
           if (o.transferred) result.counts.transferred++;
-          clearAlarm(ctx.db, volume, destination, e.path, run.id); // held there again (a restored file pushed back too)
+          if (alarmed.has(e.path)) clearAlarm(ctx.db, volume, destination, e.path, run.id); // held there again (a restored file pushed back too)
           continue;
         }
         const reason = o ? (o as { reason: string }).reason : handlerError ? `not verified: ${(handlerError as Error)?.message ?? handlerError}` : "not verified (the destination reported nothing for it)";
