@@ -173,16 +173,28 @@ export function migrate(db: Db): void {
   }
   // a DB that already held a schema (not a brand-new one) is copied before each migration
   const existing = v > 0 || db.get("SELECT 1 AS x FROM sqlite_master WHERE tbl_name <> 'schema_version' AND name NOT LIKE 'sqlite_%' LIMIT 1") !== undefined;
-  while (v < SCHEMA_VERSION) {
-    const next = v + 1;
-    if (existing) backupBeforeMigration(db, next);
-    db.tx(() => {
-      // re-check inside the write lock: another process may have migrated meanwhile
-      if (currentVersion(db) >= next) return;
-      db.exec(MIGRATIONS[next - 1]!);
-      db.run("INSERT INTO schema_version(version, applied_at) VALUES (?, ?)", next, nowNs());
-    });
-    v = currentVersion(db);
+  if (v >= SCHEMA_VERSION) return;
+  // a migration may rebuild a table others reference (drop, then rename the new one in its place): foreign
+  // keys are not enforced statement by statement meanwhile (the pragma is a no-op inside a transaction),
+  // and every reference is checked before the migration commits
+  const fk = db.get<{ foreign_keys: bigint | number }>("PRAGMA foreign_keys")?.foreign_keys;
+  db.exec("PRAGMA foreign_keys = OFF");
+  try {
+    while (v < SCHEMA_VERSION) {
+      const next = v + 1;
+      if (existing) backupBeforeMigration(db, next);
+      db.tx(() => {
+        // re-check inside the write lock: another process may have migrated meanwhile
+        if (currentVersion(db) >= next) return;
+        db.exec(MIGRATIONS[next - 1]!);
+        const broken = db.all("PRAGMA foreign_key_check");
+        if (broken.length > 0) throw new Error(`migration ${next} left ${broken.length} broken foreign key reference(s)`);
+        db.run("INSERT INTO schema_version(version, applied_at) VALUES (?, ?)", next, nowNs());
+      });
+      v = currentVersion(db);
+    }
+  } finally {
+    if (Number(fk) === 1) db.exec("PRAGMA foreign_keys = ON");
   }
 }
 

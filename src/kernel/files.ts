@@ -93,9 +93,10 @@ export function contentDigest(db: Db, contentId: bigint): string {
 
 /** The content id for a digest, inserting it with origin (node, run) if it is new. */
 export function ensureContent(db: Db, blake3: string, size: number, node: string, run: bigint): { id: bigint; isNew: boolean } {
-  const ins = db.run("INSERT INTO content(blake3, size, origin_node, origin_run, created_at) VALUES (?,?,?,?,?) ON CONFLICT(blake3) DO NOTHING", blake3, size, node, run, nowNs());
+  // a digest already there is skipped by the trigger content_hash_once (no row, no change)
+  const ins = db.run("INSERT INTO content(hash, size, origin_node, origin_run, created_at) VALUES (unhex(?),?,?,?,?)", blake3, size, node, run, nowNs());
   if (ins.changes === 1) return { id: ins.lastInsertRowid, isNew: true };
-  return { id: db.get<{ id: bigint }>("SELECT id FROM content WHERE blake3 = ?", blake3)!.id, isNew: false };
+  return { id: db.get<{ id: bigint }>("SELECT id FROM content WHERE substr(hash, 1, 8) = substr(unhex(?), 1, 8) AND hash = unhex(?)", blake3, blake3)!.id, isNew: false };
 }
 
 export function insertFile(db: Db, f: { volume: string; path: string; contentId: bigint; size: number; mtimeNs: bigint; ino: bigint | null; run: bigint }): bigint {

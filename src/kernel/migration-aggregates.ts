@@ -36,6 +36,38 @@ const objSub = (R: Row) => `  UPDATE object_classes SET files = files - 1, bytes
   DELETE FROM object_classes WHERE destination = ${R}.destination AND volume = ${R}.volume AND files = 0;
 `;
 
+/** The triggers that keep the aggregates (migration 6 recreates them after rebuilding content and dest_objects). */
+export const AGGREGATE_TRIGGERS = `CREATE TRIGGER files_classes_i AFTER INSERT ON files BEGIN
+${fileAdd("NEW")}END;
+CREATE TRIGGER files_classes_d AFTER DELETE ON files BEGIN
+${fileSub("OLD")}END;
+CREATE TRIGGER files_classes_u AFTER UPDATE OF volume, path, content_id, status, size, status_changed_run ON files
+  WHEN OLD.volume IS NOT NEW.volume OR OLD.path IS NOT NEW.path OR OLD.content_id IS NOT NEW.content_id OR OLD.status IS NOT NEW.status
+    OR OLD.size IS NOT NEW.size OR OLD.status_changed_run IS NOT NEW.status_changed_run BEGIN
+${fileSub("OLD")}${fileAdd("NEW")}END;
+CREATE TRIGGER dest_objects_classes_i AFTER INSERT ON dest_objects BEGIN
+${objAdd("NEW")}END;
+CREATE TRIGGER dest_objects_classes_d AFTER DELETE ON dest_objects BEGIN
+${objSub("OLD")}END;
+CREATE TRIGGER dest_objects_classes_u AFTER UPDATE OF destination, volume, path, content_id, epoch, ok, method, checked_run, checked_at ON dest_objects
+  WHEN OLD.destination IS NOT NEW.destination OR OLD.volume IS NOT NEW.volume OR OLD.path IS NOT NEW.path OR OLD.content_id IS NOT NEW.content_id OR OLD.epoch IS NOT NEW.epoch
+    OR OLD.ok IS NOT NEW.ok OR OLD.method IS NOT NEW.method OR OLD.checked_run IS NOT NEW.checked_run OR (OLD.checked_at IS NULL) <> (NEW.checked_at IS NULL) BEGIN
+${objSub("OLD")}${objAdd("NEW")}END;
+CREATE TRIGGER destinations_classes_i AFTER INSERT ON destinations BEGIN
+  INSERT INTO object_classes SELECT o.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''),
+      coalesce(o.checked_run, -1), o.checked_at IS NOT NULL, count(*), coalesce(sum(f.size), 0)
+    FROM dest_objects o JOIN files f ON f.volume = o.volume AND f.path = o.path AND f.content_id = o.content_id JOIN content c ON c.id = f.content_id
+    WHERE o.destination = NEW.name AND f.status <> 'superseded' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
+    ON CONFLICT DO UPDATE SET files = files + excluded.files, bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER destinations_classes_d AFTER DELETE ON destinations BEGIN
+  DELETE FROM object_classes WHERE destination = OLD.name;
+END;
+CREATE TRIGGER destinations_classes_u AFTER UPDATE OF name ON destinations WHEN OLD.name IS NOT NEW.name BEGIN
+  UPDATE object_classes SET destination = NEW.name WHERE destination = OLD.name;
+END;
+`;
+
 export const AGGREGATES_MIGRATION = `
 CREATE TABLE file_classes (
   volume TEXT NOT NULL,
@@ -73,33 +105,4 @@ INSERT INTO object_classes SELECT o.destination, f.volume, f.status, c.origin_no
   FROM files f JOIN content c ON c.id = f.content_id JOIN dest_objects o ON o.volume = f.volume AND o.path = f.path AND o.content_id = f.content_id
   WHERE f.status <> 'superseded' AND o.destination IN (SELECT name FROM destinations) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11;
 
-CREATE TRIGGER files_classes_i AFTER INSERT ON files BEGIN
-${fileAdd("NEW")}END;
-CREATE TRIGGER files_classes_d AFTER DELETE ON files BEGIN
-${fileSub("OLD")}END;
-CREATE TRIGGER files_classes_u AFTER UPDATE OF volume, path, content_id, status, size, status_changed_run ON files
-  WHEN OLD.volume IS NOT NEW.volume OR OLD.path IS NOT NEW.path OR OLD.content_id IS NOT NEW.content_id OR OLD.status IS NOT NEW.status
-    OR OLD.size IS NOT NEW.size OR OLD.status_changed_run IS NOT NEW.status_changed_run BEGIN
-${fileSub("OLD")}${fileAdd("NEW")}END;
-CREATE TRIGGER dest_objects_classes_i AFTER INSERT ON dest_objects BEGIN
-${objAdd("NEW")}END;
-CREATE TRIGGER dest_objects_classes_d AFTER DELETE ON dest_objects BEGIN
-${objSub("OLD")}END;
-CREATE TRIGGER dest_objects_classes_u AFTER UPDATE OF destination, volume, path, content_id, epoch, ok, method, checked_run, checked_at ON dest_objects
-  WHEN OLD.destination IS NOT NEW.destination OR OLD.volume IS NOT NEW.volume OR OLD.path IS NOT NEW.path OR OLD.content_id IS NOT NEW.content_id OR OLD.epoch IS NOT NEW.epoch
-    OR OLD.ok IS NOT NEW.ok OR OLD.method IS NOT NEW.method OR OLD.checked_run IS NOT NEW.checked_run OR (OLD.checked_at IS NULL) <> (NEW.checked_at IS NULL) BEGIN
-${objSub("OLD")}${objAdd("NEW")}END;
-CREATE TRIGGER destinations_classes_i AFTER INSERT ON destinations BEGIN
-  INSERT INTO object_classes SELECT o.destination, f.volume, f.status, c.origin_node, c.origin_run, f.status_changed_run, o.epoch, o.ok, coalesce(o.method, ''),
-      coalesce(o.checked_run, -1), o.checked_at IS NOT NULL, count(*), coalesce(sum(f.size), 0)
-    FROM dest_objects o JOIN files f ON f.volume = o.volume AND f.path = o.path AND f.content_id = o.content_id JOIN content c ON c.id = f.content_id
-    WHERE o.destination = NEW.name AND f.status <> 'superseded' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11
-    ON CONFLICT DO UPDATE SET files = files + excluded.files, bytes = bytes + excluded.bytes;
-END;
-CREATE TRIGGER destinations_classes_d AFTER DELETE ON destinations BEGIN
-  DELETE FROM object_classes WHERE destination = OLD.name;
-END;
-CREATE TRIGGER destinations_classes_u AFTER UPDATE OF name ON destinations WHEN OLD.name IS NOT NEW.name BEGIN
-  UPDATE object_classes SET destination = NEW.name WHERE destination = OLD.name;
-END;
-`;
+${AGGREGATE_TRIGGERS}`;

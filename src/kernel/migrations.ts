@@ -2,6 +2,7 @@
 // in schema_version; never edit a released entry, append a new one.
 
 import { AGGREGATES_MIGRATION } from "./migration-aggregates.ts";
+import { COMPACT_MIGRATION } from "./migration-compact.ts";
 
 export const MIGRATIONS: readonly string[] = [
   /* 1: foundation */ `
@@ -212,4 +213,6 @@ CREATE TRIGGER alarms_ack_kept BEFORE UPDATE OF acked_run, acked_at, acked_by, a
         latest object check (epoch, verdict, method, content-check run, whether it has a check time).
         A NULL method is stored as '' and a NULL checked_run as -1 (the gate treats them alike).
         Two indexes: the oldest content check at a destination, and failed checks (status --check). */ AGGREGATES_MIGRATION,
+  /* 6: a smaller database at scale: content's digest kept as 32 bytes (the hex blake3 column is computed
+        from it) with an index of its first 8 bytes; dest_objects WITHOUT ROWID (its key is the row) */ COMPACT_MIGRATION,
 ];

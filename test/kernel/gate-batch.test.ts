@@ -65,7 +65,7 @@ function fill(app: App, sh: Shape) {
     for (const v of VOLUMES) db.run("INSERT INTO volumes(name, path, created_at, updated_at) VALUES (?, ?, 0, 0)", v, `/${v}`);
     const contents: bigint[] = [];
     for (let i = 0; i < 12; i++)
-      contents.push(db.run("INSERT INTO content(blake3, size, origin_node, origin_run, created_at) VALUES (?, ?, ?, ?, 0)", `h${sh.seed}-${i}`, 10 + i, r.pick(["n1", "n2"]), 1 + r.int(4)).lastInsertRowid);
+      contents.push(db.run("INSERT INTO content(hash, size, origin_node, origin_run, created_at) VALUES (?, ?, ?, ?, 0)", Buffer.from(`h${sh.seed}-${i}`.padEnd(32, ".")), 10 + i, r.pick(["n1", "n2"]), 1 + r.int(4)).lastInsertRowid);
     const pins = () => DESTS.forEach((d, i) => sh.pinned[i] && db.run("INSERT INTO destinations(name, type, identity, epoch, initialized_at, updated_at) VALUES (?, 'fs', ?, ?, 0, 0)", d, sh.sameIdentity ? "same" : `id-${d}`, r.epoch()));
     const early = r.chance(0.5);
     if (early) pins();
@@ -124,7 +124,7 @@ function mutate(app: App, seed: number, steps: number) {
         case 6: {
           // one field of one check at a time (each must move the object's class on its own)
           const col = r.pick(["epoch = 3 - epoch", "ok = 1 - ok", "method = CASE WHEN method IS NULL THEN 'blake3' ELSE NULL END", "checked_run = CASE WHEN checked_run IS NULL THEN 2 ELSE NULL END", "checked_at = CASE WHEN checked_at IS NULL THEN 5 ELSE NULL END", "reason = 'other'"]);
-          db.run(`UPDATE dest_objects SET ${col} WHERE rowid IN (SELECT rowid FROM dest_objects ORDER BY random() LIMIT 1)`);
+          db.run(`UPDATE dest_objects SET ${col} WHERE (destination, volume, path, content_id) IN (SELECT destination, volume, path, content_id FROM dest_objects ORDER BY random() LIMIT 1)`);
           break;
         }
         case 0:
@@ -141,7 +141,7 @@ function mutate(app: App, seed: number, steps: number) {
           );
           break;
         case 3:
-          db.run("DELETE FROM dest_objects WHERE rowid IN (SELECT rowid FROM dest_objects ORDER BY random() LIMIT 1)");
+          db.run("DELETE FROM dest_objects WHERE (destination, volume, path, content_id) IN (SELECT destination, volume, path, content_id FROM dest_objects ORDER BY random() LIMIT 1)");
           break;
         case 4:
           db.run("DELETE FROM files WHERE id = ?", f.id);

@@ -31,7 +31,7 @@ test("manifestWithChecks gives manifestRows' entries and objectChecks' records, 
           if (round === 1) for (let r = 1; r <= 3; r++) db.run("INSERT INTO runs(id, kind, node, pid, started_at) VALUES (?, 'index', 'n1', 1, 0)", r);
           db.run("INSERT INTO volumes(name, path, created_at, updated_at) VALUES (?, ?, 0, 0)", v, `/${v}`);
           const ids: bigint[] = [];
-          for (let c = 0; c < 6; c++) ids.push(db.run("INSERT INTO content(blake3, size, origin_node, origin_run, created_at) VALUES (?, 1, ?, ?, 0)", `h${round}-${c}`, c % 2 ? "n1" : "n2", 1 + (c % 3)).lastInsertRowid);
+          for (let c = 0; c < 6; c++) ids.push(db.run("INSERT INTO content(hash, size, origin_node, origin_run, created_at) VALUES (?, 1, ?, ?, 0)", Buffer.from(`h${round}-${c}`.padEnd(32, ".")), c % 2 ? "n1" : "n2", 1 + (c % 3)).lastInsertRowid);
           const live = new Set<number>();
           for (const [p, c, status, obj] of rows) {
             if (status !== "superseded" && live.has(p)) continue;

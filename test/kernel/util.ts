@@ -32,8 +32,10 @@ export const j = (x: unknown) => JSON.stringify(x, big);
 /** Every row of every table, as one comparable string. */
 export function dumpDb(path: string): string {
   return withDb(path, (db) => {
-    const tables = db.query<{ name: string }, []>("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
-    return j(Object.fromEntries(tables.map((t) => [t.name, db.query(`SELECT * FROM "${t.name}" ORDER BY rowid`).all()])));
+    const tables = db.query<{ name: string; sql: string }, []>("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").all();
+    // a WITHOUT ROWID table has no rowid: it is read in its primary key's order
+    const order = (t: { sql: string }) => (/WITHOUT ROWID\s*$/i.test(t.sql) ? "" : " ORDER BY rowid");
+    return j(Object.fromEntries(tables.map((t) => [t.name, db.query(`SELECT * FROM "${t.name}"${order(t)}`).all()])));
   });
 }
 
