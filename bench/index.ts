@@ -11,7 +11,7 @@
 //      BENCH_LARGE_FILES (8), BENCH_SMALL_FILES (100000), BENCH_REPEAT (3: every measurement, hoard
 //      and peers alike, is repeated and the best kept; the VM's timings are noisy)
 
-import { closeSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpus, tmpdir } from "node:os";
@@ -121,12 +121,28 @@ function warm(files: string[]): void {
 
 // ---------- peers ----------
 
-function sh(script: string, env: Record<string, string> = {}): { seconds: number; stdout: string } {
+const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
+/** Run argv (under /usr/bin/time when there is one): wall seconds, user+sys CPU seconds and peak RSS of it and its children. */
+function timed(argv: string[], env: Record<string, string> = {}, cwd?: string): { seconds: number; cpu?: number; rss?: number; status: number | null; stdout: string; stderr: string } {
+  const out = join(root, "time.txt");
+  const full = TIME ? [TIME, "-f", "%U %S %M", "-o", out, ...argv] : argv;
   const t = now();
-  const r = spawnSync("sh", ["-c", script], { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 30 });
+  const r = spawnSync(full[0]!, full.slice(1), { env: { ...process.env, ...env }, encoding: "utf8", maxBuffer: 1 << 30, cwd });
   const seconds = now() - t;
+  let cpu: number | undefined;
+  let rss: number | undefined;
+  if (TIME && existsSync(out)) {
+    const [u, sy, m] = readFileSync(out, "utf8").trim().split("\n").pop()!.split(" ").map(Number);
+    if (Number.isFinite(u) && Number.isFinite(sy)) cpu = u! + sy!;
+    if (Number.isFinite(m)) rss = m! * 1024;
+  }
+  return { seconds, cpu, rss, status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function sh(script: string, env: Record<string, string> = {}): { seconds: number; cpu?: number; stdout: string } {
+  const r = timed(["sh", "-c", script], env);
   if (r.status !== 0) throw new Error(`peer command failed (${r.status}): ${script}\n${r.stderr}`);
-  return { seconds, stdout: r.stdout };
+  return { seconds: r.seconds, cpu: r.cpu, stdout: r.stdout };
 }
 
 function best<T extends { seconds: number }>(n: number, f: () => T): T {
@@ -142,19 +158,17 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 // ---------- hoard ----------
 
-type Case = { name: string; bytes: number; files: number; seconds: number; peer?: { name: string; seconds: number }; target?: { kind: "ratio" | "files/s"; min: number }; note?: string };
+type Case = { name: string; bytes: number; files: number; seconds: number; cpu?: number; rss?: number; peer?: { name: string; seconds: number; cpu?: number }; target?: { kind: "ratio" | "files/s"; min: number }; note?: string };
 
 function hoardCmd(): string[] {
   if (process.env.HOARD_BIN) return [process.env.HOARD_BIN];
   return [process.execPath, join(REPO, "src/cli/main.ts")];
 }
 
-function cli(cfg: string, db: string, args: string[], timed = false): { seconds: number; json: unknown } {
+function cli(cfg: string, db: string, args: string[], show = false): { seconds: number; cpu?: number; rss?: number; json: unknown } {
   const [cmd, ...pre] = hoardCmd();
-  const full = [...pre, "--config", cfg, "--db", db, ...args];
-  const t = now();
-  const r = spawnSync(cmd!, full, { encoding: "utf8", maxBuffer: 1 << 30, cwd: root });
-  const seconds = now() - t;
+  const r = timed([cmd!, ...pre, "--config", cfg, "--db", db, ...args], {}, root);
+  const seconds = r.seconds;
   if (r.status !== 0) {
     throw new Error(`hoard ${args.join(" ")} exited ${r.status}\nstdout: ${r.stdout?.slice(0, 2000)}\nstderr: ${r.stderr?.slice(0, 4000)}`);
   }
@@ -166,8 +180,8 @@ function cli(cfg: string, db: string, args: string[], timed = false): { seconds:
       throw new Error(`hoard ${args.join(" ")} --json printed something that is not one JSON document:\n${r.stdout.slice(0, 2000)}`);
     }
   }
-  if (timed) log(`hoard ${args.join(" ")}: ${seconds.toFixed(3)} s`);
-  return { seconds, json };
+  if (show) log(`hoard ${args.join(" ")}: ${seconds.toFixed(3)} s, cpu ${r.cpu?.toFixed(2) ?? "?"} s, peak RSS ${r.rss ? (r.rss / 1e6).toFixed(0) : "?"} MB`);
+  return { seconds, cpu: r.cpu, rss: r.rss, json };
 }
 
 /** When the index result carries counts, they must show the work the case claims to measure. */
@@ -187,7 +201,7 @@ function summarise(json: unknown): string {
 // ---------- report ----------
 
 function report(cases: Case[]): boolean {
-  const rows = [["case", "bytes", "files", "seconds", "MB/s", "files/s", "peer", "peer s", "ratio", "target", "result"]];
+  const rows = [["case", "bytes", "files", "seconds", "cpu s", "RSS MB", "MB/s", "files/s", "peer", "peer s", "peer cpu", "ratio", "target", "result"]];
   let ok = true;
   for (const c of cases) {
     const mbs = c.bytes / 1e6 / c.seconds;
@@ -200,17 +214,20 @@ function report(cases: Case[]): boolean {
       String(c.bytes),
       String(c.files),
       c.seconds.toFixed(3),
+      c.cpu?.toFixed(2) ?? "-",
+      c.rss ? (c.rss / 1e6).toFixed(0) : "-",
       mbs.toFixed(0),
       fps.toFixed(0),
       c.peer?.name ?? "-",
       c.peer ? c.peer.seconds.toFixed(3) : "-",
+      c.peer?.cpu?.toFixed(2) ?? "-",
       ratio !== undefined ? `${ratio.toFixed(2)}×` : "-",
       !c.target ? "(info)" : c.target.kind === "ratio" ? `≥ ${c.target.min}× ${c.peer?.name}` : `≥ ${c.target.min} files/s`,
       pass === undefined ? "-" : pass ? "PASS" : "FAIL",
     ]);
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((x, i) => (i === 0 || i === 6 || i >= 9 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join("  "));
+  for (const r of rows) console.log(r.map((x, i) => (i === 0 || i === 8 || i >= 12 ? x.padEnd(w[i]!) : x.padStart(w[i]!))).join("  "));
   for (const c of cases) if (c.note) console.log(`  ${c.name}: ${c.note}`);
   return ok;
 }
@@ -320,7 +337,7 @@ async function main() {
       checkCounts(r.json, largeFiles.length, largeBytes);
       return r;
     });
-    cases.push({ name: largeName, bytes: largeBytes, files: largeFiles.length, seconds: a.seconds, peer: { name: "b3sum", seconds: b3Large.seconds }, target: { kind: "ratio", min: 0.8 }, note: "whole CLI process: start-up, config, DB, walk, hash, commit" });
+    cases.push({ name: largeName, bytes: largeBytes, files: largeFiles.length, seconds: a.seconds, cpu: a.cpu, rss: a.rss, peer: { name: "b3sum", seconds: b3Large.seconds, cpu: b3Large.cpu }, target: { kind: "ratio", min: 0.8 }, note: "whole CLI process: start-up, config, DB, walk, hash, commit" });
     const b = best(REPEAT, () => {
       last = fresh();
       const r = cli(last.cfg, last.db, ["index", "bench-small", "--json"], true);
@@ -328,14 +345,14 @@ async function main() {
       checkCounts(r.json, SMALL_FILES, SMALL_FILES * SMALL_SIZE);
       return r;
     });
-    cases.push({ name: smallName, bytes: SMALL_FILES * SMALL_SIZE, files: SMALL_FILES, seconds: b.seconds, peer: { name: "b3sum", seconds: b3Small.seconds }, target: { kind: "ratio", min: 0.5 } });
+    cases.push({ name: smallName, bytes: SMALL_FILES * SMALL_SIZE, files: SMALL_FILES, seconds: b.seconds, cpu: b.cpu, rss: b.rss, peer: { name: "b3sum", seconds: b3Small.seconds, cpu: b3Small.cpu }, target: { kind: "ratio", min: 0.5 } });
     const c = best(REPEAT, () => {
       const r = cli(last.cfg, last.db, ["index", "bench-small", "--shallow", "--json"], true);
       log(`  → ${summarise(r.json)}`);
       checkCounts(r.json, SMALL_FILES, 0);
       return r;
     });
-    cases.push({ name: shallowName, bytes: 0, files: SMALL_FILES, seconds: c.seconds, peer: { name: "find -printf", seconds: findStat.seconds }, target: { kind: "files/s", min: 100_000 } });
+    cases.push({ name: shallowName, bytes: 0, files: SMALL_FILES, seconds: c.seconds, cpu: c.cpu, rss: c.rss, peer: { name: "find -printf", seconds: findStat.seconds, cpu: findStat.cpu }, target: { kind: "files/s", min: 100_000 } });
   }
 
   const ok = report(cases);

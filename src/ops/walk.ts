@@ -3,13 +3,11 @@
 // only what the volume's exclude patterns name is skipped without a word (an excluded directory is not entered).
 
 import { readdirSync, lstatSync, type BigIntStats, type Stats } from "node:fs";
-import { join } from "node:path";
 import { AnchorError, type Dir } from "../kernel/anchored.ts";
 import { RESERVED_DIR, VOLUME_MARKER } from "../kernel/volumes.ts";
 
 export interface WalkFile {
   rel: string; // "/"-separated, relative to the root
-  abs: string;
   size: number;
   /** Exact nanoseconds when `exact`; otherwise microsecond precision (from a float lstat). */
   mtimeNs: bigint;
@@ -91,7 +89,6 @@ export function walk(
   /** The volume's exclude patterns: a matching entry is neither yielded nor reported, a matching directory not descended. */
   exclude?: (rel: string, isDir: boolean) => boolean,
 ): void {
-  const root = top.path;
   // depth-first, one open handle per level: each directory is opened from its parent's handle
   // (never by path, never through a symlink), so a parent swapped for a link mid-walk cannot lead outside
   const frames: { dir: Dir; rel: string; entries: Entry[]; next: number; bad?: Set<string> }[] = [];
@@ -159,13 +156,12 @@ export function walk(
       onProblem({ rel, kind: "special", message: "not a regular file (socket, device or fifo): not indexed", error: false });
       return false;
     }
-    const abs = join(root, rel);
     if (exact) {
       const big = st as BigIntStats;
-      onFile({ rel, abs, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact }, dir, n.name);
+      onFile({ rel, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact }, dir, n.name);
     } else {
       const f = st as Stats;
-      onFile({ rel, abs, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact }, dir, n.name);
+      onFile({ rel, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact }, dir, n.name);
     }
     return false;
   };
