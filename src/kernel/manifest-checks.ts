@@ -111,7 +111,7 @@ export function manifestWithChecks(db: Db, destination: string, volume: string):
   );
   for (const r of rows) {
     const i = manifest.length;
-    manifest.push({ path: r.path, size: Number(r.size), mtimeNs: r.mtime_ns, blake3: r.blake3, contentId: r.content_id, originNode: share(nodes, r.origin_node), originRun: share(runs, r.origin_run), status: r.status === "present" ? "present" : "offloaded" });
+    manifest.push({ path: r.path, size: Number(r.size), mtimeNs: r.mtime_ns, blake3: r.blake3, contentId: r.content_id, originNode: share(nodes, r.origin_node), originRun: share(runs, r.origin_run), status: r.status === "present" ? "present" : "offloaded", recheck: false }); // recheck in the literal: planRechecks sets it on every entry
     changedRuns.push(share(runs, r.status_changed_run));
     checks.set(i, r.epoch === null ? undefined : { epoch: r.epoch, ok: r.ok!, method: r.method, reason: r.reason, checked_at: r.checked_at, checked_run: r.checked_run });
   }

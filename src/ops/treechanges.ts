@@ -2,7 +2,7 @@
 // mtime comparison a shallow look uses; nothing is recorded or removed.
 
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
-import { indexRows, type IndexRow } from "../kernel/files.ts";
+import { RowMerge } from "./index-merge.ts";
 import { openRoot } from "../kernel/anchored.ts";
 import { excludeMatcher } from "../kernel/exclude.ts";
 import { walk, type WalkFile } from "./walk.ts";
@@ -28,22 +28,22 @@ export interface TreeChanges {
 /**
  * A cheap look at a volume's tree against its index: the walk of `index --shallow` (float lstat,
  * the volume's exclude patterns, no hashing) compared with the live rows by size and mtime.
- * Nothing is recorded or removed. Throws what the volume identity check throws.
+ * Nothing is recorded or removed. Throws what the volume identity check throws. The walk comes in
+ * path order and is merged with the rows read a page at a time (memory stays flat).
  */
 export function treeChanges(ctx: OpContext, volume: string): TreeChanges {
   const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-  const live = new Map<string, IndexRow>();
-  for (const r of indexRows(ctx.db, volume)) live.set(r.path, r);
+  const rows = new RowMerge(ctx.db, volume);
   const out: TreeChanges = { new: 0, changed: 0, missing: 0 };
-  const seen = new Set<string>();
+  let missing = 0;
+  const passed = (r: { status: string }) => void (r.status === "present" && missing++);
   let errors = 0;
   const top = openRoot(root);
   try {
     walk(
       top,
       (f) => {
-        seen.add(f.rel);
-        const row = live.get(f.rel);
+        const row = rows.take(f.rel, passed);
         if (!row || row.status !== "present") out.new++;
         else if (Number(row.size) !== f.size || !sameMtime(row.mtime_ns, f)) out.changed++;
       },
@@ -55,6 +55,7 @@ export function treeChanges(ctx: OpContext, volume: string): TreeChanges {
   } finally {
     top.close();
   }
-  if (errors === 0) for (const r of live.values()) if (r.status === "present" && !seen.has(r.path)) out.missing++;
+  rows.rest(passed);
+  if (errors === 0) out.missing = missing;
   return out;
 }
