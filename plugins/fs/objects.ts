@@ -4,32 +4,43 @@
 import type { FileOutcome, HandlerContext, ManifestEntry } from "hoard/plugin";
 import { closeSync, fstatSync, readSync, type BigIntStats } from "node:fs";
 import type { Dir } from "../../src/kernel/anchored.ts";
+import { hashBytes } from "../../src/kernel/hash.ts";
 import { buffer, CHUNK, EntryError, errText, fsyncAsync, place, RD, refusal, yieldTurn, YIELD_EVERY, type FsDest } from "./common.ts";
 import type { Receipts } from "./receipts.ts";
 import type { Tree } from "./tree.ts";
 
-/** BLAKE3 of an open descriptor from offset 0, and whether its size or mtime moved while it was read. */
-export async function hashFd(d: FsDest, fd: number, signal?: AbortSignal): Promise<{ digest: string; before: BigIntStats; changed: boolean }> {
+/**
+ * BLAKE3 of an open descriptor from offset 0, and whether its size or mtime moved while it was read
+ * (`after`: its fstat once read). A file read whole by the first read is hashed in one call: a streaming
+ * hasher costs more to create than a small file costs to hash.
+ */
+export async function hashFd(d: FsDest, fd: number, signal?: AbortSignal): Promise<{ digest: string; before: BigIntStats; after: BigIntStats; changed: boolean }> {
   const before = fstatSync(fd, { bigint: true });
   if (!before.isFile()) throw new EntryError(`not a regular file at ${d.name}`);
-  const h = d.api.util.blake3Stream();
   const buf = buffer();
-  let pos = 0;
-  let since = 0;
-  for (;;) {
-    const n = readSync(fd, buf, 0, CHUNK, pos);
-    if (n === 0) break;
-    h.update(n === CHUNK ? buf : buf.subarray(0, n));
-    pos += n;
-    if (n < CHUNK && pos >= Number(before.size)) break;
-    if ((since += n) >= YIELD_EVERY) {
-      since = 0;
-      await yieldTurn();
-      signal?.throwIfAborted();
+  let n = readSync(fd, buf, 0, CHUNK, 0);
+  let pos = n;
+  let digest: string;
+  if (n < CHUNK && pos >= Number(before.size)) digest = hashBytes(buf.subarray(0, n));
+  else {
+    const h = d.api.util.blake3Stream();
+    let since = 0;
+    for (;;) {
+      if (n === 0) break;
+      h.update(n === CHUNK ? buf : buf.subarray(0, n));
+      if (n < CHUNK && pos >= Number(before.size)) break;
+      if ((since += n) >= YIELD_EVERY) {
+        since = 0;
+        await yieldTurn();
+        signal?.throwIfAborted();
+      }
+      n = readSync(fd, buf, 0, CHUNK, pos);
+      pos += n;
     }
+    digest = h.digestHex();
   }
   const after = fstatSync(fd, { bigint: true });
-  return { digest: h.digestHex(), before, changed: after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(pos) !== before.size };
+  return { digest, before, after, changed: after.size !== before.size || after.mtimeNs !== before.mtimeNs || BigInt(pos) !== before.size };
 }
 
 export const differs = (d: FsDest, digest: string, e: ManifestEntry) => `content at ${d.name} differs (BLAKE3 ${digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…)`;

@@ -79,14 +79,14 @@ export async function stage(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry, c
     }
     closeSync(sfd);
     sfd = -1;
+    // the object keeps the source's times (as cp -p does), set on the temp before its check, so the
+    // check's last fstat is what the temp holds once placed
+    futimesSync(tfd, nsToSeconds(sst.atimeNs), nsToSeconds(sst.mtimeNs));
     // 3. the temp's bytes are checked before they go anywhere
     const h = await hashFd(d, tfd, ctx.signal);
     if (h.digest !== e.blake3 || h.changed) throw new EntryError(`copy refused: the copied bytes differ from the index (BLAKE3 ${h.digest.slice(0, 16)}…, expected ${e.blake3.slice(0, 16)}…); the local file probably changed since it was indexed (index again)`);
-    // the object keeps the source's times (as cp -p does), set on the checked temp before it is placed
-    futimesSync(tfd, nsToSeconds(sst.atimeNs), nsToSeconds(sst.mtimeNs));
-    const st = fstatSync(tfd, { bigint: true });
     staged = true;
-    return { e, parents, dir, base, tmp, fd: tfd, st, writtenBeforeOpen: e.size > CHUNK };
+    return { e, parents, dir, base, tmp, fd: tfd, st: h.after, writtenBeforeOpen: e.size > CHUNK };
   } catch (err) {
     if (err instanceof EntryError) throw err;
     throw new EntryError(`copy failed: ${errText(err)}`);

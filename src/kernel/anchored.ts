@@ -152,9 +152,9 @@ export class Dir {
   /** lstat of the entry `name` (a symlink is reported as one), or undefined if there is none. */
   stat(name: string): BigIntStats | undefined {
     try {
-      return lstatSync(this.at(name), { bigint: true });
+      return lstatSync(this.at(name), { bigint: true, throwIfNoEntry: false }); // no exception built for a miss
     } catch (e: any) {
-      if (e?.code === "ENOENT") return undefined;
+      if (e?.code === "ENOENT") return undefined; // a runtime that ignores throwIfNoEntry
       throw e;
     }
   }
