@@ -3,7 +3,7 @@
 // only then are the batch's outcomes returned (a claim never precedes the durability of what it claims).
 
 import type { FileOutcome, HandlerContext, ManifestEntry } from "hoard/plugin";
-import { EntryError, failedOutcome, yieldTurn, type FsDest } from "./common.ts";
+import { EntryError, failedOutcome, place, yieldTurn, type FsDest } from "./common.ts";
 import { checkOne } from "./objects.ts";
 import { makeDurable } from "./durable.ts";
 import { discard, placeStaged, stage, type Staged } from "./transfer.ts";
@@ -21,6 +21,17 @@ const YIELD_ENTRIES = 64;
 /** Observes the order of a push's steps (the tests): a batch's copies durable, its directories durable, its outcomes returned. */
 export interface PushProbe {
   step(kind: "data" | "dirs" | "claim", paths: string[]): void;
+}
+
+/** Whether the object of `e` was absent from its directory when the push listed it (see Tree.lacks). */
+function absent(dst: Tree, e: ManifestEntry, volume: string): boolean {
+  let at: { parents: string[]; name: string };
+  try {
+    at = place(e.path, volume);
+  } catch {
+    return false; // an unsafe path: the check refuses it
+  }
+  return dst.lacks(at.parents, at.name);
 }
 
 const isStaged = (x: FileOutcome | Staged): x is Staged => "tmp" in x;
@@ -42,16 +53,23 @@ export async function* pushBatches(d: FsDest, manifest: ManifestEntry[], ctx: Ha
         if (i % YIELD_ENTRIES === 0) await yieldTurn();
         const e = manifest[i]!;
         ctx.progress({ phase: "push", done: i, total: manifest.length, current: e.path });
-        try {
-          slots.push(await checkOne(d, dst, e, ctx, receipts, true));
-          continue;
-        } catch (err: any) {
-          if (ctx.signal.aborted && err?.name === "AbortError") break; // not reached: no outcome
-          if (e.status === "offloaded" || !(err instanceof EntryError)) {
-            slots.push(failedOutcome(e.path, err));
+        if (absent(dst, e, ctx.volume)) {
+          // not in its directory's listing: no object to check in place (the probe would find it missing)
+          if (e.status === "offloaded") {
+            slots.push(failedOutcome(e.path, new EntryError(`missing at ${d.name}`, true)));
             continue;
           }
-        }
+        } else
+          try {
+            slots.push(await checkOne(d, dst, e, ctx, receipts, true));
+            continue;
+          } catch (err: any) {
+            if (ctx.signal.aborted && err?.name === "AbortError") break; // not reached: no outcome
+            if (e.status === "offloaded" || !(err instanceof EntryError)) {
+              slots.push(failedOutcome(e.path, err));
+              continue;
+            }
+          }
         try {
           slots.push(await stage(d, src, dst, e, ctx));
           staged++;

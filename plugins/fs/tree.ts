@@ -7,6 +7,8 @@ import { fsyncAsync, TEMP_RE } from "./common.ts";
 
 /** Directory handles kept open per tree (the least recently used idle ones are closed beyond this). */
 const MAX_OPEN_DIRS = 128;
+/** A swept directory's names are kept (see `lacks`) when it holds at most this many. */
+const MAX_LISTED = 65_536;
 
 /**
  * Directory handles below one anchor (a root handle), opened one component at a time without following
@@ -15,7 +17,7 @@ const MAX_OPEN_DIRS = 128;
  * each directory the first time it opens it, and fsyncs the directories whose entries it changed.
  */
 export class Tree {
-  private dirs = new Map<string, { dir: Dir; refs: number; paths: string[] | undefined }>();
+  private dirs = new Map<string, { dir: Dir; refs: number; paths: string[] | undefined; names?: Set<string> }>();
   /** Manifest paths renamed into the anchor itself (undefined: it did not change). */
   private rootPaths: string[] | undefined;
   private swept = new Set<string>();
@@ -63,10 +65,11 @@ export class Tree {
     } finally {
       this.release(up);
     }
-    this.dirs.set(key, { dir, refs: 1, paths: undefined });
+    const entry: { dir: Dir; refs: number; paths: string[] | undefined; names?: Set<string> } = { dir, refs: 1, paths: undefined };
+    this.dirs.set(key, entry);
     if (this.sweep && !this.swept.has(key)) {
       this.swept.add(key);
-      this.removeLeftovers(dir);
+      entry.names = this.removeLeftovers(dir);
     }
     this.evict();
     return dir;
@@ -89,13 +92,26 @@ export class Tree {
     if (path !== undefined) paths.push(path);
   }
 
-  /** hoard's own temps left by an interrupted push (exact names only); a link is removed, never followed. */
-  private removeLeftovers(dir: Dir): void {
+  /**
+   * Whether the name `name` was absent from directory `parts` (acquired) when this tree first opened and
+   * listed it: then nothing of ours can be checked in place there. Names may appear since (a rename of
+   * ours, another writer), which placing handles (keepOld looks again); false whenever it is not known.
+   */
+  lacks(parts: string[], name: string): boolean {
+    const names = parts.length ? this.dirs.get(parts.join("/"))?.names : undefined;
+    return names !== undefined && !names.has(name);
+  }
+
+  /**
+   * hoard's own temps left by an interrupted push (exact names only); a link is removed, never followed.
+   * Returns the names listed (for `lacks`), unless there are too many to keep or the listing failed.
+   */
+  private removeLeftovers(dir: Dir): Set<string> | undefined {
     let names: string[];
     try {
       names = dir.list();
     } catch {
-      return;
+      return undefined;
     }
     for (const n of names) {
       if (!TEMP_RE.test(n)) continue;
@@ -107,6 +123,7 @@ export class Tree {
         /* gone meanwhile, or not removable: left for the next push */
       }
     }
+    return names.length <= MAX_LISTED ? new Set(names) : undefined;
   }
 
   /** fsync a changed directory; a failure un-verifies the files renamed into it. */
