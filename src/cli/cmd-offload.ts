@@ -25,15 +25,19 @@ const offloadCmd = appCommand({
     const selectors = offloadSelectors(app.ctx, args.volume, restWords(args));
     if (args.confirm !== undefined && args.confirm !== "presence" && args.confirm !== "content")
       throw usageError("bad_confirm", `--confirm ${JSON.stringify(args.confirm)}: expected presence or content`, "e.g. --confirm content");
-    const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined });
+    // the human summary lists the first files only: a dry run over a big volume keeps no list of every file
+    const shown: { path: string; size: number }[] = [];
+    const onWouldOffload = args.json ? undefined : (f: { path: string; size: number }) => void (shown.length < 20 && shown.push(f));
+    const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined, onWouldOffload });
     const c = r.counts;
+    const would = r.would_offload?.length ?? c.offloadable - c.unconfirmed;
     const lines = [
       `${r.dry_run ? "[dry run] " : ""}offload ${r.volume}${r.run_id !== null ? ` (run ${r.run_id})` : ""}: ${r.status}`,
       ...(r.dry_run
         ? [
-            `  ${c.offloadable} of ${c.selected} selected files may be offloaded (${bytes(c.offloadable_bytes)})${r.would_offload?.length ? `; the local copies that would be deleted:` : ""}`,
-            ...fileList(r.would_offload ?? []),
-            ...(r.would_offload?.length ? [`  nothing is transferred: every required destination (${app.config.volumes[r.volume]!.offload_requires.join(", ")}) already holds verified evidence for them`] : []),
+            `  ${c.offloadable} of ${c.selected} selected files may be offloaded (${bytes(c.offloadable_bytes)})${would ? `; the local copies that would be deleted:` : ""}`,
+            ...fileList(r.would_offload ?? shown, "    ", would),
+            ...(would ? [`  nothing is transferred: every required destination (${app.config.volumes[r.volume]!.offload_requires.join(", ")}) already holds verified evidence for them`] : []),
           ]
         : []),
       ...(r.dry_run ? [] : [`  offloaded ${c.offloaded} files (${bytes(c.offloaded_bytes)}) of ${c.selected} selected`]),

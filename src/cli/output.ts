@@ -90,8 +90,8 @@ export function makeProgress(quiet: boolean): (p: ProgressEvent) => void {
   };
 }
 
-/** A file list in a summary: the first 20 (with sizes, and where from), then "… N more". */
-export function fileList(files: { path: string; size?: number; from?: string }[], indent = "    "): string[] {
+/** A file list in a summary: the first 20 (with sizes, and where from), then "… N more" (of `total`: files may hold the first ones only). */
+export function fileList(files: { path: string; size?: number; from?: string }[], indent = "    ", total = files.length): string[] {
   const shown = files.slice(0, 20).map((f) => `${indent}${f.path}${f.size !== undefined ? ` (${bytes(f.size)})` : ""}${f.from ? ` from ${f.from}` : ""}`);
-  return files.length > 20 ? [...shown, `${indent}… ${files.length - 20} more`] : shown;
+  return total > 20 ? [...shown, `${indent}… ${total - 20} more`] : shown;
 }

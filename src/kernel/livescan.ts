@@ -1,8 +1,8 @@
-// Streamed reads of a volume's live rows for the offload gate: one cursor in path order joining
-// each row's latest object check at every required destination; and the literal-path probe.
+// Streamed reads of a volume's live rows for the offload gate: pages in path order (bounded, no
+// cursor left open between them) joining each row's latest object check at every required destination.
 
 import type { Db } from "./db.ts";
-import type { FileStatus, LiveFile } from "./files.ts";
+import type { FileStatus } from "./files.ts";
 
 /** The latest check of one object at one destination as the scan returns it (all null: none). */
 export interface ScannedCheck {
@@ -14,33 +14,72 @@ export interface ScannedCheck {
 }
 
 export interface ScannedRow {
-  file: LiveFile;
+  file: GateRow;
   /** Aligned with the destinations asked for. */
   checks: ScannedCheck[];
 }
 
 /**
+ * One row of a page as SQLite returns it: the file's columns a gate, a confirmation and an unlink
+ * need, and its check at the i-th destination asked for in e{i} (epoch), k{i} (ok), m{i} (method),
+ * r{i} (reason), c{i} (checked_run); all null when there is none.
+ */
+export interface GateRow {
+  id: bigint;
+  path: string;
+  content_id: bigint;
+  status: FileStatus;
+  size: bigint;
+  mtime_ns: bigint;
+  status_changed_run: bigint;
+  origin_node: string;
+  origin_run: bigint;
+  /** Only when the page was asked `withHash` (else undefined: 64 characters per row saved). */
+  blake3: string;
+  [check: string]: unknown;
+}
+
+/** Rows per page: big enough that a page's query costs nothing, small enough to hold. */
+export const PAGE = 2000;
+
+/**
+ * Every live row of `volume` with one of `statuses`, in path order, with its object check at each of
+ * `destinations`: pages of `page` rows (keyset: each page starts after the last path of the one before),
+ * each read whole and its statement finished, so the caller may write between pages.
+ */
+export function* gatePages(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[], o: { withHash?: boolean; page?: number } = {}): Generator<GateRow[]> {
+  const cols = destinations.map((_, i) => `, o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`).join("");
+  const joins = destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`).join(" ");
+  const page = o.page ?? PAGE;
+  // "<> 'superseded'" picks the partial index files_live, in path order; "path > ?" starts the page
+  const sql = (after: boolean) => `SELECT f.id, f.path, f.content_id, f.status, f.size, f.mtime_ns, f.status_changed_run, c.origin_node, c.origin_run${o.withHash ? ", c.blake3" : ""}${cols}
+    FROM files f JOIN content c ON c.id = f.content_id ${joins}
+    WHERE f.volume = ? AND f.status <> 'superseded'${after ? " AND f.path > ?" : ""} AND f.status IN (${statuses.map(() => "?").join(", ")}) ORDER BY f.path LIMIT ${page}`;
+  const first = sql(false);
+  const next = sql(true);
+  let rows = db.all<GateRow>(first, ...destinations, volume, ...statuses);
+  while (rows.length > 0) {
+    yield rows;
+    if (rows.length < page) return;
+    rows = db.all<GateRow>(next, ...destinations, volume, rows[rows.length - 1]!.path, ...statuses);
+  }
+}
+
+/** Column names of the i-th destination's check in a GateRow. */
+export const checkColumns = (n: number) => Array.from({ length: n }, (_, i) => ({ e: `e${i}`, k: `k${i}`, m: `m${i}`, r: `r${i}`, c: `c${i}` }));
+
+/** The i-th check of a row. */
+export function checkOf(r: GateRow, col: ReturnType<typeof checkColumns>[number]): ScannedCheck {
+  return { epoch: r[col.e] as bigint | null, ok: r[col.k] as bigint | null, method: r[col.m] as string | null, reason: r[col.r] as string | null, checked_run: r[col.c] as bigint | null };
+}
+
+/**
  * Every live row of `volume` with one of `statuses`, in path order, with its object check at each
- * of `destinations`: one query, read through a cursor (never the whole volume in memory).
+ * of `destinations` (as a list), read page by page (never the whole volume in memory).
  */
 export function* scanLive(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[]): Generator<ScannedRow> {
-  const cols = destinations.map((_, i) => `o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`);
-  const joins = destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`);
-  const sql = `SELECT f.*, c.blake3, c.origin_node, c.origin_run${cols.map((c) => `, ${c}`).join("")}
-    FROM files f JOIN content c ON c.id = f.content_id ${joins.join(" ")}
-    WHERE f.volume = ? AND f.status <> 'superseded' AND f.status IN (${statuses.map(() => "?").join(", ")}) ORDER BY f.path`; // "<> 'superseded'" picks the partial index files_live, in path order
-  const n = destinations.length;
-  for (const r of db.iterate<Record<string, unknown>>(sql, ...destinations, volume, ...statuses)) {
-    const checks: ScannedCheck[] = new Array(n);
-    for (let i = 0; i < n; i++)
-      checks[i] = { epoch: r[`e${i}`] as bigint | null, ok: r[`k${i}`] as bigint | null, method: r[`m${i}`] as string | null, reason: r[`r${i}`] as string | null, checked_run: r[`c${i}`] as bigint | null };
-    const file: LiveFile = {
-      id: r.id as bigint, volume: r.volume as string, path: r.path as string, content_id: r.content_id as bigint, status: r.status as FileStatus, size: r.size as bigint,
-      mtime_ns: r.mtime_ns as bigint, ino: r.ino as bigint | null, first_seen_run: r.first_seen_run as bigint, last_seen_run: r.last_seen_run as bigint,
-      status_changed_run: r.status_changed_run as bigint, blake3: r.blake3 as string, origin_node: r.origin_node as string, origin_run: r.origin_run as bigint,
-    };
-    yield { file, checks };
-  }
+  const cols = checkColumns(destinations.length);
+  for (const page of gatePages(db, volume, statuses, destinations)) for (const file of page) yield { file, checks: cols.map((c) => checkOf(file, c)) };
 }
 
 /** Does a live row with one of `statuses` sit at `path` or below it (a literal path selector)? */

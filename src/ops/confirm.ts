@@ -9,7 +9,7 @@ import { hashBytes } from "../kernel/hash.ts";
 import type { HandlerContext } from "../kernel/plugin.ts";
 import { checkDestinationIdentity, type DestinationRow } from "../kernel/dest-identity.ts";
 import type { ConfirmDepth, FileOutcome, ManifestEntry } from "../kernel/plugin.ts";
-import { objectChecks, objectKey, recordConfirmations, type ObjectCheck } from "../kernel/objects.ts";
+import { objectCheck, recordConfirmations } from "../kernel/objects.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
@@ -35,10 +35,10 @@ export interface Reached {
   dest: OpenDestination;
   pin: DestinationRow;
   report: DestinationReport;
-  /** Which hash methods this destination's policy accepts as a content confirmation. */
+  /** Which hash methods this destination's policy accepts as a content confirmation (for the origins asked so far). */
   accepts: (origin: string, method: string) => boolean;
-  /** The volume's object records there, read once (they decide each file's depth). */
-  records: Map<string, ObjectCheck>;
+  /** The origin nodes `accepts` knows (each batch adds its own: see acceptOrigins). */
+  origins: Set<string>;
 }
 
 /**
@@ -100,7 +100,7 @@ const HASHES = ["blake3", "sha256", "sha1", "md5"];
  * the offload (exit 3); one that cannot be reached refuses it too, unless it is `trusted`: then
  * it is reported as not asked. Nothing has been deleted when this throws.
  */
-export async function reachDestinations(ctx: OpContext, volume: string, required: readonly string[], origins: readonly string[], reports: DestinationReport[]): Promise<Reached[]> {
+export async function reachDestinations(ctx: OpContext, volume: string, required: readonly string[], reports: DestinationReport[]): Promise<Reached[]> {
   const out: Reached[] = [];
   for (const d of required) {
     const dest = openDestination(ctx, d);
@@ -127,12 +127,19 @@ export async function reachDestinations(ctx: OpContext, volume: string, required
         identity && e instanceof HoardError && e.hint ? e.hint : identity ? `check ${d}: it does not show its pinned identity` : `make ${d} reachable and run the offload again (a destination you trust without asking, such as a disk in your safe, may be marked trusted = true in [destinations.${d}])`,
       );
     }
-    const pairs: [string, string][] = [];
-    for (const o of origins) for (const m of HASHES) pairs.push([o, m]);
-    const accepts = await acceptedMethods(ctx, volume, d, dest.config.type, pairs);
-    out.push({ name: d, dest, pin, report, accepts, records: objectChecks(ctx.db, d, volume) });
+    out.push({ name: d, dest, pin, report, accepts: () => false, origins: new Set() });
   }
   return out;
+}
+
+/** Let `a.accepts` know the origin nodes of these entries too (the policy is asked about each pair once). */
+async function acceptOrigins(ctx: OpContext, volume: string, a: Reached, entries: readonly ManifestEntry[]): Promise<void> {
+  let fresh = false;
+  for (const e of entries) if (!a.origins.has(e.originNode)) (a.origins.add(e.originNode), (fresh = true));
+  if (!fresh) return;
+  const pairs: [string, string][] = [];
+  for (const o of a.origins) for (const m of HASHES) pairs.push([o, m]);
+  a.accepts = await acceptedMethods(ctx, volume, a.name, a.dest.config.type, pairs);
 }
 
 export interface BatchVerdict {
@@ -159,11 +166,12 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
     }
     const proof = proofOf(ctx.config.destinations[a.name]?.table);
     const now = nowNs();
+    await acceptOrigins(ctx, o.volume, a, entries);
     const byDepth: Record<ConfirmDepth, ManifestEntry[]> = { presence: [], content: [] };
     for (const e of entries) {
       let depth: ConfirmDepth = o.override ?? proof.confirm;
       if (depth === "presence") {
-        const rec = a.records.get(objectKey(e.path, e.contentId));
+        const rec = objectCheck(ctx.db, a.name, o.volume, e.path, e.contentId);
         if (!rec || rec.epoch !== a.pin.epoch || rec.checked_at === null || now - rec.checked_at > proof.reverifyAfterNs) depth = "content";
       }
       byDepth[depth].push(e);

@@ -7,13 +7,16 @@ import { pinned } from "../kernel/dest-identity.ts";
 import { componentView, components, type ComponentRow } from "../kernel/vector.ts";
 import { objectChecks, objectKey, type ObjectCheck } from "../kernel/objects.ts";
 import type { LiveFile } from "../kernel/files.ts";
-import type { ScannedCheck, ScannedRow } from "../kernel/livescan.ts";
+import { checkColumns, checkOf, type GateRow, type ScannedCheck, type ScannedRow } from "../kernel/livescan.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
 import { acceptedMethods } from "./policy.ts";
 
+/** What the per-file gate reads of a file. */
+export type GateFileRow = Pick<LiveFile, "path" | "content_id" | "origin_node" | "origin_run" | "status_changed_run">;
+
 export interface GateEvaluator {
-  decide(f: LiveFile): Refusal[];
+  decide(f: GateFileRow): Refusal[];
 }
 
 const KNOWN_METHODS: Method[] = ["blake3", "sha256", "sha1", "md5", "size"];
@@ -121,6 +124,8 @@ export interface GateBatch {
   decideScanned(row: ScannedRow): Refusal[];
   /** The decision for a file class with these checks (aligned with the required destinations). */
   decideClass(f: GateClass, checks: readonly Check[]): Refusal[];
+  /** The decision for a row of gatePages (asked with the same destinations, in order); decideScanned's. */
+  decideRow(row: GateRow): Refusal[];
 }
 
 /**
@@ -138,8 +143,23 @@ export async function gateBatch(ctx: OpContext, volume: string, required = ctx.c
     if (!r) memo.set(key, (r = decideWith(p, f, (i) => checks[i])));
     return r;
   };
+  const cols = checkColumns(required.length);
+  // rows in path order mostly repeat the class of the row before: compared column by column, no key built
+  let prev: GateRow | undefined;
+  let prevRefusals: Refusal[] = [];
+  const sameClass = (a: GateRow, b: GateRow): boolean => {
+    if (a.origin_node !== b.origin_node || a.origin_run !== b.origin_run || a.status_changed_run !== b.status_changed_run) return false;
+    for (const c of cols) if (a[c.e] !== b[c.e] || a[c.k] !== b[c.k] || a[c.m] !== b[c.m] || a[c.r] !== b[c.r] || a[c.c] !== b[c.c]) return false;
+    return true;
+  };
   return {
     decideScanned: (row) => decideClass({ originNode: row.file.origin_node, originRun: row.file.origin_run, statusChangedRun: row.file.status_changed_run }, row.checks.map(fromScan)),
     decideClass,
+    decideRow(row) {
+      if (prev !== undefined && sameClass(prev, row)) return prevRefusals;
+      prevRefusals = decideClass({ originNode: row.origin_node, originRun: row.origin_run, statusChangedRun: row.status_changed_run }, cols.map((c) => fromScan(checkOf(row, c))));
+      prev = row;
+      return prevRefusals;
+    },
   };
 }

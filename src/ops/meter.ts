@@ -90,14 +90,18 @@ export async function metered<T>(hctx: HandlerContext, o: { phase: string; entri
 
 /** Progress of work done item by item in the ops layer (restore's fetches, offload's unlinks): done/total and bytes. */
 export function tally(sink: ProgressSink, phase: string, items: readonly Sized[]): { step(item: Sized, destination?: string): void } {
-  const totalBytes = sizeOf(items);
+  return tallyOf(sink, phase, items.length, sizeOf(items));
+}
+
+/** tally over items known only by their count and bytes (a job streamed in batches). */
+export function tallyOf(sink: ProgressSink, phase: string, total: number, totalBytes: number): { step(item: Sized, destination?: string): void } {
   let done = 0;
   let bytes = 0;
   return {
     step(item, destination) {
       done++;
       bytes += Number(item.size);
-      sink({ phase, done, total: items.length, bytes, totalBytes, current: item.path, ...(destination ? { destination } : {}) });
+      sink({ phase, done, total, bytes, totalBytes, current: item.path, ...(destination ? { destination } : {}) });
     },
   };
 }

@@ -3,19 +3,18 @@
 
 import { refused, usageError, failure } from "../kernel/errors.ts";
 import { checkVolumeIdentity } from "../kernel/volumes.ts";
-import { liveFiles, setFileStatus, type LiveFile } from "../kernel/files.ts";
-import { liveUnder, scanLive } from "../kernel/livescan.ts";
+import { liveFiles, setFileStatus } from "../kernel/files.ts";
+import type { GateRow } from "../kernel/livescan.ts";
 import type { ConfirmDepth, ManifestEntry } from "../kernel/plugin.ts";
-import type { Refusal } from "../kernel/gate.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { parseDuration } from "../kernel/duration.ts";
 import { withRun, type OpContext } from "./context.ts";
-import { confirmBatch, reachDestinations, type DestinationReport } from "./confirm.ts";
-import { gateBatch } from "./gatecheck.ts";
-import { exampleSelector, normaliseSelector, resolveSelectors, selector } from "./select.ts";
+import { confirmBatch, reachDestinations, type DestinationReport, type Reached } from "./confirm.ts";
+import { offloadable } from "./offload-scan.ts";
+import { exampleSelector, normaliseSelector, resolveSelectors } from "./select.ts";
 import { verifiedUnlink } from "./unlink.ts";
-import { slicer, tally } from "./meter.ts";
+import { past, tallyOf, type Slice } from "./meter.ts";
 
 export interface OffloadResult {
   run_id: bigint | null;
@@ -28,7 +27,7 @@ export interface OffloadResult {
   /** offloadable_bytes: the bytes of the offloadable files (those the gate lets go). */
   counts: { selected: number; offloadable: number; offloadable_bytes: number; offloaded: number; offloaded_bytes: number; refused: number; unconfirmed: number; drift: number; errors: number };
   offloaded: string[];
-  /** Dry run only: the files that would go (offloadable, and confirmed live with --confirm), with their sizes. */
+  /** Dry run only: the files that would go (offloadable, and confirmed live with --confirm), with their sizes (absent when streamed to onWouldOffload). */
   would_offload?: { path: string; size: number }[];
   refusals: { destination: string; code: string; reason: string; hint: string; files: number; examples: string[] }[];
   problems: { path: string; code: string; message: string; destination?: string }[];
@@ -46,10 +45,10 @@ function batchSize(): number {
   return Number.isInteger(n) && n > 0 ? n : 1000;
 }
 
-const asEntry = (f: LiveFile): ManifestEntry => ({ path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "present" });
+const asEntry = (f: GateRow): ManifestEntry => ({ path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "present" });
 
 
-export async function offload(ctx: OpContext, volume: string, selectors: string[], opts: { olderThan?: string; dryRun?: boolean; confirm?: ConfirmDepth } = {}): Promise<OffloadResult> {
+export async function offload(ctx: OpContext, volume: string, selectors: string[], opts: { olderThan?: string; dryRun?: boolean; confirm?: ConfirmDepth; onWouldOffload?: (f: { path: string; size: number }) => void } = {}): Promise<OffloadResult> {
   const vol = ctx.config.volumes[volume];
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none"}`);
   if (vol.offload_requires.length === 0)
@@ -79,72 +78,56 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     unmatched: [],
   };
 
-  const decideAll = async () => {
-    // one cursor over the present rows with their checks at every required destination, in path order
-    const sel = selector(selectors, (s) => liveUnder(ctx.db, volume, ["present"], s));
-    const g = await gateBatch(ctx, volume, required);
-    const ok: LiveFile[] = [];
-    const groups = new Map<string, OffloadResult["refusals"][number]>();
-    for (const row of scanLive(ctx.db, volume, ["present"], required)) {
-      const f = row.file;
-      if (!sel.test(f.path) || (cutoff !== undefined && f.mtime_ns > cutoff)) continue;
-      result.counts.selected++;
-      const refs: Refusal[] = g.decideScanned(row);
-      if (refs.length === 0) {
-        ok.push(f);
-        result.counts.offloadable_bytes += Number(f.size);
-        continue;
-      }
-      result.counts.refused++;
-      for (const r of refs) {
-        const key = `${r.destination}\u0000${r.code}\u0000${r.hint}`;
-        let grp = groups.get(key);
-        if (!grp) groups.set(key, (grp = { destination: r.destination, code: r.code, reason: r.reason, hint: r.hint, files: 0, examples: [] }));
-        grp.files++;
-        if (grp.examples.length < 5) grp.examples.push(f.path);
-      }
-    }
-    result.unmatched = sel.unmatched();
-    result.refusals = [...groups.values()];
-    result.counts.offloadable = ok.length;
-    return ok;
-  };
-
   /** Kept files of one batch, as problems. */
-  const keep = (f: LiveFile, k: { destination: string; reason: string }) => {
+  const keep = (f: GateRow, k: { destination: string; reason: string }) => {
     result.counts.unconfirmed++;
     result.problems.push({ path: f.path, code: "unconfirmed", destination: k.destination, message: `${k.destination} did not confirm it: ${k.reason}` });
   };
-  const stop = (files: LiveFile[], why: string) => {
+  const stop = (files: GateRow[], why: string) => {
     for (const f of files) {
       result.counts.unconfirmed++;
       result.problems.push({ path: f.path, code: "unconfirmed", message: `not offloaded: the offload stopped (${why})` });
     }
   };
-  const origins = (files: LiveFile[]) => [...new Set(files.map((f) => f.origin_node))];
+  const scan = (into: OffloadResult) => offloadable(ctx, { volume, selectors, required, cutoff, size: batchSize() }, into);
+  /** The offloadable files and bytes (a first pass without keeping anything: the totals of the progress). */
+  const totals = async () => {
+    const t: OffloadResult = { ...result, counts: { selected: 0, offloadable: 0, offloadable_bytes: 0, offloaded: 0, offloaded_bytes: 0, refused: 0, unconfirmed: 0, drift: 0, errors: 0 } };
+    for await (const _ of scan(t));
+    return { files: t.counts.offloadable, bytes: t.counts.offloadable_bytes };
+  };
 
   if (opts.dryRun) {
     const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-    const ok = await decideAll();
-    // with --confirm, a dry run also asks the destinations live (recording nothing, deleting nothing)
-    if (opts.confirm && ok.length) {
-      const reached = await reachDestinations(ctx, volume, required, origins(ok), result.destinations);
-      const at = slicer(ok);
-      for (let start = 0; start < ok.length; start += batchSize()) {
-        const batch = ok.slice(start, start + batchSize());
-        const v = await confirmBatch(ctx, { volume, root, runId: 0n, record: false, override: opts.confirm, at: at(start) }, reached, batch.map(asEntry));
-        if (v.stopped) {
-          stop(ok.slice(start), v.stopped);
-          break;
+    const would = opts.onWouldOffload ?? ((f: { path: string; size: number }) => (result.would_offload ??= []).push(f));
+    if (!opts.onWouldOffload) result.would_offload = [];
+    let reached: Reached[] | undefined;
+    let at: Slice | undefined;
+    let stopped: string | undefined;
+    for await (const batch of scan(result)) {
+      // with --confirm, a dry run also asks the destinations live (recording nothing, deleting nothing)
+      let kept: Map<string, { destination: string; reason: string }> | undefined;
+      if (opts.confirm && stopped === undefined) {
+        if (!reached) {
+          const t = await totals();
+          at = { done: 0, bytes: 0, total: t.files, totalBytes: t.bytes };
+          reached = await reachDestinations(ctx, volume, required, result.destinations);
         }
-        for (const f of batch) {
-          const k = v.kept.get(f.path);
-          if (k) keep(f, k);
-        }
+        const v = await confirmBatch(ctx, { volume, root, runId: 0n, record: false, override: opts.confirm, at }, reached, batch.map(asEntry));
+        at = at && past(at, batch);
+        stopped = v.stopped;
+        kept = v.kept;
+      }
+      if (stopped !== undefined) {
+        stop(batch, stopped);
+        continue;
+      }
+      for (const f of batch) {
+        const k = kept?.get(f.path);
+        if (k) keep(f, k);
+        else would({ path: f.path, size: Number(f.size) });
       }
     }
-    const kept = new Set(result.problems.map((p) => p.path));
-    result.would_offload = ok.filter((f) => !kept.has(f.path)).map((f) => ({ path: f.path, size: Number(f.size) }));
     return result;
   }
 
@@ -154,48 +137,56 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     () => checkVolumeIdentity(ctx.db, ctx.config.volumes, volume),
     async (run, root) => {
       result.run_id = run.id;
-      const ok = await decideAll();
-      // a refusal because a destination's last check of the file failed is a standing problem there
-      const failedChecks = result.refusals.some((g) => g.code === "last_check_failed");
       let stopped: string | undefined;
-      if (ok.length > 0) {
-        const reached = await reachDestinations(ctx, volume, required, origins(ok), result.destinations);
-        const size = batchSize();
-        const at = slicer(ok);
-        const unlinks = tally(ctx.progress, "offload", ok);
-        for (let start = 0; start < ok.length; start += size) {
-          if (start > 0) checkpoint("offload.batch");
-          const batch = ok.slice(start, start + size);
-          const v = await confirmBatch(ctx, { volume, root, runId: run.id, record: true, override: opts.confirm, at: at(start) }, reached, batch.map(asEntry));
-          if (v.stopped) {
-            stopped = v.stopped;
-            stop(ok.slice(start), stopped);
-            break;
+      let reached: Reached[] | undefined;
+      let at: Slice | undefined;
+      let unlinks: ReturnType<typeof tallyOf> | undefined;
+      let first = true;
+      for await (const batch of scan(result)) {
+        if (stopped !== undefined) {
+          stop(batch, stopped);
+          continue;
+        }
+        if (!reached) {
+          const t = await totals();
+          at = { done: 0, bytes: 0, total: t.files, totalBytes: t.bytes };
+          unlinks = tallyOf(ctx.progress, "offload", t.files, t.bytes);
+          reached = await reachDestinations(ctx, volume, required, result.destinations);
+        }
+        if (!first) checkpoint("offload.batch");
+        first = false;
+        const v = await confirmBatch(ctx, { volume, root, runId: run.id, record: true, override: opts.confirm, at }, reached, batch.map(asEntry));
+        at = at && past(at, batch);
+        if (v.stopped) {
+          stopped = v.stopped;
+          stop(batch, stopped);
+          continue;
+        }
+        for (const f of batch) {
+          const k = v.kept.get(f.path);
+          if (k) {
+            keep(f, k);
+            continue;
           }
-          for (const f of batch) {
-            const k = v.kept.get(f.path);
-            if (k) {
-              keep(f, k);
-              continue;
-            }
-            const r = await verifiedUnlink(root, f.path, { size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3 });
-            // test hook (test/e2e crash test only): die between the unlink and the row flip, like a power cut
-            if (r.ok && process.env.HOARD_TEST_CRASH_AFTER_UNLINK === "1") process.kill(process.pid, "SIGKILL");
-            if (r.ok) checkpoint("offload.unlink");
-            if (r.ok) {
-              if (!setFileStatus(ctx.db, f.id, "present", "offloaded", run.id)) throw failure("row_changed", `the index row of ${f.path} changed during offload`);
-              result.counts.offloaded++;
-              result.counts.offloaded_bytes += Number(f.size);
-              result.offloaded.push(f.path);
-            } else {
-              if (r.code === "drift") result.counts.drift++;
-              else result.counts.errors++;
-              result.problems.push({ path: f.path, code: r.code, message: r.message });
-            }
-            unlinks.step(f);
+          const r = await verifiedUnlink(root, f.path, { size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3 });
+          // test hook (test/e2e crash test only): die between the unlink and the row flip, like a power cut
+          if (r.ok && process.env.HOARD_TEST_CRASH_AFTER_UNLINK === "1") process.kill(process.pid, "SIGKILL");
+          if (r.ok) checkpoint("offload.unlink");
+          if (r.ok) {
+            if (!setFileStatus(ctx.db, f.id, "present", "offloaded", run.id)) throw failure("row_changed", `the index row of ${f.path} changed during offload`);
+            result.counts.offloaded++;
+            result.counts.offloaded_bytes += Number(f.size);
+            result.offloaded.push(f.path);
+          } else {
+            if (r.code === "drift") result.counts.drift++;
+            else result.counts.errors++;
+            result.problems.push({ path: f.path, code: r.code, message: r.message });
           }
+          unlinks!.step(f);
         }
       }
+      // a refusal because a destination's last check of the file failed is a standing problem there
+      const failedChecks = result.refusals.some((g) => g.code === "last_check_failed");
       const bad = result.counts.unconfirmed + result.counts.drift + result.counts.errors;
       const status = bad > 0 || failedChecks ? "partial" : "success";
       result.status = status;

@@ -1,0 +1,61 @@
+// The offload's selection, streamed: the present rows of a volume page by page through the batch
+// gate, counted and grouped by refusal into the result, the offloadable ones handed out in batches.
+
+import { gatePages, liveUnder, type GateRow } from "../kernel/livescan.ts";
+import type { OpContext } from "./context.ts";
+import { gateBatch } from "./gatecheck.ts";
+import type { OffloadResult } from "./offload.ts";
+import { selector } from "./select.ts";
+
+export interface ScanSpec {
+  volume: string;
+  selectors: readonly string[];
+  required: readonly string[];
+  /** Only files whose mtime is at most this (ns). */
+  cutoff?: bigint;
+  /** Files per batch handed out. */
+  size: number;
+}
+
+/**
+ * The selected present files the gate lets go, in path order, in batches of `size` (only one batch
+ * and one page are held). Counts (selected, offloadable, refused), refusal groups and unmatched
+ * selectors accumulate in `into`; the groups and unmatched selectors are complete once it ends.
+ * No statement is open while a batch is out: the caller may write to the database.
+ */
+export async function* offloadable(ctx: OpContext, o: ScanSpec, into: OffloadResult): AsyncGenerator<GateRow[]> {
+  const sel = selector(o.selectors, (s) => liveUnder(ctx.db, o.volume, ["present"], s));
+  const g = await gateBatch(ctx, o.volume, [...o.required]);
+  const groups = new Map<string, OffloadResult["refusals"][number]>();
+  into.refusals = [];
+  const c = into.counts;
+  let batch: GateRow[] = [];
+  for (const page of gatePages(ctx.db, o.volume, ["present"], o.required, { withHash: true })) {
+    for (const f of page) {
+      if (!sel.test(f.path) || (o.cutoff !== undefined && f.mtime_ns > o.cutoff)) continue;
+      c.selected++;
+      const refs = g.decideRow(f);
+      if (refs.length === 0) {
+        c.offloadable++;
+        c.offloadable_bytes += Number(f.size);
+        batch.push(f);
+        continue;
+      }
+      c.refused++;
+      for (const r of refs) {
+        const key = `${r.destination}\u0000${r.code}\u0000${r.hint}`;
+        let grp = groups.get(key);
+        if (!grp) groups.set(key, (grp = { destination: r.destination, code: r.code, reason: r.reason, hint: r.hint, files: 0, examples: [] }));
+        grp.files++;
+        if (grp.examples.length < 5) grp.examples.push(f.path);
+      }
+    }
+    while (batch.length >= o.size) {
+      yield batch.slice(0, o.size);
+      batch = batch.slice(o.size);
+    }
+  }
+  into.unmatched = sel.unmatched();
+  into.refusals = [...groups.values()];
+  if (batch.length) yield batch;
+}
