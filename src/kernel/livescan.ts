@@ -66,10 +66,12 @@ export function* gatePages(db: Db, volume: string, statuses: readonly FileStatus
 }
 
 /** Column names of the i-th destination's check in a GateRow. */
-export const checkColumns = (n: number) => Array.from({ length: n }, (_, i) => ({ e: `e${i}`, k: `k${i}`, m: `m${i}`, r: `r${i}`, c: `c${i}` }));
+export const checkColumn = (i: number) => ({ e: `e${i}`, k: `k${i}`, m: `m${i}`, r: `r${i}`, c: `c${i}` });
+export type CheckColumn = ReturnType<typeof checkColumn>;
+export const checkColumns = (n: number): CheckColumn[] => Array.from({ length: n }, (_, i) => checkColumn(i));
 
-/** The i-th check of a row. */
-export function checkOf(r: GateRow, col: ReturnType<typeof checkColumns>[number]): ScannedCheck {
+/** The check of a row in these columns. */
+export function checkOf(r: GateRow, col: CheckColumn): ScannedCheck {
   return { epoch: r[col.e] as bigint | null, ok: r[col.k] as bigint | null, method: r[col.m] as string | null, reason: r[col.r] as string | null, checked_run: r[col.c] as bigint | null };
 }
 

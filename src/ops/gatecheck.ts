@@ -7,7 +7,7 @@ import { pinned } from "../kernel/dest-identity.ts";
 import { componentView, components, type ComponentRow } from "../kernel/vector.ts";
 import { objectChecks, objectKey, type ObjectCheck } from "../kernel/objects.ts";
 import type { LiveFile } from "../kernel/files.ts";
-import { checkColumns, checkOf, type GateRow, type ScannedCheck, type ScannedRow } from "../kernel/livescan.ts";
+import { checkColumn, checkColumns, checkOf, type GateRow, type ScannedCheck, type ScannedRow } from "../kernel/livescan.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
 import { acceptedMethods } from "./policy.ts";
@@ -132,7 +132,7 @@ export interface GateBatch {
  * The gate for many files at once: inputs read once, and each distinct (file class, checks)
  * decided once by the pure gate (its decision depends on nothing else). Returned arrays are shared.
  */
-export async function gateBatch(ctx: OpContext, volume: string, required = ctx.config.volumes[volume]?.offload_requires ?? []): Promise<GateBatch> {
+export async function gateBatch(ctx: OpContext, volume: string, required = ctx.config.volumes[volume]?.offload_requires ?? [], o: { columns?: readonly number[] } = {}): Promise<GateBatch> {
   const p = await prepare(ctx, volume, required);
   const memo = new Map<string, Refusal[]>();
   const ckKey = (c: Check) => (c ? `${c.epoch}\u0001${c.ok}\u0001${c.method}\u0001${c.reason}\u0001${c.checkedRun}` : "-");
@@ -143,7 +143,8 @@ export async function gateBatch(ctx: OpContext, volume: string, required = ctx.c
     if (!r) memo.set(key, (r = decideWith(p, f, (i) => checks[i])));
     return r;
   };
-  const cols = checkColumns(required.length);
+  // decideRow reads required[j]'s check from the row's columns o.columns[j] (default j: the rows were asked with `required`)
+  const cols = o.columns ? o.columns.map(checkColumn) : checkColumns(required.length);
   // rows in path order mostly repeat the class of the row before: compared column by column, no key built
   let prev: GateRow | undefined;
   let prevRefusals: Refusal[] = [];

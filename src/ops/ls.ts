@@ -2,10 +2,13 @@
 // destination of the volume, the offload gate's verdict for that destination alone, from the DB.
 
 import { usageError } from "../kernel/errors.ts";
-import { liveFiles } from "../kernel/files.ts";
+import type { FileStatus } from "../kernel/files.ts";
+import { gatePages, liveUnder } from "../kernel/livescan.ts";
 import type { OpContext } from "./context.ts";
-import { gateFor } from "./gatecheck.ts";
-import { select } from "./select.ts";
+import { gateBatch } from "./gatecheck.ts";
+import { selector } from "./select.ts";
+
+const LIVE: FileStatus[] = ["present", "offloaded", "missing"];
 
 export interface LsEvidence {
   destination: string;
@@ -45,31 +48,33 @@ export async function listFiles(ctx: OpContext, volume: string, selectors: reado
   const vol = ctx.config.volumes[volume];
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none (hoard volume add NAME PATH)"}`);
   const dests = [...new Set([...vol.offload_requires, ...vol.sync_to])];
-  const rows = liveFiles(ctx.db, volume);
-  const { matched, unmatched } = select(rows, selectors.length ? selectors : ["."]);
-  const gates = new Map<string, Awaited<ReturnType<typeof gateFor>>>();
-  for (const d of dests) gates.set(d, await gateFor(ctx, volume, [d]));
+  // page by page through the rows with each destination's check; each destination's gate alone reads its own
+  const sel = selector(selectors.length ? selectors : ["."], (s) => liveUnder(ctx.db, volume, LIVE, s));
+  const gates = await Promise.all(dests.map((d, i) => gateBatch(ctx, volume, [d], { columns: [i] })));
   const files: LsFile[] = [];
   const counts = { files: 0, bytes: 0, present: 0, offloaded: 0, missing: 0 };
-  for (const f of matched) {
-    const status = f.status as LsFile["status"];
-    counts.files++;
-    counts.bytes += Number(f.size);
-    counts[status]++;
-    files.push({
-      path: f.path,
-      status,
-      size: Number(f.size),
-      mtime_at: rfc3339Ns(f.mtime_ns),
-      blake3: f.blake3,
-      evidence: dests.map((d) => {
-        // an offloaded or missing row changed status after its last check: that is no reason against a
-        // restore from there (restore asks the same gate the same way), only against deleting a present file
-        const r = gates.get(d)!.decide(f).filter((x) => status === "present" || x.code !== "not_confirmed")[0];
-        return { destination: d, required: vol.offload_requires.includes(d), safe: r === undefined, code: r?.code ?? null, reason: r?.reason ?? null };
-      }),
-    });
-  }
+  for (const page of gatePages(ctx.db, volume, LIVE, dests, { withHash: true }))
+    for (const f of page) {
+      if (!sel.test(f.path)) continue;
+      const status = f.status as LsFile["status"];
+      counts.files++;
+      counts.bytes += Number(f.size);
+      counts[status]++;
+      files.push({
+        path: f.path,
+        status,
+        size: Number(f.size),
+        mtime_at: rfc3339Ns(f.mtime_ns),
+        blake3: f.blake3,
+        evidence: dests.map((d, i) => {
+          // an offloaded or missing row changed status after its last check: that is no reason against a
+          // restore from there (restore asks the same gate the same way), only against deleting a present file
+          const r = gates[i]!.decideRow(f).filter((x) => status === "present" || x.code !== "not_confirmed")[0];
+          return { destination: d, required: vol.offload_requires.includes(d), safe: r === undefined, code: r?.code ?? null, reason: r?.reason ?? null };
+        }),
+      });
+    }
+  const unmatched = sel.unmatched();
   return { volume, path: vol.path, destinations: dests.map((d) => ({ name: d, required: vol.offload_requires.includes(d) })), files, counts, unmatched: selectors.length ? unmatched : [] };
 }
 

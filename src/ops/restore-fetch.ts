@@ -5,7 +5,7 @@ import { closeSync, constants, fsyncSync, futimesSync, lstatSync, openSync, read
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { checkDestinationIdentity } from "../kernel/dest-identity.ts";
-import type { LiveFile } from "../kernel/files.ts";
+import type { GateRow } from "../kernel/livescan.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
 import type { Dir } from "../kernel/anchored.ts";
 import type { ManifestEntry } from "../kernel/plugin.ts";
@@ -39,7 +39,7 @@ function copyInto(src: string, dir: Dir, name: string): void {
 export function fetcher(ctx: OpContext, o: { runId: bigint; volume: string; root: string; priv: string; bwlimit?: string }) {
   const epochs = new Map<string, bigint | Error>(); // destination -> epoch once its identity was checked, or why not
   const warnings: string[] = [];
-  return async (f: LiveFile, from: string, dir: Dir): Promise<string> => {
+  return async (f: GateRow, from: string, dir: Dir): Promise<string> => {
     const dest = openDestination(ctx, from);
     if (!epochs.has(from))
       try {

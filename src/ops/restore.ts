@@ -13,16 +13,16 @@ import { randomUUID } from "node:crypto";
 import { refused, usageError, HoardError } from "../kernel/errors.ts";
 import { checkVolumeIdentity, RESERVED_DIR } from "../kernel/volumes.ts";
 import { checkpoint } from "../kernel/crash.ts";
-import { pinned } from "../kernel/dest-identity.ts";
-import { liveFiles, setFileStatus, touchFile, type LiveFile } from "../kernel/files.ts";
+import { setFileStatus, touchFile, type FileStatus } from "../kernel/files.ts";
+import type { GateRow } from "../kernel/livescan.ts";
 import { hashFileFromHandle } from "../kernel/hash.ts";
 import { AnchorError, openRoot, splitRel, type Dir } from "../kernel/anchored.ts";
 import { withRun, type OpContext } from "./context.ts";
-import { gateFor } from "./gatecheck.ts";
-import { normaliseSelector, select } from "./select.ts";
+import { restorePlan } from "./restore-plan.ts";
+import { normaliseSelector } from "./select.ts";
 import { unlinkChecked } from "./unlink.ts";
 import { RESTORE_HISTORY } from "./kept.ts";
-import { tally } from "./meter.ts";
+import { tallyOf } from "./meter.ts";
 import { fetcher, removeDeadFetchDirs, rmTemp } from "./restore-fetch.ts";
 
 export interface RestoreResult {
@@ -69,36 +69,14 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     unmatched: [],
   };
 
-  const plan = async () => {
-    // offloaded files; with --missing also files lost locally (e.g. deleted by hand, or a crash between
-    // unlink and row flip); with --to also present ones (a scratch copy changes no rows)
-    const rows = liveFiles(ctx.db, volume).filter((r) => r.status === "offloaded" || (opts.missing && r.status === "missing") || (opts.to && r.status === "present"));
-    const { matched, unmatched } = select(rows, selectors.length ? selectors : ["."]);
-    result.unmatched = selectors.length ? unmatched : [];
-    result.counts.selected = matched.length;
-    // the sources of each file: every candidate destination whose evidence would pass the gate, in order
-    const gates = new Map<string, Awaited<ReturnType<typeof gateFor>>>();
-    for (const d of candidates) gates.set(d, await gateFor(ctx, volume, [d]));
-    const out: { f: LiveFile; sources: string[] }[] = [];
-    for (const f of matched) {
-      let sources = candidates.filter((d) => gates.get(d)!.decide(f).filter((r) => r.code !== "policy" && r.code !== "not_confirmed").length === 0);
-      // an offloaded file no destination holds evidence for (a database rebuilt by `recover`, whose
-      // evidence comes back only with verify): any initialised candidate may be asked, since restore
-      // lands nothing whose BLAKE3 differs from the index and checks each destination's identity
-      // (never one whose own last check of this file failed: it is known not to hold it)
-      if (sources.length === 0 && f.status === "offloaded")
-        sources = candidates.filter((d) => pinned(ctx.db, d) !== undefined && !gates.get(d)!.decide(f).some((r) => r.code === "last_check_failed" || r.code === "dest_not_initialised"));
-      if (sources.length === 0) {
-        result.counts.no_source++;
-        result.failures.push({ path: f.path, reason: `no destination among ${candidates.join(", ")} holds verified evidence for it; ${fromHint(f.path)}` });
-      } else out.push({ f, sources });
-    }
-    return out;
-  };
+  const statuses: FileStatus[] = ["offloaded", ...(opts.missing ? (["missing"] as const) : []), ...(opts.to ? (["present"] as const) : [])];
+  // offloaded files; with --missing also files lost locally (e.g. deleted by hand, or a crash between
+  // unlink and row flip); with --to also present ones (a scratch copy changes no rows)
+  const plan = (into: RestoreResult) => restorePlan(ctx, { volume, selectors, statuses, candidates, fromHint, size: 1000 }, into);
 
   if (opts.dryRun) {
     checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-    for (const p of await plan()) result.restored.push({ path: p.f.path, from: p.sources[0]!, size: Number(p.f.size) });
+    for await (const batch of plan(result)) for (const p of batch) result.restored.push({ path: p.f.path, from: p.sources[0]!, size: Number(p.f.size) });
     return result;
   }
   const out = await withRun(
@@ -121,8 +99,12 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
     },
     async (run, { root, target }) => {
       result.run_id = run.id;
-      const items = await plan();
-      const fetches = tally(ctx.progress, "restore", items.map((i) => i.f));
+      // a first pass for the totals of the progress (nothing kept), then the restore batch by batch
+      const t = { ...result, counts: { ...result.counts }, failures: [] };
+      let total = 0;
+      let totalBytes = 0;
+      for await (const batch of plan(t)) for (const i of batch) (total++, (totalBytes += Number(i.f.size)));
+      const fetches = tallyOf(ctx.progress, "restore", total, totalBytes);
       const top = openRoot(target);
       const fetchDir = join(ctx.dataDir, "restore-tmp");
       mkdirSync(fetchDir, { recursive: true, mode: 0o700 });
@@ -133,7 +115,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       const historyName = `run-${run.id}-${new Date().toISOString().replace(/[-:]|\.\d+/g, "")}-${randomUUID().slice(0, 8)}`;
 
       /** Move the entry `name` of `dir` into this run's restore history (never onto an earlier kept file). */
-      const keepAside = (f: LiveFile, dir: Dir, name: string): Kept => {
+      const keepAside = (f: GateRow, dir: Dir, name: string): Kept => {
         if (!history) {
           const base = top.openDir([RESERVED_DIR, RESTORE_HISTORY], { create: true });
           try {
@@ -160,7 +142,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       };
 
       /** Put the temp file at `name` without ever replacing an entry: whatever is there is kept aside first. */
-      const place = (f: LiveFile, dir: Dir, tmp: string, name: string, kept: Kept[]): void => {
+      const place = (f: GateRow, dir: Dir, tmp: string, name: string, kept: Kept[]): void => {
         for (let attempt = 0; attempt < 5; attempt++) {
           const st = dir.stat(name);
           if (st?.isDirectory()) throw new Error(`a directory is where the file belongs; move it away and restore again`);
@@ -184,7 +166,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       };
 
       /** Once the file is restored, a kept entry identical to it is dropped (nothing is lost); the others are reported. */
-      const settleKept = async (f: LiveFile, k: Kept, restored: boolean) => {
+      const settleKept = async (f: GateRow, k: Kept, restored: boolean) => {
         try {
           const st = restored ? k.dir.stat(k.name) : undefined;
           if (st?.isFile()) {
@@ -208,7 +190,7 @@ export async function restore(ctx: OpContext, volume: string, selectors: string[
       };
 
       try {
-        for (const { f, sources } of items) {
+        for await (const batch of plan(result)) for (const { f, sources } of batch) {
           let dir: Dir | undefined;
           let tmp = "";
           let from = "";

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { openApp, type App } from "../../src/cli/app.ts";
 import { fileClasses, objectClasses, recountFileClasses, recountObjectClasses } from "../../src/kernel/aggregates.ts";
 import { liveFiles, setFileStatus, touchFile } from "../../src/kernel/files.ts";
-import { scanLive } from "../../src/kernel/livescan.ts";
+import { gatePages, scanLive } from "../../src/kernel/livescan.ts";
 import { nowNs } from "../../src/kernel/runtime.ts";
 import { oldestContentCheck } from "../../src/kernel/objects.ts";
 import { gateBatch, gateFor } from "../../src/ops/gatecheck.ts";
@@ -190,6 +190,11 @@ async function expectSameDecisions(app: App) {
       const rows = [...scanLive(ctx.db, v, ["present", "offloaded", "missing"], req)];
       expect(rows.map((r) => r.file.path)).toEqual(liveFiles(ctx.db, v).map((f) => f.path));
       for (const row of rows) expect({ path: row.file.path, refusals: batch.decideScanned(row) }).toEqual({ path: row.file.path, refusals: ref.decide(row.file) });
+      // the paged form offload reads (small pages: every page boundary is crossed), each row decided by decideRow
+      const paged = await gateBatch(ctx, v, req);
+      const pages = [...gatePages(ctx.db, v, ["present", "offloaded", "missing"], req, { page: 3, withHash: true })].flat();
+      expect(pages.map((r) => r.path)).toEqual(rows.map((r) => r.file.path));
+      for (const row of pages) expect({ path: row.path, refusals: paged.decideRow(row) }).toEqual({ path: row.path, refusals: ref.decide(row) });
     }
     const s = await volumeStatus(ctx, v);
     const ref = await referenceStatus(app, v);
