@@ -15,6 +15,8 @@ export interface ScanSpec {
   cutoff?: bigint;
   /** Files per batch handed out. */
   size: number;
+  /** The rows carry their BLAKE3 (a confirmation and an unlink need it; a plain dry run does not). */
+  withHash: boolean;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function* offloadable(ctx: OpContext, o: ScanSpec, into: OffloadRes
   into.refusals = [];
   const c = into.counts;
   let batch: GateRow[] = [];
-  for (const page of gatePages(ctx.db, o.volume, ["present"], o.required, { withHash: true })) {
+  for (const page of gatePages(ctx.db, o.volume, ["present"], o.required, { withHash: o.withHash })) {
     for (const f of page) {
       if (!sel.test(f.path) || (o.cutoff !== undefined && f.mtime_ns > o.cutoff)) continue;
       c.selected++;

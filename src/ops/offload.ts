@@ -89,7 +89,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
       result.problems.push({ path: f.path, code: "unconfirmed", message: `not offloaded: the offload stopped (${why})` });
     }
   };
-  const scan = (into: OffloadResult) => offloadable(ctx, { volume, selectors, required, cutoff, size: batchSize() }, into);
+  const scan = (into: OffloadResult) => offloadable(ctx, { volume, selectors, required, cutoff, size: batchSize(), withHash: !opts.dryRun || !!opts.confirm }, into);
   /** The offloadable files and bytes (a first pass without keeping anything: the totals of the progress). */
   const totals = async () => {
     const t: OffloadResult = { ...result, counts: { selected: 0, offloadable: 0, offloadable_bytes: 0, offloaded: 0, offloaded_bytes: 0, refused: 0, unconfirmed: 0, drift: 0, errors: 0 } };
