@@ -58,10 +58,10 @@ type Hashed = { f: WalkFile; row: IndexRow | undefined; blake3: string | undefin
 /** Rows recorded per transaction (HOARD_INDEX_BATCH overrides, for the crash tests). */
 const BATCH = Number(process.env.HOARD_INDEX_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_INDEX_BATCH)) : 4000;
 
-/** The exact (bigint) lstat facts of a walked file, through its directory's handle, or undefined if it is gone. */
-function exactStat(dir: Dir, name: string, f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
+/** The exact (bigint) lstat facts of a walked file (at: the walk's path to it), or undefined if it is gone. */
+function exactStat(at: string, f: WalkFile): { size: number; mtimeNs: bigint; ino: bigint } | undefined {
   try {
-    const s = lstatSync(dir.at(name), { bigint: true });
+    const s = lstatSync(at, { bigint: true });
     return s.isFile() && s.ino === f.ino ? { size: Number(s.size), mtimeNs: s.mtimeNs, ino: s.ino } : undefined;
   } catch {
     return undefined;
@@ -175,7 +175,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     // order; small files are hashed in the walk (through the directory's handle), large ones after it
     walk(
       top,
-      (f, dir, name) => {
+      (f, at) => {
         // the walk is synchronous: the progress line redraws from here (rate-limited by the printer)
         counts.bytes += f.size;
         if (++counts.files % 32 === 0) walked(f.rel);
@@ -194,7 +194,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
           if (row.ino === f.ino) sameShallow.push(row.id);
           else {
             // the float lstat decided "unchanged"; what is recorded comes from an exact one
-            const exact = exactStat(dir, name, f);
+            const exact = exactStat(at, f);
             if (exact) add({ f, row, blake3: undefined, ...exact });
           }
           return;
@@ -204,7 +204,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
           return;
         }
         try {
-          hashed(f, row, hashFileSync(dir.at(name), f.exact ? { expect: f } : {}));
+          hashed(f, row, hashFileSync(at, f.exact ? { expect: f } : {}));
         } catch (e: any) {
           unreadable(f, e);
         }

@@ -2,7 +2,7 @@
 // devices, unreadable directories, names that are not valid UTF-8, hoard's own temp files), never silently;
 // only what the volume's exclude patterns name is skipped without a word (an excluded directory is not entered).
 
-import { readdirSync, lstatSync, type BigIntStats, type Stats } from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readdirSync, type BigIntStats, type Stats } from "node:fs";
 import { AnchorError, type Dir } from "../kernel/anchored.ts";
 import { RESERVED_DIR, VOLUME_MARKER } from "../kernel/volumes.ts";
 
@@ -49,11 +49,16 @@ function badNames(dir: string): Set<string> {
 
 const escapeName = (s: string) => JSON.stringify(s).slice(1, -1);
 
+/** Characters from the first surrogate up: where UTF-16 order and code point order can disagree. */
+const HIGH = /[\ud800-\uffff]/;
+
 /**
  * SQLite's order of paths (BINARY: the UTF-8 bytes, that is code points). JavaScript compares UTF-16
  * units, which agrees except where a surrogate (a code point past U+FFFF) meets U+E000..U+FFFF.
  */
 export function comparePaths(a: string, b: string): number {
+  if (a === b) return 0;
+  if (!HIGH.test(a) || !HIGH.test(b)) return a < b ? -1 : 1; // no surrogate can meet U+E000..U+FFFF
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     let x = a.charCodeAt(i);
@@ -67,7 +72,46 @@ export function comparePaths(a: string, b: string): number {
   }
   return a.length - b.length;
 }
-const HIGH = /[\ud800-\uffff]/;
+
+/**
+ * The working directory follows the walk: each directory is entered through its handle (chdir to
+ * /proc/self/fd/N, which is fchdir), so an entry is reached as one path component, not through
+ * procfs each time (a third of a shallow index's system time). The caller's directory is held by a
+ * handle and restored. Without a handle on it (an unreadable or removed directory), entries are
+ * reached through the directory handles' procfs paths instead.
+ */
+class Inside {
+  private cur: Dir | undefined;
+  private readonly home: number | undefined;
+  constructor() {
+    try {
+      this.home = openSync(".", constants.O_RDONLY | (constants.O_DIRECTORY ?? 0));
+    } catch {
+      this.home = undefined;
+    }
+  }
+  /** The path of entry `name` of `dir` for node:fs calls, valid until the next call. */
+  at(dir: Dir, name: string): string {
+    if (this.home === undefined) return dir.at(name);
+    if (this.cur !== dir) {
+      try {
+        process.chdir(`/proc/self/fd/${dir.fd}`);
+      } catch {
+        return dir.at(name); // not enterable (no search permission): each entry reports its own error
+      }
+      this.cur = dir;
+    }
+    return name;
+  }
+  restore(): void {
+    if (this.home === undefined) return;
+    try {
+      if (this.cur) process.chdir(`/proc/self/fd/${this.home}`);
+    } finally {
+      closeSync(this.home);
+    }
+  }
+}
 
 type Entry = { name: string; isDir: boolean; isFile: boolean; isLink: boolean; key: string };
 
@@ -75,14 +119,14 @@ type Entry = { name: string; isDir: boolean; isFile: boolean; isLink: boolean; k
  * Walk the tree below the handle `top`, through anchored handles only, yielding files in the order
  * of their relative paths as SQLite orders them (comparePaths: a directory's entries sort as "name/"),
  * so a caller can merge the walk with rows read in path order. `onFile` gets the file's directory
- * handle, open for the length of the call. With `exact` false the per-file
+ * handle and the path that reaches the file from the working directory, both valid for the length of the call only. With `exact` false the per-file
  * lstat is the cheaper float one (mtime to the microsecond): enough to decide "unchanged" in a shallow
  * index, never recorded as is. hoard's own temp files are never yielded: exact temp names go to
  * `onLeftover` (for removal), other names with a temp prefix are reported as reserved.
  */
 export function walk(
   top: Dir,
-  onFile: (f: WalkFile, dir: Dir, name: string) => void,
+  onFile: (f: WalkFile, at: string) => void,
   onProblem: (p: WalkProblem) => void,
   exact = true,
   onLeftover?: (rel: string, kind: LeftoverKind) => void,
@@ -112,6 +156,7 @@ export function walk(
     frames.push({ dir, rel: relDir, entries, next: 0, bad });
   };
   /** One entry of a listed directory: a file is yielded (or reported), a directory returned to be entered. */
+  const inside = new Inside();
   const entry = (dir: Dir, relDir: string, n: Entry, bad: Set<string> | undefined): boolean => {
     const rel = relDir ? `${relDir}/${n.name}` : n.name;
     if (!relDir && (n.name === VOLUME_MARKER || n.name === RESERVED_DIR)) return false;
@@ -137,8 +182,9 @@ export function walk(
     }
     if (n.isDir) return true;
     let st: Stats | BigIntStats;
+    const at = inside.at(dir, n.name);
     try {
-      st = exact ? lstatSync(dir.at(n.name), { bigint: true }) : lstatSync(dir.at(n.name));
+      st = exact ? lstatSync(at, { bigint: true }) : lstatSync(at);
     } catch (e: any) {
       onProblem({ rel, kind: "unreadable", message: `cannot stat: ${e.code ?? e.message}`, error: true });
       return false;
@@ -158,10 +204,10 @@ export function walk(
     }
     if (exact) {
       const big = st as BigIntStats;
-      onFile({ rel, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact }, dir, n.name);
+      onFile({ rel, size: Number(big.size), mtimeNs: big.mtimeNs, ino: big.ino, dev: big.dev, exact }, at);
     } else {
       const f = st as Stats;
-      onFile({ rel, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact }, dir, n.name);
+      onFile({ rel, size: f.size, mtimeNs: BigInt(Math.round(f.mtimeMs * 1000)) * 1000n, ino: BigInt(f.ino), dev: BigInt(f.dev), exact }, at);
     }
     return false;
   };
@@ -192,5 +238,6 @@ export function walk(
     }
   } finally {
     for (const f of frames) if (f.dir !== top) f.dir.close();
+    inside.restore();
   }
 }

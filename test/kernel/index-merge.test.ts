@@ -4,14 +4,15 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { blake3 } from "@noble/hashes/blake3.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import type { World } from "../helpers.ts";
-import { comparePaths } from "../../src/ops/walk.ts";
+import { comparePaths, walk } from "../../src/ops/walk.ts";
+import { Dir } from "../../src/kernel/anchored.ts";
 import { hashFile, hashFileSync } from "../../src/kernel/hash.ts";
 import { filesOf, quickWorld, Worlds } from "./util.ts";
 
@@ -49,6 +50,35 @@ describe("path order", () => {
         expect(s.changed).toBe(false);
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("the walk works inside each directory", () => {
+  test("callbacks reach each file by the path given (the file the walk saw); the caller's directory is restored, also when a callback throws", () => {
+    const dir = mkdtempSync(join(tmpdir(), "hoard-walkcwd-"));
+    const home = process.cwd();
+    try {
+      for (const d of ["a", "a/b", "c"]) mkdirSync(join(dir, d), { recursive: true });
+      for (const f of ["x", "a/y", "a/b/z", "c/x"]) writeFileSync(join(dir, f), f);
+      const top = Dir.openRoot(dir);
+      try {
+        const seen: string[] = [];
+        walk(top, (f, at) => {
+          expect(lstatSync(at, { bigint: true }).ino).toBe(f.ino);
+          expect(lstatSync(join(dir, f.rel), { bigint: true }).ino).toBe(f.ino);
+          seen.push(f.rel);
+        }, (p) => { throw new Error(p.message); });
+        expect(seen).toEqual(["a/b/z", "a/y", "c/x", "x"]);
+        expect(process.cwd()).toBe(home);
+        expect(() => walk(top, (f) => { if (f.rel === "a/y") throw new Error("stop"); }, () => {})).toThrow("stop");
+        expect(realpathSync(process.cwd())).toBe(realpathSync(home));
+      } finally {
+        top.close();
+      }
+    } finally {
+      process.chdir(home);
       rmSync(dir, { recursive: true, force: true });
     }
   });
