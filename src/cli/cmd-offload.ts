@@ -28,7 +28,7 @@ const offloadCmd = appCommand({
     // the human summary lists the first files only: a dry run over a big volume keeps no list of every file
     const shown: { path: string; size: number }[] = [];
     const onWouldOffload = args.json ? undefined : (f: { path: string; size: number }) => void (shown.length < 20 && shown.push(f));
-    const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined, onWouldOffload });
+    const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined, onWouldOffload, listLimit: args.json ? undefined : 20 });
     const c = r.counts;
     const would = r.would_offload?.length ?? c.offloadable - c.unconfirmed;
     const lines = [

@@ -65,13 +65,36 @@ export function* gatePages(db: Db, volume: string, statuses: readonly FileStatus
   }
 }
 
+/** What the gate reads of a row: its origin, origin run, status-changed run and check columns. */
+export type ClassKey = Pick<GateRow, "origin_node" | "origin_run" | "status_changed_run"> & { [check: string]: unknown };
+
+/** One class of rows (see gateClasses), with the rows' count and bytes. */
+export type ClassRow = ClassKey & { files: bigint; bytes: bigint };
+
+/**
+ * The live rows of `volume` with one of `statuses` grouped by what the gate reads of them (origin,
+ * origin run, status-changed run, and the check at each of `destinations` in the columns of gatePages),
+ * with their count and bytes: one pass inside SQLite, no row handed out.
+ */
+export function gateClasses(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[]): ClassRow[] {
+  const cols = destinations.map((_, i) => `, o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`).join("");
+  const joins = destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`).join(" ");
+  const n = 3 + 5 * destinations.length;
+  return db.all<ClassRow>(
+    `SELECT c.origin_node, c.origin_run, f.status_changed_run${cols}, count(*) AS files, sum(f.size) AS bytes
+    FROM files f JOIN content c ON c.id = f.content_id ${joins}
+    WHERE f.volume = ? AND f.status <> 'superseded' AND f.status IN (${statuses.map(() => "?").join(", ")}) GROUP BY ${Array.from({ length: n }, (_, i) => i + 1).join(", ")}`,
+    ...destinations, volume, ...statuses,
+  );
+}
+
 /** Column names of the i-th destination's check in a GateRow. */
 export const checkColumn = (i: number) => ({ e: `e${i}`, k: `k${i}`, m: `m${i}`, r: `r${i}`, c: `c${i}` });
 export type CheckColumn = ReturnType<typeof checkColumn>;
 export const checkColumns = (n: number): CheckColumn[] => Array.from({ length: n }, (_, i) => checkColumn(i));
 
 /** The check of a row in these columns. */
-export function checkOf(r: GateRow, col: CheckColumn): ScannedCheck {
+export function checkOf(r: ClassKey, col: CheckColumn): ScannedCheck {
   return { epoch: r[col.e] as bigint | null, ok: r[col.k] as bigint | null, method: r[col.m] as string | null, reason: r[col.r] as string | null, checked_run: r[col.c] as bigint | null };
 }
 

@@ -7,7 +7,7 @@ import { pinned } from "../kernel/dest-identity.ts";
 import { componentView, components, type ComponentRow } from "../kernel/vector.ts";
 import { objectChecks, objectKey, type ObjectCheck } from "../kernel/objects.ts";
 import type { LiveFile } from "../kernel/files.ts";
-import { checkColumn, checkColumns, checkOf, type GateRow, type ScannedCheck, type ScannedRow } from "../kernel/livescan.ts";
+import { checkColumn, checkColumns, checkOf, type ClassKey, type ScannedCheck, type ScannedRow } from "../kernel/livescan.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import type { OpContext } from "./context.ts";
 import { acceptedMethods } from "./policy.ts";
@@ -124,8 +124,8 @@ export interface GateBatch {
   decideScanned(row: ScannedRow): Refusal[];
   /** The decision for a file class with these checks (aligned with the required destinations). */
   decideClass(f: GateClass, checks: readonly Check[]): Refusal[];
-  /** The decision for a row of gatePages (asked with the same destinations, in order); decideScanned's. */
-  decideRow(row: GateRow): Refusal[];
+  /** The decision for a row of gatePages or gateClasses (asked with the same destinations, in order); decideScanned's. */
+  decideRow(row: ClassKey): Refusal[];
 }
 
 /**
@@ -146,9 +146,9 @@ export async function gateBatch(ctx: OpContext, volume: string, required = ctx.c
   // decideRow reads required[j]'s check from the row's columns o.columns[j] (default j: the rows were asked with `required`)
   const cols = o.columns ? o.columns.map(checkColumn) : checkColumns(required.length);
   // rows in path order mostly repeat the class of the row before: compared column by column, no key built
-  let prev: GateRow | undefined;
+  let prev: ClassKey | undefined;
   let prevRefusals: Refusal[] = [];
-  const sameClass = (a: GateRow, b: GateRow): boolean => {
+  const sameClass = (a: ClassKey, b: ClassKey): boolean => {
     if (a.origin_node !== b.origin_node || a.origin_run !== b.origin_run || a.status_changed_run !== b.status_changed_run) return false;
     for (const c of cols) if (a[c.e] !== b[c.e] || a[c.k] !== b[c.k] || a[c.m] !== b[c.m] || a[c.r] !== b[c.r] || a[c.c] !== b[c.c]) return false;
     return true;

@@ -1,7 +1,8 @@
-// The offload's selection, streamed: the present rows of a volume page by page through the batch
-// gate, counted and grouped by refusal into the result, the offloadable ones handed out in batches.
+// The offload's selection, streamed: the present rows of a volume page by page through the batch gate,
+// counted and grouped by refusal into the result, the offloadable ones handed out in batches; or summarised.
 
-import { gatePages, liveUnder, type GateRow } from "../kernel/livescan.ts";
+import type { Refusal } from "../kernel/gate.ts";
+import { gateClasses, gatePages, liveUnder, type GateRow } from "../kernel/livescan.ts";
 import type { OpContext } from "./context.ts";
 import { gateBatch } from "./gatecheck.ts";
 import type { OffloadResult } from "./offload.ts";
@@ -60,4 +61,57 @@ export async function* offloadable(ctx: OpContext, o: ScanSpec, into: OffloadRes
   into.unmatched = sel.unmatched();
   into.refusals = [...groups.values()];
   if (batch.length) yield batch;
+}
+
+/**
+ * A dry run's summary of a whole volume (selector ".") without handing out its rows: the counts from
+ * the classes of rows (each decided once, inside one SQLite pass), then the rows in path order only as
+ * far as needed for each refusal group's examples and the first `list` files that would go (passed to
+ * `would`). The same counts, groups (in order of their first file), examples and files as offloadable().
+ */
+export async function summarise(ctx: OpContext, o: { volume: string; required: readonly string[]; list: number }, into: OffloadResult, would: (f: { path: string; size: number }) => void): Promise<void> {
+  const g = await gateBatch(ctx, o.volume, [...o.required]);
+  const c = into.counts;
+  const keyOf = (r: Refusal) => `${r.destination}\u0000${r.code}\u0000${r.hint}`;
+  const need = new Map<string, { r: Refusal; files: number }>();
+  for (const k of gateClasses(ctx.db, o.volume, ["present"], o.required)) {
+    const files = Number(k.files);
+    c.selected += files;
+    const refs = g.decideRow(k);
+    if (refs.length === 0) {
+      c.offloadable += files;
+      c.offloadable_bytes += Number(k.bytes);
+      continue;
+    }
+    c.refused += files;
+    for (const r of refs) {
+      const n = need.get(keyOf(r));
+      if (n) n.files += files;
+      else need.set(keyOf(r), { r, files });
+    }
+  }
+  const groups = new Map<string, OffloadResult["refusals"][number]>();
+  let listed = 0;
+  let missing = 0; // examples still to find
+  for (const n of need.values()) missing += Math.min(5, n.files);
+  rows: for (const page of gatePages(ctx.db, o.volume, ["present"], o.required)) {
+    for (const f of page) {
+      if (missing <= 0 && listed >= Math.min(o.list, c.offloadable)) break rows;
+      const refs = g.decideRow(f);
+      if (refs.length === 0) {
+        if (listed < o.list) (would({ path: f.path, size: Number(f.size) }), listed++);
+        continue;
+      }
+      for (const r of refs) {
+        const key = keyOf(r);
+        let grp = groups.get(key);
+        if (!grp) groups.set(key, (grp = { destination: r.destination, code: r.code, reason: r.reason, hint: r.hint, files: need.get(key)?.files ?? 0, examples: [] }));
+        if (grp.examples.length < 5) (grp.examples.push(f.path), missing--);
+      }
+    }
+  }
+  // a group the rows no longer show (changed since the classes were read) is still counted
+  for (const [key, n] of need) if (!groups.has(key)) groups.set(key, { destination: n.r.destination, code: n.r.code, reason: n.r.reason, hint: n.r.hint, files: n.files, examples: [] });
+  into.refusals = [...groups.values()];
+  into.unmatched = c.selected === 0 ? ["."] : [];
 }

@@ -11,7 +11,7 @@ import { nowNs } from "../kernel/runtime.ts";
 import { parseDuration } from "../kernel/duration.ts";
 import { withRun, type OpContext } from "./context.ts";
 import { confirmBatch, reachDestinations, type DestinationReport, type Reached } from "./confirm.ts";
-import { offloadable } from "./offload-scan.ts";
+import { offloadable, summarise } from "./offload-scan.ts";
 import { exampleSelector, normaliseSelector, resolveSelectors } from "./select.ts";
 import { verifiedUnlink } from "./unlink.ts";
 import { past, tallyOf, type Slice } from "./meter.ts";
@@ -48,7 +48,7 @@ function batchSize(): number {
 const asEntry = (f: GateRow): ManifestEntry => ({ path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "present" });
 
 
-export async function offload(ctx: OpContext, volume: string, selectors: string[], opts: { olderThan?: string; dryRun?: boolean; confirm?: ConfirmDepth; onWouldOffload?: (f: { path: string; size: number }) => void } = {}): Promise<OffloadResult> {
+export async function offload(ctx: OpContext, volume: string, selectors: string[], opts: { olderThan?: string; dryRun?: boolean; confirm?: ConfirmDepth; onWouldOffload?: (f: { path: string; size: number }) => void; listLimit?: number } = {}): Promise<OffloadResult> {
   const vol = ctx.config.volumes[volume];
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none"}`);
   if (vol.offload_requires.length === 0)
@@ -101,6 +101,11 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
     const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
     const would = opts.onWouldOffload ?? ((f: { path: string; size: number }) => (result.would_offload ??= []).push(f));
     if (!opts.onWouldOffload) result.would_offload = [];
+    // the whole volume, listing only the first files: counted by class, the rows read only as far as needed
+    if (opts.listLimit !== undefined && !opts.confirm && cutoff === undefined && selectors.length === 1 && normaliseSelector(selectors[0]!) === ".") {
+      await summarise(ctx, { volume, required, list: opts.listLimit }, result, would);
+      return result;
+    }
     let reached: Reached[] | undefined;
     let at: Slice | undefined;
     let stopped: string | undefined;

@@ -17,6 +17,8 @@ import { nowNs } from "../../src/kernel/runtime.ts";
 import { oldestContentCheck } from "../../src/kernel/objects.ts";
 import { gateBatch, gateFor } from "../../src/ops/gatecheck.ts";
 import { volumeStatus } from "../../src/ops/status.ts";
+import type { OffloadResult } from "../../src/ops/offload.ts";
+import { offloadable, summarise } from "../../src/ops/offload-scan.ts";
 import { tempDir } from "../helpers.ts";
 
 const DAY = 86_400_000_000_000n;
@@ -181,6 +183,11 @@ async function referenceStatus(app: App, v: string) {
   return { out, offloadable };
 }
 
+const emptyResult = (volume: string): OffloadResult => ({
+  run_id: null, volume, dry_run: true, confirm: null, status: "dry-run", offloaded: [], refusals: [], problems: [], destinations: [], unmatched: [],
+  counts: { selected: 0, offloadable: 0, offloadable_bytes: 0, offloaded: 0, offloaded_bytes: 0, refused: 0, unconfirmed: 0, drift: 0, errors: 0 },
+});
+
 async function expectSameDecisions(app: App) {
   const ctx = app.ctx;
   for (const v of VOLUMES) {
@@ -195,6 +202,15 @@ async function expectSameDecisions(app: App) {
       const pages = [...gatePages(ctx.db, v, ["present", "offloaded", "missing"], req, { page: 3, withHash: true })].flat();
       expect(pages.map((r) => r.path)).toEqual(rows.map((r) => r.file.path));
       for (const row of pages) expect({ path: row.path, refusals: paged.decideRow(row) }).toEqual({ path: row.path, refusals: ref.decide(row) });
+      // a dry run's summary by class (the rows read only for examples and the first files) equals the scan's
+      const scanned = emptyResult(v);
+      const passed: { path: string; size: number }[] = [];
+      for await (const batch of offloadable(ctx, { volume: v, selectors: ["."], required: req, size: 7, withHash: false }, scanned)) for (const f of batch) passed.push({ path: f.path, size: Number(f.size) });
+      const summed = emptyResult(v);
+      const listed: { path: string; size: number }[] = [];
+      await summarise(ctx, { volume: v, required: req, list: 3 }, summed, (f) => listed.push(f));
+      expect(summed).toEqual(scanned);
+      expect(listed).toEqual(passed.slice(0, 3));
     }
     const s = await volumeStatus(ctx, v);
     const ref = await referenceStatus(app, v);
