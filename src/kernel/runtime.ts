@@ -24,19 +24,17 @@ export interface RawDatabase {
   close(): void;
 }
 
-/** Wrap a driver database (bun:sqlite or node:sqlite) in the common interface, caching statements. */
+/** Wrap a driver database (bun:sqlite or node:sqlite) in the common interface, caching statements (and their wrappers: a query per row allocates nothing here). */
 function wrapDriver(db: { exec(sql: string): void; prepare(sql: string): any; close(): void }, prepare: (st: any) => void): RawDatabase {
-  const cache = new Map<string, any>();
+  const cache = new Map<string, RawStatement>();
   return {
     exec: (sql) => db.exec(sql),
     prepare(sql) {
-      let st = cache.get(sql);
-      if (!st) {
-        st = db.prepare(sql);
-        prepare(st);
-        cache.set(sql, st);
-      }
-      return {
+      const hit = cache.get(sql);
+      if (hit) return hit;
+      const st = db.prepare(sql);
+      prepare(st);
+      const wrapped: RawStatement = {
         all: (...p) => st.all(...p),
         get: (...p) => st.get(...p) ?? undefined,
         iterate: (...p) => (typeof st.iterate === "function" ? st.iterate(...p) : st.all(...p)[Symbol.iterator]()),
@@ -45,6 +43,8 @@ function wrapDriver(db: { exec(sql: string): void; prepare(sql: string): any; cl
           return { changes: Number(r.changes), lastInsertRowid: BigInt(r.lastInsertRowid) };
         },
       };
+      cache.set(sql, wrapped);
+      return wrapped;
     },
     close: () => db.close(),
   };
