@@ -74,9 +74,6 @@ export function indexRows(db: Db, volume: string): IndexRow[] {
 export function indexRowsAfter(db: Db, volume: string, after: string, limit: number): IndexRow[] {
   return db.all<IndexRow>("SELECT id, path, status, size, mtime_ns, ino, content_id FROM files WHERE volume = ? AND status <> 'superseded' AND path > ? ORDER BY path LIMIT ?", volume, after, limit);
 }
-export function countPresent(db: Db, volume: string): number {
-  return Number(db.get<{ n: bigint }>("SELECT count(*) AS n FROM files WHERE volume = ? AND status = 'present'", volume)!.n);
-}
 /** The digests of the live rows directly in directory `dirRel` ("" for the volume's top). */
 export function liveDigestsIn(db: Db, volume: string, dirRel: string): Set<string> {
   const rows = dirRel

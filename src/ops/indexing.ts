@@ -6,7 +6,8 @@ import { checkVolumeIdentity } from "../kernel/volumes.ts";
 import { hashFileSync, type FileHash } from "../kernel/hash.ts";
 import { createHashPool, POOL_MIN_SIZE, type HashPool } from "../kernel/hashpool.ts";
 import { checkpoint } from "../kernel/crash.ts";
-import { contentDigest, countPresent, ensureContent, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
+import { statusTotals } from "../kernel/aggregates.ts";
+import { contentDigest, ensureContent, insertFile, pathHadContent, setFileStatus, touchFile, type IndexRow } from "../kernel/files.ts";
 import { comparePaths, walk, type LeftoverKind, type WalkFile, type WalkProblem } from "./walk.ts";
 import { IdList, RowMerge } from "./index-merge.ts";
 import { DirCache, openRoot, type Dir } from "../kernel/anchored.ts";
@@ -103,7 +104,7 @@ export async function indexVolume(ctx: OpContext, volume: string, opts: { shallo
     let lastRel: string | undefined;
 
     // the walk's total is a guess: the files the last index found here (none on a first index)
-    const expect = countPresent(ctx.db, volume);
+    const expect = Number(statusTotals(ctx.db, volume).find((t) => t.status === "present")?.files ?? 0n);
     const walked = (current?: string) => ctx.progress({ phase: "walk", done: counts.files, ...(expect ? { total: Math.max(expect, counts.files) } : {}), bytes: counts.bytes, current });
     walked();
 
