@@ -3,7 +3,7 @@
 
 import type { Db } from "./db.ts";
 import type { DestinationHandler, HandlerContext, Logger } from "./plugin.ts";
-import { CATALOG_FORMAT, encodeCatalogRows, encodeRows, rowsDigest, type CatalogRow } from "./catalog.ts";
+import { CATALOG_FORMAT, encodeCatalogRows, rowsDigest, type CatalogRow } from "./catalog.ts";
 import { nodeKey } from "./keys.ts";
 import { nowNs } from "./runtime.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -57,7 +57,7 @@ export async function writeCatalog(
     }
     const { name, bytes } = encodeCatalogRows(
       { format: CATALOG_FORMAT, volume, node: k.node, destination, runId: o.runId, createdAt: nowNs(), hoardVersion: pkg.version },
-      encodeRows(o.rows),
+      o.rows,
       nodeKey(k.dataDir),
     );
     await handler.putCatalog(volume, name, bytes, o.ctx);

@@ -57,10 +57,11 @@ const PLAIN_JSON = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /**
  * The rows as the JSON array text of the payload (`[[path,size,"mtime_ns","blake3","status"],…]`),
- * in the order given. Built in batches straight into bytes, never one huge string.
+ * in the order given, between `before` and `after`. Built in batches straight into bytes, never one
+ * huge string, and copied once into the result.
  */
-export function encodeRows(rows: readonly CatalogRow[]): Uint8Array {
-  const parts: Buffer[] = [Buffer.from("[")];
+export function encodeRows(rows: readonly CatalogRow[], before = "", after = ""): Uint8Array {
+  const parts: Buffer[] = [Buffer.from(before + "[")];
   const BATCH = 8192;
   const batch: string[] = [];
   for (let start = 0; start < rows.length; start += BATCH) {
@@ -74,7 +75,7 @@ export function encodeRows(rows: readonly CatalogRow[]): Uint8Array {
     }
     parts.push(Buffer.from((start ? "," : "") + batch.join(","), "utf8"));
   }
-  parts.push(Buffer.from("]"));
+  parts.push(Buffer.from("]" + after));
   return Buffer.concat(parts);
 }
 
@@ -120,8 +121,8 @@ export function rowsDigest(rows: readonly CatalogRow[], prefix = ""): string {
 
 type CatalogMeta = Omit<Catalog, "rows">;
 
-/** encodeCatalog with the rows already encoded (encodeRows): the kernel encodes them once. */
-export function encodeCatalogRows(c: CatalogMeta, rowsJson: Uint8Array, key: NodeKey): { name: string; bytes: Uint8Array } {
+/** encodeCatalog of the metadata and rows apart (the kernel's rows are not copied into a Catalog). */
+export function encodeCatalogRows(c: CatalogMeta, rows: readonly CatalogRow[], key: NodeKey): { name: string; bytes: Uint8Array } {
   if (c.createdAt < 0n || c.createdAt >= 10n ** 20n) throw new RangeError(`catalog time out of range: ${c.createdAt}`);
   const head = JSON.stringify({
     format: c.format,
@@ -133,8 +134,8 @@ export function encodeCatalogRows(c: CatalogMeta, rowsJson: Uint8Array, key: Nod
     hoard_version: c.hoardVersion,
     columns: COLUMNS,
   });
-  // `{…head…,"rows":ROWS}`
-  const json = Buffer.concat([Buffer.from(head.slice(0, -1) + ',"rows":'), rowsJson, Buffer.from("}")]);
+  // `{…head…,"rows":ROWS}`, the rows encoded straight after the head (no second copy of them)
+  const json = encodeRows(rows, head.slice(0, -1) + ',"rows":', "}");
   const compression = json.length > GZIP_OVER ? "gzip" : "none";
   // level 1 with run-length matching only: on catalog rows (mostly hex digests) about twice as fast
   // as level 1's default matching, and smaller; any gzip reader inflates it
@@ -148,7 +149,7 @@ export function encodeCatalogRows(c: CatalogMeta, rowsJson: Uint8Array, key: Nod
 
 /** Serialise, compress (gzip when the JSON is over 64 KiB), sign with the node key: the file's bytes and its name. */
 export function encodeCatalog(c: Catalog, key: NodeKey): { name: string; bytes: Uint8Array } {
-  return encodeCatalogRows(c, encodeRows(c.rows), key);
+  return encodeCatalogRows(c, c.rows, key);
 }
 
 function bad(code: CatalogErrorCode, name: string, msg: string, fingerprint?: string): HoardError {
