@@ -45,23 +45,25 @@ export const PAGE = 2000;
 /**
  * Every live row of `volume` with one of `statuses`, in path order, with its object check at each of
  * `destinations`: pages of `page` rows (keyset: each page starts after the last path of the one before),
- * each read whole and its statement finished, so the caller may write between pages.
+ * each read whole and its statement finished, so the caller may write between pages. With `range`, only
+ * the rows from `range.from` up to below `range.below`.
  */
-export function* gatePages(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[], o: { withHash?: boolean; page?: number } = {}): Generator<GateRow[]> {
+export function* gatePages(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[], o: { withHash?: boolean; page?: number; range?: { from: string; below: string } } = {}): Generator<GateRow[]> {
   const cols = destinations.map((_, i) => `, o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`).join("");
   const joins = destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`).join(" ");
   const page = o.page ?? PAGE;
   // "<> 'superseded'" picks the partial index files_live, in path order; "path > ?" starts the page
   const sql = (after: boolean) => `SELECT f.id, f.path, f.content_id, f.status, f.size, f.mtime_ns, f.status_changed_run, c.origin_node, c.origin_run${o.withHash ? ", c.blake3" : ""}${cols}
     FROM files f JOIN content c ON c.id = f.content_id ${joins}
-    WHERE f.volume = ? AND f.status <> 'superseded'${after ? " AND f.path > ?" : ""} AND f.status IN (${statuses.map(() => "?").join(", ")}) ORDER BY f.path LIMIT ${page}`;
+    WHERE f.volume = ? AND f.status <> 'superseded'${after ? " AND f.path > ?" : o.range ? " AND f.path >= ?" : ""}${o.range ? " AND f.path < ?" : ""} AND f.status IN (${statuses.map(() => "?").join(", ")}) ORDER BY f.path LIMIT ${page}`;
   const first = sql(false);
   const next = sql(true);
-  let rows = db.all<GateRow>(first, ...destinations, volume, ...statuses);
+  const below = o.range ? [o.range.below] : [];
+  let rows = db.all<GateRow>(first, ...destinations, volume, ...(o.range ? [o.range.from] : []), ...below, ...statuses);
   while (rows.length > 0) {
     yield rows;
     if (rows.length < page) return;
-    rows = db.all<GateRow>(next, ...destinations, volume, rows[rows.length - 1]!.path, ...statuses);
+    rows = db.all<GateRow>(next, ...destinations, volume, rows[rows.length - 1]!.path, ...below, ...statuses);
   }
 }
 

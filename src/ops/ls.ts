@@ -53,7 +53,7 @@ export async function listFiles(ctx: OpContext, volume: string, selectors: reado
   const gates = await Promise.all(dests.map((d, i) => gateBatch(ctx, volume, [d], { columns: [i] })));
   const files: LsFile[] = [];
   const counts = { files: 0, bytes: 0, present: 0, offloaded: 0, missing: 0 };
-  for (const page of gatePages(ctx.db, volume, LIVE, dests, { withHash: true }))
+  for (const page of gatePages(ctx.db, volume, LIVE, dests, { withHash: true, range: sel.range }))
     for (const f of page) {
       if (!sel.test(f.path)) continue;
       const status = f.status as LsFile["status"];

@@ -33,7 +33,7 @@ export async function* offloadable(ctx: OpContext, o: ScanSpec, into: OffloadRes
   into.refusals = [];
   const c = into.counts;
   let batch: GateRow[] = [];
-  for (const page of gatePages(ctx.db, o.volume, ["present"], o.required, { withHash: o.withHash })) {
+  for (const page of gatePages(ctx.db, o.volume, ["present"], o.required, { withHash: o.withHash, range: sel.range })) {
     for (const f of page) {
       if (!sel.test(f.path) || (o.cutoff !== undefined && f.mtime_ns > o.cutoff)) continue;
       c.selected++;

@@ -37,7 +37,7 @@ export async function* restorePlan(ctx: OpContext, o: PlanSpec, into: RestoreRes
   const gates = await Promise.all(o.candidates.map((d, i) => gateBatch(ctx, o.volume, [d], { columns: [i] })));
   const initialised = o.candidates.map((d) => pinned(ctx.db, d) !== undefined);
   let batch: PlanItem[] = [];
-  for (const page of gatePages(ctx.db, o.volume, o.statuses, o.candidates, { withHash: true })) {
+  for (const page of gatePages(ctx.db, o.volume, o.statuses, o.candidates, { withHash: true, range: sel.range })) {
     for (const f of page) {
       if (!sel.test(f.path)) continue;
       into.counts.selected++;

@@ -85,11 +85,17 @@ export function matches(selector: string, path: string): boolean {
   return selector === "." || path === selector || path.startsWith(selector + "/");
 }
 
+/** The paths p with from ≤ p < below (SQLite's order): all a selector can match, as a range of rows to read. */
+export interface PathRange {
+  from: string;
+  below: string;
+}
+
 /**
  * A streaming form of select: `hasLiteral(s)` says whether some item lies at or below the glob-looking
  * selector s taken literally (then it stays literal). test() one path at a time; unmatched() at the end.
  */
-export function selector(selectors: readonly string[], hasLiteral: (s: string) => boolean): { test(path: string): boolean; unmatched(): string[] } {
+export function selector(selectors: readonly string[], hasLiteral: (s: string) => boolean): { test(path: string): boolean; unmatched(): string[]; range?: PathRange } {
   const norm = selectors.map(normaliseSelector);
   // a glob matches a path or any directory above it; a selector naming a path literally stays literal
   const test = new Map<string, (p: string) => boolean>();
@@ -102,7 +108,10 @@ export function selector(selectors: readonly string[], hasLiteral: (s: string) =
     }
   }
   const hit = new Set<string>();
+  // one literal path: only rows from it up to its last descendant can match ('0' follows '/')
+  const only = norm.length === 1 && norm[0] !== "." && (!isGlob(norm[0]!) || hasLiteral(norm[0]!)) ? norm[0]! : undefined;
   return {
+    ...(only !== undefined ? { range: { from: only, below: `${only}0` } } : {}),
     test(path) {
       let any = false;
       for (const s of norm)

@@ -202,6 +202,12 @@ async function expectSameDecisions(app: App) {
       const pages = [...gatePages(ctx.db, v, ["present", "offloaded", "missing"], req, { page: 3, withHash: true })].flat();
       expect(pages.map((r) => r.path)).toEqual(rows.map((r) => r.file.path));
       for (const row of pages) expect({ path: row.path, refusals: paged.decideRow(row) }).toEqual({ path: row.path, refusals: ref.decide(row) });
+      // a range of rows (what one literal selector reads): exactly the rows from its start up to below its end
+      const top = pages[Math.floor(pages.length / 2)]?.path.split("/")[0];
+      if (top !== undefined) {
+        const ranged = [...gatePages(ctx.db, v, ["present", "offloaded", "missing"], req, { page: 2, range: { from: top, below: `${top}0` } })].flat();
+        expect(ranged.map((r) => r.path)).toEqual(pages.map((r) => r.path).filter((p) => p >= top && p < `${top}0`));
+      }
       // a dry run's summary by class (the rows read only for examples and the first files) equals the scan's
       const scanned = emptyResult(v);
       const passed: { path: string; size: number }[] = [];
