@@ -5,7 +5,7 @@ import { statfsSync } from "node:fs";
 import { syncfsCall } from "../../src/kernel/runtime.ts";
 import { fsyncAsync } from "./common.ts";
 
-/** What the durability step needs of a staged copy: its open descriptor and its file system. */
+/** What the durability step needs of a staged copy: its descriptor (-1: closed, see `settledBySyncfs`) and its file system. */
 export interface Pending {
   fd: number;
   st: { dev: bigint };
@@ -32,6 +32,22 @@ function canSyncfs(p: Pending): boolean {
     syncfsOk.set(p.st.dev, ok);
   }
   return ok;
+}
+
+/**
+ * Whether the descriptor of `p`, staged into a batch after those in `anchors` (the file systems whose
+ * first copy in the batch is syncfs-able, with its descriptor kept open), may be closed before the batch
+ * is made durable: the syncfs through that first descriptor covers it. The first such copy on a file
+ * system becomes its anchor (kept); so is every copy written before its descriptor was opened, and every
+ * copy where there is no syncfs (fsynced each).
+ */
+export function settledBySyncfs(p: Pending, anchors: Set<bigint>): boolean {
+  if (!syncfsCall() || !canSyncfs(p)) return false;
+  if (!anchors.has(p.st.dev)) {
+    anchors.add(p.st.dev);
+    return false;
+  }
+  return !p.writtenBeforeOpen;
 }
 
 /**
@@ -67,6 +83,7 @@ export async function makeDurable(batch: Pending[]): Promise<(string | undefined
   await Promise.all(
     each.map(async (i) => {
       try {
+        if (batch[i]!.fd < 0) throw new Error("its descriptor was closed"); // never: settledBySyncfs kept it
         await fsyncAsync(batch[i]!.fd);
       } catch (e: any) {
         out[i] = `fsync failed: ${e?.code ?? e?.message}`;

@@ -2,17 +2,20 @@
 // a batch's copies are made durable together, then renamed into place and their directories fsynced, and
 // only then are the batch's outcomes returned (a claim never precedes the durability of what it claims).
 
+import { closeSync } from "node:fs";
 import type { FileOutcome, HandlerContext, ManifestEntry } from "hoard/plugin";
 import { EntryError, failedOutcome, place, yieldTurn, type FsDest } from "./common.ts";
 import { checkOne } from "./objects.ts";
-import { makeDurable } from "./durable.ts";
+import { makeDurable, settledBySyncfs } from "./durable.ts";
 import { discard, placeStaged, stage, type Staged } from "./transfer.ts";
 import type { Receipts } from "./receipts.ts";
 import type { Tree } from "./tree.ts";
 
-/** Copies staged per batch (each holds a descriptor and its directory's handle until it is placed). */
-/** Files per batch: 256, or HOARD_FS_BATCH (tests), read at each push so a test process can set it. */
-const batchFiles = (): number => (Number(process.env.HOARD_FS_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_FS_BATCH)) : 256);
+/** Copies staged per batch: 2048, or HOARD_FS_BATCH (tests), read at each push so a test process can set it. */
+const batchFiles = (): number => (Number(process.env.HOARD_FS_BATCH) > 0 ? Math.floor(Number(process.env.HOARD_FS_BATCH)) : 2048);
+/** Descriptors a batch holds open at most: its copies' (a copy the batch's syncfs covers closes its own
+ * once staged) and their directories' handles. */
+const BATCH_FDS = 256;
 /** Bytes staged per batch, at most (a single larger file makes a batch of its own). */
 const BATCH_BYTES = 256 << 20;
 /** Give the event loop a turn (signals, progress) after this many entries. */
@@ -46,10 +49,13 @@ export async function* pushBatches(d: FsDest, manifest: ManifestEntry[], ctx: Ha
   let i = 0;
   while (i < manifest.length && !ctx.signal.aborted) {
     const slots: (FileOutcome | Staged)[] = [];
+    const anchors = new Set<bigint>();
+    const dirs = new Set<string>();
     let staged = 0;
+    let fds = 0;
     let bytes = 0;
     try {
-      for (; i < manifest.length && staged < BATCH_FILES && bytes < BATCH_BYTES && !ctx.signal.aborted; i++) {
+      for (; i < manifest.length && staged < BATCH_FILES && fds + dirs.size < BATCH_FDS && bytes < BATCH_BYTES && !ctx.signal.aborted; i++) {
         if (i % YIELD_ENTRIES === 0) await yieldTurn();
         const e = manifest[i]!;
         ctx.progress({ phase: "push", done: i, total: manifest.length, current: e.path });
@@ -71,7 +77,16 @@ export async function* pushBatches(d: FsDest, manifest: ManifestEntry[], ctx: Ha
             }
           }
         try {
-          slots.push(await stage(d, src, dst, e, ctx));
+          const s = await stage(d, src, dst, e, ctx);
+          if (settledBySyncfs(s, anchors)) {
+            const fd = s.fd;
+            s.fd = -1;
+            try {
+              closeSync(fd); // a local file system with syncfs: its write-back errors come from the syncfs
+            } catch {}
+          } else fds++;
+          dirs.add(s.parents.join("/"));
+          slots.push(s);
           staged++;
           bytes += e.size;
         } catch (err: any) {

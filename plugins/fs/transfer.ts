@@ -18,7 +18,8 @@ export interface Staged {
   dir: Dir;
   base: string;
   tmp: string;
-  /** The temp's descriptor, open until it is placed or discarded (its fsync, or the syncfs of its file system). */
+  /** The temp's descriptor, open until it is placed or discarded (its fsync, or the syncfs of its file system),
+   * or -1 once closed early (the batch's syncfs through another descriptor covers it: settledBySyncfs). */
   fd: number;
   /** The temp after its times were set: what it holds once placed. */
   st: BigIntStats;
@@ -106,7 +107,7 @@ export async function stage(d: FsDest, src: Tree, dst: Tree, e: ManifestEntry, c
 /** Drop a staged copy that will not be placed: its temp is removed (a link of that name too, never followed). */
 export function discard(dst: Tree, s: Staged): void {
   try {
-    closeSync(s.fd);
+    if (s.fd >= 0) closeSync(s.fd);
   } catch {}
   try {
     s.dir.unlink(s.tmp);
@@ -122,7 +123,7 @@ export function placeStaged(d: FsDest, dst: Tree, s: Staged, ctx: HandlerContext
   const { e, dir, base, parents } = s;
   let placed = false;
   try {
-    closeSync(s.fd);
+    if (s.fd >= 0) closeSync(s.fd);
     keepOld(d, dst, dir, base, ctx, e.path);
     dir.rename(s.tmp, dir, base);
     placed = true;
