@@ -4,6 +4,7 @@
 import { withApp } from "./app.ts";
 import { appCommand, command, repeated, restWords } from "./define.ts";
 import { bytes, fileList } from "./output.ts";
+import { Spool } from "./spool.ts";
 import { usageError } from "../kernel/errors.ts";
 import { offload, offloadSelectors } from "../ops/offload.ts";
 import { restore } from "../ops/restore.ts";
@@ -27,7 +28,9 @@ const offloadCmd = appCommand({
       throw usageError("bad_confirm", `--confirm ${JSON.stringify(args.confirm)}: expected presence or content`, "e.g. --confirm content");
     // the human summary lists the first files only: a dry run over a big volume keeps no list of every file
     const shown: { path: string; size: number }[] = [];
-    const onWouldOffload = args.json ? undefined : (f: { path: string; size: number }) => void (shown.length < 20 && shown.push(f));
+    // and --json streams the list through a spool file: a dry run over a big volume keeps no list of every file
+    const spool = args.json && args.dryRun ? new Spool() : undefined;
+    const onWouldOffload = spool ? (f: { path: string; size: number }) => spool.add(f) : args.json ? undefined : (f: { path: string; size: number }) => void (shown.length < 20 && shown.push(f));
     const r = await offload(app.ctx, args.volume, selectors, { olderThan: args.olderThan, dryRun: args.dryRun, confirm: args.confirm as "presence" | "content" | undefined, onWouldOffload, listLimit: args.json ? undefined : 20 });
     const c = r.counts;
     const would = r.would_offload?.length ?? c.offloadable - c.unconfirmed;
@@ -49,7 +52,7 @@ const offloadCmd = appCommand({
       ...r.destinations.filter((d) => d.asked).map((d) => `  ${d.name}: confirmed ${d.presence} by presence, ${d.content} by content${d.unconfirmed ? `, ${d.unconfirmed} not confirmed` : ""}`),
       ...r.unmatched.map((u) => `  ! selector ${u} matched no present file`),
     ];
-    return { data: r, human: lines.join("\n"), status: r.dry_run ? (r.counts.unconfirmed ? "partial" : "success") : r.status };
+    return { data: r, ...(spool ? { jsonList: { key: "would_offload", spool } } : {}), human: lines.join("\n"), status: r.dry_run ? (r.counts.unconfirmed ? "partial" : "success") : r.status };
   },
 });
 

@@ -6,6 +6,7 @@ import { EXIT, exitCodeOf, HoardError, usageError, type ExitCode } from "../kern
 import { setVerbose, toJson } from "./output.ts";
 import { clearProgress } from "./progress.ts";
 import { outputStarted } from "./signals.ts";
+import { writeJsonWith, type Spool } from "./spool.ts";
 import type { HoardArgs, RestSpec } from "./args.ts";
 
 export interface CmdResult {
@@ -14,6 +15,8 @@ export interface CmdResult {
   /** Terminal status of the work: success 0, partial 4, failed 1, refused 3. */
   status?: "success" | "partial" | "failed" | "refused" | "dry-run" | string;
   exit?: ExitCode;
+  /** With --json: a list printed as data[key], streamed from a spool (too long to hold in memory). */
+  jsonList?: { key: string; spool: Spool };
 }
 
 export const GLOBAL_ARGS = {
@@ -181,7 +184,8 @@ export async function runCli(root: Command, argv: string[], version: string): Pr
     const res = await r.cmd.run({ args, rawArgs: r.rest });
     clearProgress(); // the summary starts on a line of its own
     outputStarted();
-    if (args.json) process.stdout.write(toJson(res.data) + "\n");
+    if (args.json && res.jsonList) writeJsonWith(res.data as Record<string, unknown>, res.jsonList.key, res.jsonList.spool, (s) => void process.stdout.write(s));
+    else if (args.json) process.stdout.write(toJson(res.data) + "\n");
     else if (res.human !== undefined && (!args.quiet || res.status === undefined)) process.stdout.write(res.human.endsWith("\n") || res.human === "" ? res.human : res.human + "\n");
     return res.exit ?? statusExit(res.status);
   } catch (e) {

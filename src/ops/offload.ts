@@ -47,7 +47,11 @@ function batchSize(): number {
 
 const asEntry = (f: GateRow): ManifestEntry => ({ path: f.path, size: Number(f.size), mtimeNs: f.mtime_ns, blake3: f.blake3, contentId: f.content_id, originNode: f.origin_node, originRun: f.origin_run, status: "present" });
 
-
+/**
+ * Offload (or, with dryRun, say what would go). onWouldOffload receives each file a dry run would
+ * offload (would_offload is then left out); with listLimit (a summary that shows only the first files),
+ * at most that many are listed, and `offloaded` keeps only the first that many paths (counts stay whole).
+ */
 export async function offload(ctx: OpContext, volume: string, selectors: string[], opts: { olderThan?: string; dryRun?: boolean; confirm?: ConfirmDepth; onWouldOffload?: (f: { path: string; size: number }) => void; listLimit?: number } = {}): Promise<OffloadResult> {
   const vol = ctx.config.volumes[volume];
   if (!vol) throw usageError("unknown_volume", `unknown volume ${volume}`, `known volumes: ${Object.keys(ctx.config.volumes).join(", ") || "none"}`);
@@ -99,7 +103,9 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
 
   if (opts.dryRun) {
     const root = checkVolumeIdentity(ctx.db, ctx.config.volumes, volume);
-    const would = opts.onWouldOffload ?? ((f: { path: string; size: number }) => (result.would_offload ??= []).push(f));
+    const sink = opts.onWouldOffload ?? ((f: { path: string; size: number }) => (result.would_offload ??= []).push(f));
+    let listed = 0;
+    const would = (f: { path: string; size: number }) => void ((opts.listLimit === undefined || listed++ < opts.listLimit) && sink(f));
     if (!opts.onWouldOffload) result.would_offload = [];
     // the whole volume, listing only the first files: counted by class, the rows read only as far as needed
     if (opts.listLimit !== undefined && !opts.confirm && cutoff === undefined && selectors.length === 1 && normaliseSelector(selectors[0]!) === ".") {
@@ -181,7 +187,7 @@ export async function offload(ctx: OpContext, volume: string, selectors: string[
             if (!setFileStatus(ctx.db, f.id, "present", "offloaded", run.id)) throw failure("row_changed", `the index row of ${f.path} changed during offload`);
             result.counts.offloaded++;
             result.counts.offloaded_bytes += Number(f.size);
-            result.offloaded.push(f.path);
+            if (opts.listLimit === undefined || result.offloaded.length < opts.listLimit) result.offloaded.push(f.path);
           } else {
             if (r.code === "drift") result.counts.drift++;
             else result.counts.errors++;
