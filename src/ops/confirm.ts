@@ -9,7 +9,8 @@ import { hashBytes } from "../kernel/hash.ts";
 import type { HandlerContext } from "../kernel/plugin.ts";
 import { checkDestinationIdentity, type DestinationRow } from "../kernel/dest-identity.ts";
 import type { ConfirmDepth, FileOutcome, ManifestEntry } from "../kernel/plugin.ts";
-import { objectCheck, recordConfirmations } from "../kernel/objects.ts";
+import { objectCheck, objectKey, recordConfirmations, type ObjectCheck } from "../kernel/objects.ts";
+import type { Db } from "../kernel/db.ts";
 import { checkpoint } from "../kernel/crash.ts";
 import { nowNs } from "../kernel/runtime.ts";
 import { proofOf } from "../config/schema.ts";
@@ -142,6 +143,22 @@ async function acceptOrigins(ctx: OpContext, volume: string, a: Reached, entries
   a.accepts = await acceptedMethods(ctx, volume, a.name, a.dest.config.type, pairs);
 }
 
+/**
+ * The object records of a batch at one destination, by objectKey: one read of the records between its
+ * first and last path (a batch comes in path order), only the batch's own kept. A record it misses is
+ * looked up on its own by the caller.
+ */
+function batchRecords(db: Db, destination: string, volume: string, entries: readonly ManifestEntry[]): Map<string, ObjectCheck> {
+  const m = new Map<string, ObjectCheck>();
+  if (entries.length === 0) return m;
+  const want = new Set(entries.map((e) => objectKey(e.path, e.contentId)));
+  for (const r of db.iterate<ObjectCheck & { path: string }>("SELECT path, content_id, epoch, ok, method, reason, run, checked_at, checked_run FROM dest_objects WHERE destination = ? AND volume = ? AND path >= ? AND path <= ?", destination, volume, entries[0]!.path, entries[entries.length - 1]!.path)) {
+    const k = objectKey(r.path, r.content_id);
+    if (want.has(k)) m.set(k, r);
+  }
+  return m;
+}
+
 export interface BatchVerdict {
   /** path -> the first destination that did not confirm it, and why. */
   kept: Map<string, { destination: string; reason: string }>;
@@ -167,11 +184,12 @@ export async function confirmBatch(ctx: OpContext, o: { volume: string; root: st
     const proof = proofOf(ctx.config.destinations[a.name]?.table);
     const now = nowNs();
     await acceptOrigins(ctx, o.volume, a, entries);
+    const records = (o.override ?? proof.confirm) === "presence" ? batchRecords(ctx.db, a.name, o.volume, entries) : undefined;
     const byDepth: Record<ConfirmDepth, ManifestEntry[]> = { presence: [], content: [] };
     for (const e of entries) {
       let depth: ConfirmDepth = o.override ?? proof.confirm;
       if (depth === "presence") {
-        const rec = objectCheck(ctx.db, a.name, o.volume, e.path, e.contentId);
+        const rec = records!.get(objectKey(e.path, e.contentId)) ?? objectCheck(ctx.db, a.name, o.volume, e.path, e.contentId);
         if (!rec || rec.epoch !== a.pin.epoch || rec.checked_at === null || now - rec.checked_at > proof.reverifyAfterNs) depth = "content";
       }
       byDepth[depth].push(e);
