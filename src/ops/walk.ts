@@ -211,8 +211,8 @@ export function walk(
     }
     return false;
   };
-  visit(top, "");
   try {
+    visit(top, ""); // inside the try: the caller's directory handle is released however the top fails
     while (frames.length) {
       const f = frames[frames.length - 1]!;
       const n = f.entries[f.next++];
