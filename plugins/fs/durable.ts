@@ -70,7 +70,7 @@ export async function makeDurable(batch: Pending[]): Promise<(string | undefined
   for (const idx of byDev.values()) {
     const first = batch[idx[0]!]!;
     if (!syncfs || !canSyncfs(first)) {
-      each.push(...idx);
+      for (const i of idx) each.push(i);
       continue;
     }
     try {

@@ -86,7 +86,7 @@ export function openFs(api: PluginApi, o: FsOptions, octx: Pick<OpenContext, "na
       const receipts = loadReceipts(octx.stateDir, ctx.volume, ctx.receiptScope);
       const out: FileOutcome[] = [];
       try {
-        for await (const batch of pushBatches(d, manifest, ctx, src, dst, receipts, probe)) out.push(...batch);
+        for await (const batch of pushBatches(d, manifest, ctx, src, dst, receipts, probe)) for (const o of batch) out.push(o); // a batch of unchanged entries may be the whole volume: never spread it into arguments
       } finally {
         await src.close();
         await dst.close();

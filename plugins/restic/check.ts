@@ -153,7 +153,7 @@ export async function check(
       }
     else {
       ctx.warn(`${name}: restic check found problems (${s.error}); the files it would have spared are read back`);
-      toRead.push(...byReceipt);
+      for (const f of byReceipt) toRead.push(f); // unbounded: never spread into arguments
     }
   }
 
