@@ -56,7 +56,7 @@ export function manifestRows(db: Db, volume: string, statusChangedRuns?: bigint[
   return out;
 }
 
-/** The lean view of live rows the index walk compares against (no ordering, only what it needs). */
+/** The lean view of live rows the index walk compares against (only what it needs). */
 export interface IndexRow {
   id: bigint;
   path: string;
@@ -65,10 +65,6 @@ export interface IndexRow {
   mtime_ns: bigint;
   ino: bigint | null;
   content_id: bigint;
-}
-/** No join and no ordering: a shallow index compares most rows without ever needing their digest. */
-export function indexRows(db: Db, volume: string): IndexRow[] {
-  return db.all<IndexRow>("SELECT id, path, status, size, mtime_ns, ino, content_id FROM files WHERE volume = ? AND status <> 'superseded'", volume);
 }
 /** The next `limit` live rows after path `after` in path order (the index walk merges with these, a page at a time). */
 export function indexRowsAfter(db: Db, volume: string, after: string, limit: number): IndexRow[] {

@@ -39,6 +39,17 @@ export interface GateRow {
   [check: string]: unknown;
 }
 
+/**
+ * The SQL that reads each destination's object check beside a files row `f`: the select-list columns
+ * (named as checkColumn gives them) and the joins (one `?` each, bound to the destination's name).
+ */
+function checkSql(destinations: readonly string[]): { cols: string; joins: string } {
+  return {
+    cols: destinations.map((_, i) => `, o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`).join(""),
+    joins: destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`).join(" "),
+  };
+}
+
 /** Rows per page: big enough that a page's query costs nothing, small enough to hold. */
 export const PAGE = 2000;
 
@@ -49,8 +60,7 @@ export const PAGE = 2000;
  * the rows from `range.from` up to below `range.below`.
  */
 export function* gatePages(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[], o: { withHash?: boolean; page?: number; range?: { from: string; below: string } } = {}): Generator<GateRow[]> {
-  const cols = destinations.map((_, i) => `, o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`).join("");
-  const joins = destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`).join(" ");
+  const { cols, joins } = checkSql(destinations);
   const page = o.page ?? PAGE;
   // "<> 'superseded'" picks the partial index files_live, in path order; "path > ?" starts the page
   const sql = (after: boolean) => `SELECT f.id, f.path, f.content_id, f.status, f.size, f.mtime_ns, f.status_changed_run, c.origin_node, c.origin_run${o.withHash ? ", c.blake3" : ""}${cols}
@@ -79,8 +89,7 @@ export type ClassRow = ClassKey & { files: bigint; bytes: bigint };
  * with their count and bytes: one pass inside SQLite, no row handed out.
  */
 export function gateClasses(db: Db, volume: string, statuses: readonly FileStatus[], destinations: readonly string[]): ClassRow[] {
-  const cols = destinations.map((_, i) => `, o${i}.epoch AS e${i}, o${i}.ok AS k${i}, o${i}.method AS m${i}, o${i}.reason AS r${i}, o${i}.checked_run AS c${i}`).join("");
-  const joins = destinations.map((_, i) => `LEFT JOIN dest_objects o${i} ON o${i}.destination = ? AND o${i}.volume = f.volume AND o${i}.path = f.path AND o${i}.content_id = f.content_id`).join(" ");
+  const { cols, joins } = checkSql(destinations);
   const n = 3 + 5 * destinations.length;
   return db.all<ClassRow>(
     `SELECT c.origin_node, c.origin_run, f.status_changed_run${cols}, count(*) AS files, sum(f.size) AS bytes
